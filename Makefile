@@ -1,0 +1,76 @@
+# hokusai-contracts: one command surface, called unchanged by CI.
+# Every target bootstraps .venv from pyproject.toml + constraints.txt (re-installing only when
+# either changes), so a fresh clone needs nothing but python3 (3.11+) and make.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REPORT_DIR ?= reports
+PROXY_CMD ?=
+STACK ?= process
+FULL ?=
+SPEC ?=
+PYTEST_ARGS ?=
+
+export REPORT_DIR
+
+.DEFAULT_GOAL := help
+.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts lock compose-up compose-down clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hokusai-contracts needs Python 3.11 or newer; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the pinned dependencies
+
+contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
+	$(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
+		$(if $(PROXY_CMD),--proxy-cmd '$(PROXY_CMD)') $(if $(FULL),--full)
+
+contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
+	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(KEEP),--keep)
+
+contract-spec: $(STAMP) ## Check a candidate auth-service spec: make contract-spec SPEC=path
+	@test -n "$(SPEC)" || { echo "usage: make contract-spec SPEC=path/to/candidate.yaml" >&2; exit 2; }
+	$(BIN)/hokusai-contracts spec-check "$(SPEC)" --report-dir "$(REPORT_DIR)"
+
+test: $(STAMP) ## Run the test suite (lint, types, unit and integration tests)
+	$(BIN)/ruff check src mocks tests
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff only
+	$(BIN)/ruff check src mocks tests
+
+typecheck: $(STAMP) ## mypy only
+	$(BIN)/mypy
+
+bench: $(STAMP) ## Where the time of contract-local goes (table + JSON in REPORT_DIR)
+	$(BIN)/hokusai-contracts bench --report-dir "$(REPORT_DIR)"
+
+contracts: $(STAMP) ## Regenerate contracts/ from the pinned MLflow's protobuf descriptors
+	$(BIN)/hokusai-contracts generate-contracts
+
+lock: ## Re-resolve constraints.txt from pyproject.toml in a scratch venv
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ echo "# The lock: exact versions of every dependency, used as pip constraints by the Makefile."; \
+	  echo "# Refresh with 'make lock' after changing pyproject.toml."; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .lock-venv
+
+compose-up: $(STAMP) ## Start the compose stack (needs a Docker engine)
+	$(BIN)/hokusai-contracts compose up
+
+compose-down: $(STAMP) ## Stop the compose stack and remove what it created
+	$(BIN)/hokusai-contracts compose down
+
+clean: ## Remove the venv, reports and caches
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

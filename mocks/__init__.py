@@ -1,0 +1,1 @@
+"""Fakes and the reference proxy: real HTTP services the local stack runs."""

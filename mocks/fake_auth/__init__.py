@@ -1,0 +1,1 @@
+"""The fake auth service: implements contracts/auth-service.yaml in memory."""

@@ -1,0 +1,1 @@
+"""The reference MLflow proxy: behaves as the production proxy is documented to."""

@@ -1,0 +1,1 @@
+"""Contracts: loading, validation against them, and generation from MLflow protos."""

@@ -1,0 +1,1 @@
+"""The local stack: its definition, the process runner, and hop journals."""

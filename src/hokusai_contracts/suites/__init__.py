@@ -1,0 +1,1 @@
+"""Schemathesis suites run by make contract-local, as pytest modules."""
