@@ -1,0 +1,53 @@
+"""``make bench``: where the seconds of ``make contract-local`` go.
+
+It runs the real command in a child process (so interpreter start-up and
+imports count, as they do for a user), then reads the phase timings the run
+recorded in its report and prints them as a table. The figures are also
+written to ``REPORT_DIR/bench.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["run_bench"]
+
+
+def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
+    with tempfile.TemporaryDirectory(prefix="hokusai-bench-") as scratch:
+        run_dir = Path(scratch)
+        started = time.perf_counter()
+        completed = subprocess.run(
+            [sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir", str(run_dir),
+             *(extra_args or [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        wall = time.perf_counter() - started
+        report_path = run_dir / "contract-report.json"
+        if not report_path.exists():
+            print(f"bench: the run wrote no report (exit {completed.returncode}):\n{completed.stderr[-2000:]}",
+                  file=sys.stderr)
+            return 2
+        report = json.loads(report_path.read_text("utf-8"))
+    timings: dict[str, float] = dict(report.get("timings", {}))
+    accounted = sum(v for k, v in timings.items() if "." not in k or k.startswith(("scenario.", "suite.")))
+    rows = [("total wall (make contract-local, venv installed)", wall)]
+    rows += sorted(timings.items(), key=lambda item: item[0])
+    rows.append(("interpreter start, imports, report writing (rest)", max(wall - accounted, 0.0)))
+    width = max(len(name) for name, _ in rows)
+    print(f"{'phase'.ljust(width)}  seconds")
+    print(f"{'-' * width}  -------")
+    for name, seconds in rows:
+        print(f"{name.ljust(width)}  {seconds:7.2f}")
+    print(f"\nverdict of the measured run: {report.get('verdict')} (exit {completed.returncode})")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    out = report_dir / "bench.json"
+    out.write_text(json.dumps({"wall_s": round(wall, 3), "exit_code": completed.returncode,
+                               "verdict": report.get("verdict"), "timings_s": timings}, indent=2) + "\n", "utf-8")
+    print(f"written: {out}")
+    return 0 if completed.returncode == 0 else 1

@@ -1,0 +1,167 @@
+"""The ``hokusai-contracts`` command line.
+
+Exit codes follow Schemathesis: 0 passed, 1 failures found, 2 bad input or a
+setup that could not run. Errors are one paragraph on stderr; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from ._errors import HokusaiContractsError, UsageError
+
+__all__ = ["main"]
+
+
+def _models(text: str) -> list[object]:
+    from .scenario import ModelKind
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        return [ModelKind(name) for name in names]
+    except ValueError:
+        choices = ", ".join(kind.value for kind in ModelKind)
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}; choose from {choices}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hokusai-contracts", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    local = commands.add_parser("local", help="run the scenario and the suites against the local stack")
+    local.add_argument("--report-dir", type=Path, default=Path("reports"))
+    local.add_argument("--stack", choices=["process", "docker"], default="process")
+    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url}")
+    local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
+                       help="how the fake auth service answers bad keys (default: production, as the real one)")
+    local.add_argument("--models", type=_models, default=None,
+                       help="comma-separated model kinds for the scenario: logistic,random_forest,pipeline")
+    local.add_argument("--no-suites", action="store_true", help="run only the registration scenario")
+    local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
+    local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+
+    serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
+    parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
+    s_mlflow = parts.add_parser("mlflow", help="the pinned MLflow server on throw-away storage")
+    s_mlflow.add_argument("--port", type=int, default=5000)
+    s_auth = parts.add_parser("auth", help="the fake auth service")
+    s_auth.add_argument("--port", type=int, default=8001)
+    s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]")
+    s_auth.add_argument("--admin-token")
+    s_auth.add_argument("--profile", choices=["contract", "production"], default="production")
+    s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
+    s_proxy.add_argument("--port", type=int, default=8080)
+    s_proxy.add_argument("--auth-url", required=True)
+    s_proxy.add_argument("--mlflow-url", required=True)
+    s_proxy.add_argument("--service-id", default="platform")
+    s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
+    s_stack.add_argument("--proxy-cmd")
+    s_stack.add_argument("--profile", choices=["contract", "production"], default="production")
+
+    scenario = commands.add_parser("scenario", help="register one model through a tracking URI")
+    scenario.add_argument("--tracking-uri", required=True)
+    scenario.add_argument("--models", type=_models, default=None)
+    scenario.add_argument("--ca-bundle")
+
+    bench = commands.add_parser("bench", help="where the time of contract-local goes")
+    bench.add_argument("--report-dir", type=Path, default=Path("reports"))
+
+    generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
+    generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+
+    commands.add_parser("report-schema", help="print the JSON Schema of contract-report.json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except HokusaiContractsError as exc:
+        if args.debug:
+            raise
+        print(f"hokusai-contracts: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hokusai-contracts: interrupted; the stack was stopped.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "local":
+        return _local(args)
+    if args.command == "serve":
+        from .serve import serve
+
+        return serve(args)
+    if args.command == "scenario":
+        return _scenario(args)
+    if args.command == "bench":
+        from .bench import run_bench
+
+        return run_bench(args.report_dir)
+    if args.command == "generate-contracts":
+        from .contracts.generate import check_drift, generate_contracts
+        from .stack.definition import project_root
+
+        contracts = project_root() / "contracts"
+        if args.check:
+            drift = check_drift(contracts)
+            for line in drift:
+                print(line)
+            return 1 if drift else 0
+        for path in generate_contracts(contracts):
+            print(f"wrote {path}")
+        return 0
+    if args.command == "report-schema":
+        from .report import report_json_schema
+
+        print(report_json_schema())
+        return 0
+    raise UsageError(f"unknown command {args.command!r}")
+
+
+def _local(args: argparse.Namespace) -> int:
+    from .local_run import LocalOptions, run_local
+
+    if args.stack == "docker":
+        raise UsageError("STACK=docker is not available yet: run the default process stack with "
+                         "`make contract-local` (it needs no Docker engine).")
+    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
+                           suites=not args.no_suites, full=args.full, max_examples=args.max_examples)
+    if args.models:
+        options.models = args.models
+    report = run_local(options)
+    unknown = sum(not f.known for f in report.findings)
+    print(f"\nReport: {args.report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
+          f"{len(report.findings)} findings, {unknown} unknown)")
+    return 0 if report.verdict == "pass" else 1
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    import os
+
+    from .scenario import ModelKind, run_registration
+
+    key = os.environ.get("MLFLOW_TRACKING_TOKEN") or os.environ.get("HOKUSAI_API_KEY")
+    if not key:
+        raise UsageError("set MLFLOW_TRACKING_TOKEN (or HOKUSAI_API_KEY) to the API key to register with")
+    ok = True
+    for kind in args.models or [ModelKind.LOGISTIC]:
+        result = run_registration(args.tracking_uri, key, model_kind=kind, ca_bundle=args.ca_bundle,
+                                  health_url=args.tracking_uri.rstrip("/") + "/health/mlflow")
+        ok = ok and result.ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

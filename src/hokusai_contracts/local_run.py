@@ -1,0 +1,90 @@
+"""``make contract-local``: the local stack, the registration scenario, the suites, the report."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__
+from .report import CheckRecord, CheckStatus, Report, Targets
+from .reporting import write_reports
+from .scenario import ModelKind, ScenarioResult, run_registration
+from .stack.definition import StackDefinition
+from .stack.processes import StackEndpoints, describe, running_stack
+
+__all__ = ["LocalOptions", "run_local"]
+
+
+@dataclass
+class LocalOptions:
+    report_dir: Path = Path("reports")
+    proxy_cmd: str | None = None
+    auth_profile: str = "production"
+    models: list[ModelKind] = field(default_factory=lambda: [ModelKind.LOGISTIC])
+    suites: bool = True
+    full: bool = False
+    max_examples: int | None = None
+
+
+def _warm_imports() -> None:
+    # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots
+    # takes it off the critical path.
+    import mlflow  # noqa: F401
+    import mlflow.sklearn  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
+
+def scenario_checks(result: ScenarioResult, suite: str = "scenario") -> list[CheckRecord]:
+    checks = []
+    for step in result.steps:
+        checks.append(CheckRecord(
+            suite=suite, name=f"{result.model_kind.value}:{step.name}",
+            status=CheckStatus.PASSED if step.ok else CheckStatus.FAILED,
+            seconds=round(step.seconds, 3), message=step.detail,
+        ))
+    return checks
+
+
+def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
+    report = Report(tool_version=__version__, mode="local",
+                    targets=Targets(proxy=options.proxy_cmd or "reference"))
+    warm = threading.Thread(target=_warm_imports, name="warm-imports", daemon=True)
+    warm.start()
+    definition = StackDefinition(auth_profile=options.auth_profile)  # type: ignore[arg-type]
+    logs = options.report_dir / "logs"
+    with running_stack(definition, options.proxy_cmd, keep_logs_in=logs) as stack:
+        endpoints = stack.endpoints
+        assert endpoints is not None
+        report.timings.update({k: round(v, 3) for k, v in stack.timings.items()})
+        report.targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
+                                 mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+        out("Local stack is up:")
+        out(describe(endpoints))
+        started = time.perf_counter()
+        warm.join()
+        report.timings["imports_wait"] = round(time.perf_counter() - started, 3)
+        _run_scenarios(report, endpoints, options, out)
+        if options.suites:
+            from .suites.runner import run_suites
+
+            run_suites(report, endpoints, stack, options, out)
+    report.timings.update({k: round(v, 3) for k, v in stack.timings.items() if k == "stop"})
+    report.finished_at = datetime.now(UTC)
+    report.summarise_suites()
+    write_reports(report, options.report_dir)
+    return report
+
+
+def _run_scenarios(report: Report, endpoints: StackEndpoints, options: LocalOptions,
+                   out: Callable[[str], None]) -> None:
+    health = endpoints.proxy_url + "/health/mlflow"
+    for kind in options.models:
+        started = time.perf_counter()
+        out(f"\n— Registration scenario ({kind.value}) —")
+        result = run_registration(endpoints.proxy_url, endpoints.api_key, model_kind=kind, health_url=health, out=out)
+        report.checks += scenario_checks(result)
+        report.timings[f"scenario.{kind.value}"] = round(time.perf_counter() - started, 3)

@@ -1,0 +1,71 @@
+"""What the local stack is made of, as data.
+
+The process runner, the compose file and the tests all read this one
+definition, so ports, settings and seeded keys cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "Part", "StackDefinition", "project_root"]
+
+AUTH_PROFILES = ("contract", "production")
+
+
+class Part(str, Enum):
+    MLFLOW = "mlflow"
+    AUTH = "auth"
+    PROXY = "proxy"
+    AUTH_JOURNAL = "auth-journal"
+    MLFLOW_JOURNAL = "mlflow-journal"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Fixed ports for the compose stack and for ``serve`` without ``--port``; the
+#: process stack picks free ports instead so that runs never collide.
+DEFAULT_PORTS: dict[Part, int] = {
+    Part.MLFLOW: 5000,
+    Part.AUTH: 8001,
+    Part.PROXY: 8080,
+    Part.AUTH_JOURNAL: 8101,
+    Part.MLFLOW_JOURNAL: 8102,
+}
+
+#: Where each part answers its health check, relative to its base URL.
+HEALTH_PATHS: dict[Part, str] = {
+    Part.MLFLOW: "/health",
+    Part.AUTH: "/health",
+    Part.PROXY: "/api/mlflow/health/mlflow",
+    Part.AUTH_JOURNAL: "/__journal__/entries",
+    Part.MLFLOW_JOURNAL: "/__journal__/entries",
+}
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (contracts/ and mocks/ live there)."""
+    return Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class StackDefinition:
+    host: str = "127.0.0.1"
+    service_id: str = "platform"
+    auth_profile: Literal["contract", "production"] = "production"
+    proxy_mount: str = "/api/mlflow"
+    # The key the scenario authenticates with: the fixture's entry of this name.
+    scenario_key_name: str = "primary"
+    seed_file: Path = field(default_factory=lambda: project_root() / "mocks" / "fake_auth" / "keys.yaml")
+    admin_token: str = field(default_factory=lambda: "adm_" + secrets.token_urlsafe(24))
+    # A start that takes longer than this is a failed start, with the log tail shown.
+    start_timeout_s: float = 60.0
+    stop_timeout_s: float = 5.0
+    # The proxy's settings the stack sets (PROXY_CMD proxies get them as environment).
+    proxy_env: dict[str, str] = field(default_factory=dict)
+    with_journals: bool = True

@@ -1,0 +1,291 @@
+"""The hop journal: a recording pass-through that any upstream can sit behind.
+
+It knows nothing of the service it fronts. Every exchange becomes one JSON
+line (``JournalEntry``) with credentials masked and large bodies summarised by
+size and SHA-256; the engine judges the entries against the receiving side's
+contract after the run. The same piece injects faults (``Fault``) so that the
+proxy's behaviour with a slow or failing upstream can be observed (an absent
+upstream is a stopped process: see ``stack.processes``).
+
+Control endpoints live under ``/__journal__/`` (faults, entries, reset): a
+prefix no contract of ours uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .._redact import KEY_PATTERN, mask, redact
+
+__all__ = ["CredentialSighting", "Fault", "FaultMode", "JournalEntry", "create_journal", "read_journal"]
+
+#: Bodies up to this size are kept (redacted) as text; larger ones only by size and digest.
+TEXT_BODY_LIMIT = 64 * 1024
+# Content-Length is kept on purpose: a journal must not turn a sized body into a chunked one
+# (MLflow's WSGI app reads a chunked request body as empty).
+_HOP_BY_HOP = {"host", "connection", "keep-alive", "te", "trailer", "upgrade", "transfer-encoding",
+               "proxy-connection"}
+_BEARER_OR_KEY = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{32}")
+# A key split across two chunks of a streamed body must still be seen.
+_OVERLAP = 64
+
+
+class FaultMode(str, Enum):
+    NONE = "none"
+    SLOW = "slow"  # wait delay_s before forwarding
+    ERROR = "error"  # answer 500 without forwarding
+
+
+class Fault(BaseModel):
+    mode: FaultMode = FaultMode.NONE
+    delay_s: float = 10.0
+    # Only requests whose path contains this text are affected ("" = all).
+    path_contains: str = ""
+
+
+class CredentialSighting(BaseModel):
+    location: str
+    masked: str
+
+
+class JournalEntry(BaseModel):
+    seq: int
+    hop: str
+    started_at: float
+    method: str
+    path: str
+    query: list[tuple[str, str]] = Field(default_factory=list)
+    request_headers: dict[str, str] = Field(default_factory=dict)
+    request_body: str | None = None
+    request_body_size: int = 0
+    request_body_sha256: str | None = None
+    credentials: list[CredentialSighting] = Field(default_factory=list)
+    status: int | None = None
+    response_headers: dict[str, str] = Field(default_factory=dict)
+    response_body: str | None = None
+    response_body_size: int = 0
+    elapsed_ms: float | None = None
+    error: str | None = None
+    fault: str | None = None
+
+
+def _sightings_in_text(text: str, location: str) -> list[CredentialSighting]:
+    return [CredentialSighting(location=location, masked=mask(m)) for m in _BEARER_OR_KEY.findall(text)]
+
+
+def _body_location(text: str, found: str) -> str:
+    """Name the JSON field holding a key, so a leak reads ``body.token``, not just ``body``."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return "body"
+
+    def walk(value: Any, where: str) -> str | None:
+        if isinstance(value, str) and found in value:
+            return where
+        if isinstance(value, dict):
+            for k, v in value.items():
+                hit = walk(v, f"{where}.{k}")
+                if hit:
+                    return hit
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                hit = walk(v, f"{where}[{i}]")
+                if hit:
+                    return hit
+        return None
+
+    return walk(document, "body") or "body"
+
+
+class _BodyRecorder:
+    """Streams a body through while keeping its digest, its size, a text copy if small, and keys seen."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self.head = bytearray()
+        self.tail = b""
+        self.keys: set[str] = set()
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.digest.update(chunk)
+        if len(self.head) <= TEXT_BODY_LIMIT:
+            self.head.extend(chunk[: TEXT_BODY_LIMIT + 1 - len(self.head)])
+        window = (self.tail + chunk).decode("latin-1")
+        self.keys.update(KEY_PATTERN.findall(window))
+        self.tail = chunk[-_OVERLAP:]
+
+    def text(self) -> str | None:
+        if self.size == 0 or self.size > TEXT_BODY_LIMIT:
+            return None
+        try:
+            return redact(bytes(self.head).decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+
+    def sightings(self) -> list[CredentialSighting]:
+        raw = bytes(self.head).decode("latin-1") if self.size <= TEXT_BODY_LIMIT else ""
+        return [CredentialSighting(location=_body_location(raw, key), masked=mask(key)) for key in sorted(self.keys)]
+
+
+def _masked_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    return {k: redact(v) for k, v in headers}
+
+
+def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = None,
+                   transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    """An ASGI app forwarding everything to ``upstream`` and journaling it to ``out`` (JSON lines).
+
+    ``transport`` replaces the network for unit tests (an ``httpx.MockTransport``).
+    """
+    state: dict[str, Any] = {"fault": fault or Fault(), "seq": 0}
+    upstream = upstream.rstrip("/")
+    lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(connect=5.0, read=300.0, write=300.0, pool=10.0)
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
+            state["client"] = client
+            with out.open("a", encoding="utf-8") as sink:
+                state["sink"] = sink
+                yield
+
+    async def write(entry: JournalEntry) -> None:
+        async with lock:
+            state["sink"].write(entry.model_dump_json() + "\n")
+            state["sink"].flush()
+
+    async def set_fault(request: Request) -> Response:
+        state["fault"] = Fault.model_validate(await request.json())
+        return JSONResponse(state["fault"].model_dump(mode="json"))
+
+    async def entries(request: Request) -> Response:
+        return JSONResponse([e.model_dump(mode="json") for e in read_journal(out)])
+
+    async def reset(request: Request) -> Response:
+        out.write_text("")
+        return JSONResponse({"reset": True})
+
+    async def relay(request: Request) -> Response:
+        state["seq"] += 1
+        fault: Fault = state["fault"]
+        applies = fault.mode is not FaultMode.NONE and fault.path_contains in request.url.path
+        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+        entry = JournalEntry(
+            seq=state["seq"], hop=hop, started_at=time.time(), method=request.method,
+            path=redact(request.url.path),
+            query=[(k, redact(v)) for k, v in request.query_params.multi_items()],
+            request_headers=_masked_headers(raw_headers),
+            fault=fault.mode.value if applies else None,
+        )
+        for name, value in raw_headers:
+            entry.credentials += _sightings_in_text(value, f"header.{name}")
+        for name, value in request.query_params.multi_items():
+            entry.credentials += _sightings_in_text(value, f"query.{name}")
+        recorder = _BodyRecorder()
+        started = time.perf_counter()
+
+        if applies and fault.mode is FaultMode.SLOW:
+            await asyncio.sleep(fault.delay_s)
+        if applies and fault.mode is FaultMode.ERROR:
+            entry.status, entry.error = 500, "injected fault: error"
+            await write(entry)
+            return Response("injected upstream error", status_code=500, media_type="text/plain")
+
+        async def body() -> AsyncIterator[bytes]:
+            async for chunk in request.stream():
+                recorder.feed(chunk)
+                yield chunk
+
+        headers = [(k, v) for k, v in raw_headers if k.lower() not in _HOP_BY_HOP]
+        outgoing = state["client"].build_request(
+            request.method, httpx.URL(upstream + request.url.path, query=request.scope["query_string"]),
+            headers=headers, content=body(),
+        )
+        try:
+            answer = await state["client"].send(outgoing, stream=True)
+        except httpx.HTTPError as exc:
+            entry.error = f"{type(exc).__name__}: {exc}"
+            entry.elapsed_ms = (time.perf_counter() - started) * 1000
+            _finish_request(entry, recorder)
+            await write(entry)
+            return Response(f"journal: upstream unreachable ({type(exc).__name__})", status_code=502)
+
+        _finish_request(entry, recorder)
+        entry.status = answer.status_code
+        entry.response_headers = {k: redact(v) for k, v in answer.headers.items()}
+        response_recorder = _BodyRecorder()
+
+        async def relay_body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in answer.aiter_raw():
+                    response_recorder.feed(chunk)
+                    yield chunk
+            finally:
+                await answer.aclose()
+                entry.response_body = response_recorder.text()
+                entry.response_body_size = response_recorder.size
+                entry.elapsed_ms = (time.perf_counter() - started) * 1000
+                await write(entry)
+
+        passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
+        return StreamingResponse(relay_body(), status_code=answer.status_code, headers=passthrough)
+
+    routes = [
+        Route("/__journal__/fault", set_fault, methods=["POST"]),
+        Route("/__journal__/entries", entries, methods=["GET"]),
+        Route("/__journal__/reset", reset, methods=["POST"]),
+        Route("/{path:path}", relay, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _finish_request(entry: JournalEntry, recorder: _BodyRecorder) -> None:
+    entry.request_body = recorder.text()
+    entry.request_body_size = recorder.size
+    entry.request_body_sha256 = recorder.digest.hexdigest() if recorder.size else None
+    entry.credentials += recorder.sightings()
+
+
+def read_journal(path: Path) -> list[JournalEntry]:
+    if not path.exists():
+        return []
+    return [JournalEntry.model_validate_json(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m hokusai_contracts.stack.journal", description=__doc__)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--hop", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    app = create_journal(args.upstream, args.hop, args.out)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
