@@ -8,7 +8,7 @@ Schema *is* the documented report format.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-class FindingKind(str, Enum):
+class FindingKind(StrEnum):
     MISSING_REQUIRED_FIELD = "missing_required_field"
     REQUEST_SCHEMA = "request_schema"
     UNDOCUMENTED_STATUS = "undocumented_status"
@@ -44,7 +44,9 @@ class FindingKind(str, Enum):
     ARTIFACT_MISMATCH = "artifact_mismatch"
     AUTH_REJECTED = "auth_rejected"
     NEGATIVE_DATA_ACCEPTED = "negative_data_accepted"
+    REJECTED_VALID_REQUEST = "rejected_valid_request"
     IGNORED_AUTH = "ignored_auth"
+    CHECK_FAILED = "check_failed"
 
 
 class ContractRef(BaseModel):
@@ -98,7 +100,7 @@ class Finding(BaseModel):
         return (self.hop.value, self.operation, self.kind.value, self.location)
 
 
-class DiagnosisCategory(str, Enum):
+class DiagnosisCategory(StrEnum):
     API_KEY = "api_key"
     SERVICE_CONFIG = "service_config"
     CONTRACT_MISMATCH = "contract_mismatch"

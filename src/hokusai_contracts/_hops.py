@@ -7,12 +7,12 @@ once which side of which conversation broke.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Hop"]
 
 
-class Hop(str, Enum):
+class Hop(StrEnum):
     CLIENT_TO_PROXY = "client->proxy"
     CLIENT_TO_AUTH = "client->auth"
     CLIENT_TO_MLFLOW = "client->mlflow"

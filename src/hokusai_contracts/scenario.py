@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -24,7 +24,7 @@ from ._redact import mask, redact
 __all__ = ["ModelKind", "ScenarioResult", "StepResult", "probe_name", "run_registration"]
 
 
-class ModelKind(str, Enum):
+class ModelKind(StrEnum):
     LOGISTIC = "logistic"
     RANDOM_FOREST = "random_forest"
     PIPELINE = "pipeline"

@@ -11,7 +11,6 @@ import json
 
 import httpx
 import pytest
-
 from hokusai_mocks.reference_proxy.app import create_app
 from hokusai_mocks.reference_proxy.auth import Identity, Rejection, Validator, _interpret
 from hokusai_mocks.reference_proxy.settings import ProxySettings

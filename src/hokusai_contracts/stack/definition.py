@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +17,7 @@ __all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "Part", "StackDefinition", "project
 AUTH_PROFILES = ("contract", "production")
 
 
-class Part(str, Enum):
+class Part(StrEnum):
     MLFLOW = "mlflow"
     AUTH = "auth"
     PROXY = "proxy"

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ _BEARER_OR_KEY = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{32}")
 _OVERLAP = 64
 
 
-class FaultMode(str, Enum):
+class FaultMode(StrEnum):
     NONE = "none"
     SLOW = "slow"  # wait delay_s before forwarding
     ERROR = "error"  # answer 500 without forwarding

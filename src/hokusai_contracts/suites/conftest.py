@@ -1,0 +1,73 @@
+"""Fixtures and hooks of the suites' pytest session (run by ``suites.runner``, not by ``make test``).
+
+Each test item appends one JSON line to the results file: its outcome, the
+cases it sent, the statuses it saw and its findings. The runner turns those
+lines into the report's checks, findings and coverage.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from .._hops import Hop
+from .._redact import redact
+from ..contracts.loading import Contract
+from .context import SuiteContext, load_context
+from .recorder import Recorder
+
+_RECORDERS: dict[str, Recorder] = {}
+
+
+@pytest.fixture(scope="session")
+def context() -> SuiteContext:
+    return load_context()
+
+
+@pytest.fixture
+def recorder_factory(request: pytest.FixtureRequest, context: SuiteContext) -> Iterator[object]:
+    def make(suite: str, hop: Hop, contract_file: str) -> Recorder:
+        # Hypothesis calls the test once per example with the same fixture: one recorder spans them all.
+        existing = _RECORDERS.get(request.node.nodeid)
+        if existing is not None:
+            return existing
+        contract = Contract.load(context.contracts_dir / contract_file, root=context.contracts_dir.parent)
+        recorder = Recorder(suite, hop, contract, context)
+        _RECORDERS[request.node.nodeid] = recorder
+        return recorder
+
+    yield make
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    context = load_context()
+    secrets = [s for s in (context.api_key, context.admin_token) if s]
+    recorder = _RECORDERS.pop(item.nodeid, None)
+    suite = item.get_closest_marker("suite")
+    record = {
+        "suite": suite.args[0] if suite else item.module.__name__.rsplit(".", 1)[-1] if item.module else "suite",
+        "name": item.name,
+        "nodeid": item.nodeid,
+        "outcome": report.outcome,
+        "seconds": round(report.duration, 3),
+        "message": redact(str(report.longrepr), secrets)[-2000:] if report.failed else "",
+        "cases": recorder.cases if recorder else 0,
+        "statuses": {op: sorted(s) for op, s in recorder.statuses.items()} if recorder else {},
+        "contract": recorder.contract.display_path if recorder else None,
+        "findings": [f.model_dump(mode="json") for f in recorder.findings] if recorder else [],
+        "finished_at": time.time(),
+    }
+    with context.results_file.open("a", encoding="utf-8") as sink:
+        sink.write(json.dumps(record) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "suite(name): the report suite a test belongs to")

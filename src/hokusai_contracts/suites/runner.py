@@ -1,0 +1,148 @@
+"""Run the contract suites against a started stack and fold their results into the report.
+
+Suites are pytest modules driving Schemathesis (``test_*.py`` beside this
+file). They run in-process with ``pytest.main`` and leave one JSON line per
+test; the hop journals are judged afterwards. Known deviations are applied
+to every finding before a check's status is decided, so an acknowledged
+deviation is reported, never hidden, and never fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._findings import Finding
+from .._hops import Hop
+from ..contracts.deviations import KnownDeviations
+from ..contracts.loading import Contract
+from ..report import CheckRecord, CheckStatus, OperationCoverage, Report
+from ..stack.definition import project_root
+from ..stack.journal import read_journal
+from ..stack.judging import coverage_of, judge_journal
+from .context import CONTEXT_ENV, SuiteContext
+
+if TYPE_CHECKING:
+    from ..local_run import LocalOptions
+    from ..stack.processes import ProcessStack, StackEndpoints
+
+__all__ = ["SUITE_MODULES", "run_suites"]
+
+SUITE_MODULES = {
+    "auth-service": "test_auth_service.py",
+    "mlflow-direct": "test_mlflow_direct.py",
+    "proxy": "test_proxy.py",
+    "stateful": "test_stateful.py",
+}
+DEFAULT_MAX_EXAMPLES = 10
+AUTH_CONTRACT = "auth-service.yaml"
+MLFLOW_CONTRACT = "mlflow.yaml"
+PROXY_CONTRACT = "mlflow-proxy.yaml"
+
+
+def run_pytest_suites(context: SuiteContext, workdir: Path) -> list[dict[str, Any]]:
+    import pytest
+
+    here = Path(__file__).parent
+    modules = [str(here / SUITE_MODULES[name]) for name in context.suites if (here / SUITE_MODULES[name]).exists()]
+    context_file = workdir / "suite-context.json"
+    context_file.touch(mode=0o600)
+    context_file.write_text(context.model_dump_json(), "utf-8")
+    previous = os.environ.get(CONTEXT_ENV)
+    os.environ[CONTEXT_ENV] = str(context_file)
+    try:
+        pytest.main([*modules, "-q", "--no-header", "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=",
+                     "-W", "ignore::DeprecationWarning"])
+    finally:
+        if previous is None:
+            os.environ.pop(CONTEXT_ENV, None)
+        else:
+            os.environ[CONTEXT_ENV] = previous
+        context_file.unlink(missing_ok=True)
+    if not context.results_file.exists():
+        return []
+    return [json.loads(line) for line in context.results_file.read_text("utf-8").splitlines() if line.strip()]
+
+
+def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, options: LocalOptions,
+               out: Callable[[str], None] = print) -> None:
+    root = project_root()
+    contracts_dir = root / "contracts"
+    assert stack.root is not None
+    workdir = stack.root / "suites"
+    workdir.mkdir(mode=0o700, exist_ok=True)
+    context = SuiteContext(
+        mode="local", proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url, mlflow_url=endpoints.mlflow_url,
+        api_key=endpoints.api_key, admin_token=endpoints.admin_token, contracts_dir=contracts_dir,
+        results_file=workdir / "results.jsonl", max_examples=options.max_examples or DEFAULT_MAX_EXAMPLES,
+    )
+    out("\n— Contract suites —")
+    started = time.perf_counter()
+    records = run_pytest_suites(context, workdir)
+    report.timings["suites"] = round(time.perf_counter() - started, 3)
+
+    deviations = KnownDeviations.load(contracts_dir / "known-deviations.yaml", root=root)
+    today = date.today()
+    report.warnings += [f"expired known deviation: {w}" for w in deviations.expired(today)]
+    coverage: dict[str, dict[str, set[int]]] = {}
+
+    for record in records:
+        findings = deviations.apply((Finding.model_validate(f) for f in record["findings"]), today)
+        _add_check(report, record["suite"], record["name"], findings,
+                   crashed=record["outcome"] != "passed", seconds=record["seconds"], cases=record["cases"],
+                   message=record["message"])
+        if record.get("contract"):
+            for operation, statuses in record["statuses"].items():
+                coverage.setdefault(record["contract"], {}).setdefault(operation, set()).update(statuses)
+        report.timings[f"suite.{record['suite']}"] = round(
+            report.timings.get(f"suite.{record['suite']}", 0.0) + record["seconds"], 3)
+
+    journal_started = time.perf_counter()
+    for hop, journal, contract_file, forbid in (
+        (Hop.PROXY_TO_AUTH, endpoints.auth_journal, AUTH_CONTRACT, False),
+        (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, MLFLOW_CONTRACT, True),
+    ):
+        if journal is None or not (contracts_dir / contract_file).exists():
+            continue
+        contract = Contract.load(contracts_dir / contract_file, root=root)
+        entries = read_journal(journal)
+        findings = deviations.apply(judge_journal(entries, contract, hop, forbid_credentials=forbid), today)
+        _add_check(report, "hop-journal", f"{hop} ({len(entries)} requests)", findings, crashed=False,
+                   seconds=0.0, cases=len(entries), message=f"{len(entries)} requests judged against {contract_file}")
+        for operation, statuses in coverage_of(entries, contract).items():
+            coverage.setdefault(contract.display_path, {}).setdefault(operation, set()).update(statuses)
+    report.timings["hop_journals"] = round(time.perf_counter() - journal_started, 3)
+
+    for contract_file in (AUTH_CONTRACT, PROXY_CONTRACT):
+        path = contracts_dir / contract_file
+        if not path.exists():
+            continue
+        contract = Contract.load(path, root=root)
+        seen = coverage.get(contract.display_path, {})
+        for operation in contract.operations:
+            statuses = sorted(seen.get(operation.label, set()))
+            report.coverage.append(OperationCoverage(contract=contract.display_path, operation=operation.label,
+                                                     exercised=bool(statuses), statuses=statuses))
+    failed = sum(c.status is CheckStatus.FAILED for c in report.checks)
+    out(f"{len(records)} suite tests and 2 hop journals judged; {failed} checks failed, "
+        f"{sum(not f.known for f in report.findings)} unknown findings")
+
+
+def _add_check(report: Report, suite: str, name: str, findings: list[Finding], *, crashed: bool, seconds: float,
+               cases: int, message: str) -> None:
+    ids = [report.add_finding(f) for f in findings]
+    unknown = [f for f in findings if not f.known]
+    if crashed:
+        status = CheckStatus.ERROR
+    elif unknown:
+        status = CheckStatus.FAILED
+        message = "; ".join(f"{f.kind.value} at {f.location} on {f.operation}" for f in unknown[:5])
+    else:
+        status = CheckStatus.PASSED
+    report.checks.append(CheckRecord(suite=suite, name=name, status=status, seconds=seconds, cases=cases,
+                                     message=message, finding_ids=sorted(set(ids))))

@@ -1,0 +1,29 @@
+"""The auth service against its own contract (``contracts/auth-service.yaml``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, settings
+from schemathesis import Case
+
+from .._hops import Hop
+from .context import load_context
+from .recorder import Recorder
+from .schemas import load_schema
+
+context = load_context()
+schema = load_schema(context, "auth-service.yaml", context.auth_url)
+
+pytestmark = pytest.mark.suite("auth-service")
+
+
+@schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
+def test_auth_service(case: Case, recorder_factory: Callable[..., Recorder]) -> None:
+    recorder = recorder_factory("auth-service", Hop.CLIENT_TO_AUTH, "auth-service.yaml")
+    headers = {}
+    if case.operation.definition.raw.get("security") and context.admin_token:
+        headers["Authorization"] = f"Bearer {context.admin_token}"
+    recorder.call(case, context.auth_url, headers=headers)

@@ -1,0 +1,34 @@
+"""The MLflow proxy against its contract (``contracts/mlflow-proxy.yaml``), with the seeded key.
+
+Every read is also sent straight to MLflow and the answers compared
+(``differential.compare_with_upstream``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, settings
+from schemathesis import Case
+
+from .._hops import Hop
+from .context import load_context
+from .differential import compare_with_upstream
+from .recorder import Recorder
+from .schemas import load_schema
+
+context = load_context()
+schema = load_schema(context, "mlflow-proxy.yaml", context.proxy_url)
+
+pytestmark = pytest.mark.suite("proxy")
+
+
+@schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
+def test_proxy(case: Case, recorder_factory: Callable[..., Recorder]) -> None:
+    recorder = recorder_factory("proxy", Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml")
+    response = recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
+    raw = case.operation.definition.raw
+    if response is not None and context.mlflow_url and raw.get("x-live-safe") and not raw.get("x-proxy-only"):
+        compare_with_upstream(recorder, case, response, context.mlflow_url)
