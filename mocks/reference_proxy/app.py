@@ -41,6 +41,13 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     return JSONResponse({"error_code": code, "message": message}, status_code=status, headers=headers)
 
 
+def _upstream_url(base: str, raw_path: str, query: bytes) -> httpx.URL:
+    url = httpx.URL(base.rstrip("/"))
+    # raw_path is "path?query" bytes as httpx sends them: no re-encoding on the way.
+    return url.copy_with(raw_path=(url.raw_path.rstrip(b"/") + raw_path.encode("latin-1")
+                                   + (b"?" + query if query else b"")))
+
+
 def caller_key(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
@@ -100,16 +107,19 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
         return await _send_upstream(request, outcome)
 
     async def _send_upstream(request: Request, identity: Identity) -> Response:
-        path = request.scope["path"]
-        mount = next(m for m in settings.mounts if path == m or path.startswith(m + "/"))
-        upstream_path = path[len(mount):] or "/"
+        # The raw, still percent-encoded path goes upstream: decoding and re-encoding it would change
+        # what MLflow sees (and a decoded control character is not even a valid URL).
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        raw = raw_path.decode("latin-1")
+        mount = next(m for m in settings.mounts if raw == m or raw.startswith(m + "/"))
+        upstream_path = raw[len(mount):] or "/"
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
         headers += [("X-Hokusai-User-Id", identity.user_id), ("X-Hokusai-API-Key-Id", identity.key_id)]
         has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
         upstream = client().build_request(
             request.method,
             # The query string goes through byte for byte: re-encoding it can change what MLflow parses.
-            httpx.URL(settings.mlflow_url.rstrip("/") + upstream_path, query=request.scope["query_string"]),
+            _upstream_url(settings.mlflow_url, upstream_path, request.scope["query_string"]),
             headers=headers,
             content=request.stream() if has_body else None,
         )

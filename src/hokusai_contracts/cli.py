@@ -29,6 +29,16 @@ def _models(text: str) -> list[object]:
         raise argparse.ArgumentTypeError(f"unknown model {text!r}; choose from {choices}") from None
 
 
+def _suites(text: str) -> list[str]:
+    from .local_run import ALL_SUITES
+
+    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
+    unknown = [name for name in names if name not in ALL_SUITES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown suite {unknown[0]!r}; choose from {', '.join(ALL_SUITES)} or none")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hokusai-contracts", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how the fake auth service answers bad keys (default: production, as the real one)")
     local.add_argument("--models", type=_models, default=None,
                        help="comma-separated model kinds for the scenario: logistic,random_forest,pipeline")
-    local.add_argument("--no-suites", action="store_true", help="run only the registration scenario")
+    local.add_argument("--suites", type=_suites, default=None,
+                       help="comma-separated Schemathesis suites (auth-service,mlflow-direct,proxy,stateful); "
+                            "'none' runs only the scenario and the hop journals")
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
 
@@ -137,7 +149,9 @@ def _local(args: argparse.Namespace) -> int:
         raise UsageError("STACK=docker is not available yet: run the default process stack with "
                          "`make contract-local` (it needs no Docker engine).")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
-                           suites=not args.no_suites, full=args.full, max_examples=args.max_examples)
+                           full=args.full, max_examples=args.max_examples)
+    if args.suites is not None:
+        options.suites = args.suites
     if args.models:
         options.models = args.models
     report = run_local(options)

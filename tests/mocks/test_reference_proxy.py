@@ -137,3 +137,12 @@ def test_mlflow_unreachable_or_slow(error: Exception, status: int) -> None:
                                           headers={"Authorization": f"Bearer {KEY}"}))
     assert response.status_code == status
     assert response.json()["error_code"] in {"BAD_GATEWAY", "GATEWAY_TIMEOUT"}
+
+
+def test_the_path_goes_upstream_byte_for_byte() -> None:
+    seen: list[httpx.Request] = []
+    path = "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/o%2A%0F%C2%A9h%2Fx"
+    response = asyncio.run(_with_lifespan(_upstreams(seen), "GET", path, headers={"Authorization": f"Bearer {KEY}"}))
+    assert response.status_code == 200
+    forwarded = next(r for r in seen if r.url.host == "mlflow")
+    assert forwarded.url.raw_path == b"/api/2.0/mlflow-artifacts/artifacts/o%2A%0F%C2%A9h%2Fx"

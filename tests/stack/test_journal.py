@@ -72,3 +72,10 @@ def test_injected_error_fault(tmp_path: Path) -> None:
     assert response.status_code == 500
     (entry,) = read_journal(out)
     assert entry.fault == "error"
+
+
+def test_values_with_unicode_line_separators_survive_the_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "j.jsonl"
+    asyncio.run(_send(out, "GET", "/x", params={"name": "a\u2028b\x85c\rd"}))
+    (entry,) = read_journal(out)
+    assert entry.query == [("name", "a\u2028b\x85c\rd")]

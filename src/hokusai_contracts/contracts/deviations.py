@@ -32,7 +32,7 @@ from ._source import join_pointer, nearest_line, parse_with_lines
 
 __all__ = ["KnownDeviation", "KnownDeviations"]
 
-_OPERATION = re.compile(r"(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE) /\S*")
+_OPERATION = re.compile(r"(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE|\*) /\S*")
 _FORMAT_HINT = (
     "Each entry needs id, operation (METHOD /path), kind, reason, evidence, reviewed_by and "
     "expires (YYYY-MM-DD); hop, location and observed are optional. See the file's header."
@@ -45,7 +45,7 @@ class KnownDeviation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
-    operation: str = Field(description="`METHOD /path` exactly as in the contract.")
+    operation: str = Field(description="`METHOD /path` as in the contract; `*` globs allowed (`* /api/v1/keys*`).")
     kind: FindingKind
     hop: Hop | None = None
     location: str | None = Field(default=None, description="Glob on the finding's location.")
@@ -76,7 +76,7 @@ class KnownDeviation(BaseModel):
 
     def matches(self, finding: Finding) -> bool:
         return (
-            finding.operation == self.operation
+            fnmatchcase(finding.operation, self.operation)
             and finding.kind == self.kind
             and (self.hop is None or finding.hop == self.hop)
             and (self.location is None or fnmatchcase(finding.location, self.location))

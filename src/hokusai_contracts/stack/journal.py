@@ -219,7 +219,8 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
 
         headers = [(k, v) for k, v in raw_headers if k.lower() not in _HOP_BY_HOP]
         outgoing = state["client"].build_request(
-            request.method, httpx.URL(upstream + request.url.path, query=request.scope["query_string"]),
+            request.method, _upstream_url(upstream, request.scope.get("raw_path") or request.url.path.encode(),
+                                          request.scope["query_string"]),
             headers=headers, content=body(),
         )
         try:
@@ -267,10 +268,18 @@ def _finish_request(entry: JournalEntry, recorder: _BodyRecorder) -> None:
     entry.credentials += recorder.sightings()
 
 
+def _upstream_url(base: str, raw_path: bytes, query: bytes) -> httpx.URL:
+    """The upstream URL with the path exactly as received: percent-encoding untouched."""
+    url = httpx.URL(base)
+    return url.copy_with(raw_path=url.raw_path.rstrip(b"/") + raw_path + (b"?" + query if query else b""))
+
+
 def read_journal(path: Path) -> list[JournalEntry]:
     if not path.exists():
         return []
-    return [JournalEntry.model_validate_json(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    # split("\n"), not splitlines(): a recorded value may hold U+2028 or U+0085, which JSON leaves
+    # unescaped and splitlines() would take for line ends.
+    return [JournalEntry.model_validate_json(line) for line in path.read_text("utf-8").split("\n") if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,8 +32,14 @@ def _exchange(entry: JournalEntry) -> Exchange:
 
 
 def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop, *,
-                  forbid_credentials: bool = False, suite: str = "hop-journal") -> list[Finding]:
-    """Findings for every journaled exchange, merged by identity (hop, operation, kind, location)."""
+                  forbid_credentials: bool = False, leaks_only: bool = False,
+                  suite: str = "hop-journal") -> list[Finding]:
+    """Findings for every journaled exchange, merged by identity (hop, operation, kind, location).
+
+    ``leaks_only`` judges nothing but credentials: for traffic a fuzzer sent through the proxy on
+    purpose, a malformed request reaching MLflow is the fuzzer's doing, but a caller's key
+    reaching MLflow is always the proxy's.
+    """
     merged: dict[tuple[str, str, str, str], Finding] = {}
     for entry in entries:
         if entry.fault:
@@ -45,10 +51,12 @@ def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop,
             body=entry.request_body.encode("utf-8") if entry.request_body is not None else None,
             body_omitted=request_omitted, forbid_credentials=forbid_credentials,
         )
+        if leaks_only:
+            found = [f for f in found if f.kind is FindingKind.CREDENTIAL_LEAK]
         if forbid_credentials and request_omitted:
             # The judge cannot scan a body it never saw; the journal scanned it while streaming.
             found += [_leak(entry, hop, s.location, s.masked) for s in entry.credentials if s.location == "body"]
-        if entry.status is not None:
+        if entry.status is not None and not leaks_only:
             found += judge_response(
                 contract, hop, entry.method, entry.path, status=entry.status, headers=entry.response_headers,
                 body=entry.response_body.encode("utf-8") if entry.response_body is not None else None,

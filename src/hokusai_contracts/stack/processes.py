@@ -186,9 +186,12 @@ class ProcessStack:
         workdir = self._workdir(part)
         log_path = workdir / f"{part.value}.log"
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # A user's PROXY_CMD runs where the user typed it, so its relative paths mean what they meant;
+        # its log still goes to the part's temporary directory.
+        cwd = Path.cwd() if shell else workdir
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                argv[0] if shell else argv, shell=shell, cwd=workdir, env=environment,
+                argv[0] if shell else argv, shell=shell, cwd=cwd, env=environment,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self.parts[part] = RunningPart(part, url, process, log_path, workdir, time.perf_counter())

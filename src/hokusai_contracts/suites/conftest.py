@@ -69,5 +69,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         sink.write(json.dumps(record) + "\n")
 
 
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A suite module that cannot even load (a missing or broken contract) is an error, not a silent pass."""
+    if not report.failed:
+        return
+    context = load_context()
+    secrets = [s for s in (context.api_key, context.admin_token) if s]
+    module = report.nodeid.rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_").replace("_", "-")
+    record = {"suite": module, "name": f"load {report.nodeid.rsplit('/', 1)[-1]}", "nodeid": report.nodeid,
+              "outcome": "error", "seconds": 0.0, "cases": 0, "statuses": {}, "contract": None, "findings": [],
+              "message": redact(str(report.longrepr), secrets)[-2000:], "finished_at": time.time()}
+    with context.results_file.open("a", encoding="utf-8") as sink:
+        sink.write(json.dumps(record) + "\n")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "suite(name): the report suite a test belongs to")

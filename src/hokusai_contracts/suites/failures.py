@@ -122,6 +122,8 @@ def finding_from_failure(failure: Failure, case: Case, response: Response, contr
     body = response.content[:CLIP].decode("utf-8", "replace").replace("\n", " ")
     observed = f"{response.status_code} {body}".strip() if location == "status" else (
         f"{failure.title}: {failure.message}".replace("\n", " ")[:CLIP])
+    if kind is FindingKind.CHECK_FAILED:
+        observed = f"{type(failure).__name__}: {observed}"
     try:
         curl = case.as_curl_command(headers=curl_headers)
     except Exception:  # a reproduction is a courtesy; never lose the finding over it

@@ -1,0 +1,68 @@
+"""Proxies that break the contracts the way production once did, for ``PROXY_CMD``.
+
+``python tests/incidents/broken_proxy.py INCIDENT --port P --auth-url U --mlflow-url M``
+
+Each is the reference proxy with one thing changed, so that the toolkit can be
+shown to catch and name exactly that change:
+
+- ``key-in-header``: incident 1, the key sent to validate as ``Authorization: Bearer``
+  with a body of only ``{"service_id": ...}``;
+- ``leak-authorization``: the caller's ``Authorization`` forwarded to MLflow;
+- ``drop-patch-body``: PATCH requests forwarded without their body.
+
+Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
+proxy with ``--service-id ml-platform``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import httpx
+
+from hokusai_mocks.reference_proxy import __main__ as proxy_main
+from hokusai_mocks.reference_proxy import app as proxy_app
+from hokusai_mocks.reference_proxy import auth as proxy_auth
+
+INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body")
+
+
+async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
+    url = self.settings.auth_url.rstrip("/") + "/api/v1/keys/validate"
+    try:
+        response = await self.client.post(url, json={"service_id": self.settings.service_id},
+                                          headers={"Authorization": f"Bearer {key}"})
+    except httpx.TransportError:
+        return proxy_auth.Rejection(503, "SERVICE_UNAVAILABLE", "The auth service is unreachable.")
+    return proxy_auth._interpret(response)
+
+
+def _drop_patch_bodies() -> None:
+    original = httpx.AsyncClient.build_request
+
+    def build_request(self: httpx.AsyncClient, method: str, url: Any, **kwargs: Any) -> httpx.Request:
+        if method == "PATCH":
+            kwargs["content"] = b""
+            headers = [(k, v) for k, v in kwargs.get("headers") or [] if k.lower() != "content-length"]
+            kwargs["headers"] = headers
+        return original(self, method, url, **kwargs)
+
+    httpx.AsyncClient.build_request = build_request  # type: ignore[method-assign]
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in INCIDENTS:
+        sys.exit(f"usage: broken_proxy.py {{{'|'.join(INCIDENTS)}}} --port P --auth-url U --mlflow-url M")
+    incident = sys.argv.pop(1)
+    if incident == "key-in-header":
+        proxy_auth.Validator._ask_auth_service = _ask_with_header  # type: ignore[method-assign]
+    elif incident == "leak-authorization":
+        proxy_app._DROP_REQUEST.discard("authorization")
+    else:
+        _drop_patch_bodies()
+    proxy_main.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Each real incident, replayed with a broken proxy through ``PROXY_CMD``, is caught and named.
+
+These run the real command (``hokusai-contracts local``) with only the registration scenario and
+the hop journals, so each takes the stack's start-up plus one registration.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+HERE = Path(__file__).parent
+BROKEN = f"{sys.executable} {HERE / 'broken_proxy.py'}"
+ARGS = "--port {port} --auth-url {auth_url} --mlflow-url {mlflow_url}"
+
+
+def run_local(tmp_path: Path, proxy_cmd: str) -> tuple[int, str, dict[str, Any]]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--suites", "none",
+         "--report-dir", str(tmp_path), "--proxy-cmd", proxy_cmd],
+        capture_output=True, text=True, timeout=300,
+    )
+    report = json.loads((tmp_path / "contract-report.json").read_text())
+    return completed.returncode, completed.stdout + completed.stderr, report
+
+
+def unknown(report: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    return {(f["hop"], f["operation"], f["kind"], f["location"]) for f in report["findings"] if not f["known"]}
+
+
+def test_incident_1_key_moved_from_body_to_header(tmp_path: Path) -> None:
+    code, output, report = run_local(tmp_path, f"{BROKEN} key-in-header {ARGS}")
+    assert code == 1
+    assert "❌ FAILED at step 'connect'" in output
+    found = unknown(report)
+    assert ("proxy->auth", "POST /api/v1/keys/validate", "missing_required_field", "body.api_key") in found
+    assert ("proxy->auth", "POST /api/v1/keys/validate", "undeclared_credential", "header.Authorization") in found
+    missing = next(f for f in report["findings"] if f["kind"] == "missing_required_field")
+    assert missing["contract"]["file"] == "contracts/auth-service.yaml"
+    assert missing["contract"]["pointer"] == "/components/schemas/APIKeyValidation/required"
+    assert missing["contract"]["line"]
+
+
+def test_incident_2_unknown_service_id(tmp_path: Path) -> None:
+    command = f"{sys.executable} -m hokusai_mocks.reference_proxy --service-id ml-platform {ARGS}"
+    code, output, report = run_local(tmp_path, command)
+    assert code == 1
+    assert ("proxy->auth", "POST /api/v1/keys/validate", "unknown_value", "body.service_id") in unknown(report)
+    finding = next(f for f in report["findings"] if f["kind"] == "unknown_value")
+    assert "ml-platform" in finding["observed"] and "platform" in finding["expected"]
+
+
+def test_a_proxy_forwarding_the_callers_key_to_mlflow_leaks_it(tmp_path: Path) -> None:
+    code, output, report = run_local(tmp_path, f"{BROKEN} leak-authorization {ARGS}")
+    assert code == 1
+    leaks = [f for f in report["findings"] if f["kind"] == "credential_leak"]
+    assert leaks and all(f["hop"] == "proxy->mlflow" for f in leaks)
+    assert {f["location"].lower() for f in leaks} == {"header.authorization"}
+    assert "..." in leaks[0]["observed"]
+
+
+def test_a_proxy_dropping_patch_bodies_is_named_on_the_patch_operation(tmp_path: Path) -> None:
+    code, output, report = run_local(tmp_path, f"{BROKEN} drop-patch-body {ARGS}")
+    assert code == 1
+    assert "❌ FAILED at step 'log_model'" in output
+    assert ("proxy->mlflow", "PATCH /api/2.0/mlflow/logged-models/{model_id}", "missing_required_field",
+            "body") in unknown(report)
+
+
+def test_the_reference_proxy_has_no_unknown_findings_on_its_hops(tmp_path: Path) -> None:
+    code, output, report = run_local(tmp_path, f"{sys.executable} -m hokusai_mocks.reference_proxy {ARGS}")
+    assert unknown(report) == set(), output
+    assert code == 0
