@@ -156,6 +156,8 @@ def _local(args: argparse.Namespace) -> int:
         options.models = args.models
     report = run_local(options)
     unknown = sum(not f.known for f in report.findings)
+    for item in report.diagnosis:
+        print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
     print(f"\nReport: {args.report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
           f"{len(report.findings)} findings, {unknown} unknown)")
     return 0 if report.verdict == "pass" else 1

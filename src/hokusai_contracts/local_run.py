@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
+from .diagnosis import diagnose
 from .report import CheckRecord, CheckStatus, Report, Targets
 from .reporting import write_reports
 from .scenario import ModelKind, ScenarioResult, run_registration
@@ -78,6 +79,7 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
     report.timings.update({k: round(v, 3) for k, v in stack.timings.items() if k == "stop"})
     report.finished_at = datetime.now(UTC)
     report.summarise_suites()
+    report.diagnosis = diagnose(report)
     write_reports(report, options.report_dir)
     return report
 

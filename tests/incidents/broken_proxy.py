@@ -20,7 +20,6 @@ import sys
 from typing import Any
 
 import httpx
-
 from hokusai_mocks.reference_proxy import __main__ as proxy_main
 from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth

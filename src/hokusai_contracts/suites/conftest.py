@@ -50,7 +50,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     context = load_context()
     secrets = [s for s in (context.api_key, context.admin_token) if s]
+    # A state machine test cannot take fixtures: its module keeps one RECORDER for all its walks.
     recorder = _RECORDERS.pop(item.nodeid, None)
+    if recorder is None and item.name == "runTest":
+        recorder = getattr(getattr(item, "module", None), "RECORDER", None)
     suite = item.get_closest_marker("suite")
     record = {
         "suite": suite.args[0] if suite else item.module.__name__.rsplit(".", 1)[-1] if item.module else "suite",

@@ -38,7 +38,8 @@ def compare_with_upstream(recorder: Recorder, case: Case, proxied: Response, mlf
     if proxied.status_code in PROXY_OWN_STATUSES:
         return
     try:
-        direct = case.call(base_url=mlflow_url, timeout=recorder.context.request_timeout_s)
+        direct = case.call(base_url=mlflow_url, timeout=recorder.context.request_timeout_s,
+                           session=recorder.session)
     except requests.RequestException:
         return  # MLflow unreachable directly is the direct suite's finding, not a difference
     differences = []

@@ -35,6 +35,8 @@ class Recorder:
     cases: int = 0
     # operation label -> statuses seen, for the coverage table
     statuses: dict[str, set[int]] = field(default_factory=dict)
+    # One connection pool for all cases: a fresh connection per case costs more than the case.
+    session: requests.Session = field(default_factory=requests.Session)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -54,7 +56,7 @@ class Recorder:
         label = f"{case.method.upper()} {case.operation.path}"
         try:
             response = case.call(base_url=base_url, headers=headers, timeout=self.context.request_timeout_s,
-                                 verify=self.context.ca_bundle or True)
+                                 verify=self.context.ca_bundle or True, session=self.session)
         except requests.Timeout as exc:
             self._transport_problem(case, FindingKind.TIMEOUT, f"no answer within "
                                     f"{self.context.request_timeout_s:.0f} s", exc)

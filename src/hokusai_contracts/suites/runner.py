@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._findings import Finding
 from .._hops import Hop
+from .._redact import redact
 from ..contracts.deviations import KnownDeviations
 from ..contracts.loading import Contract
 from ..report import CheckRecord, CheckStatus, OperationCoverage, Report
@@ -45,28 +49,49 @@ MLFLOW_CONTRACT = "mlflow.yaml"
 PROXY_CONTRACT = "mlflow-proxy.yaml"
 
 
-def run_pytest_suites(context: SuiteContext, workdir: Path) -> list[dict[str, Any]]:
-    import pytest
+def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str], None] = print
+                      ) -> list[dict[str, Any]]:
+    """Run each suite in its own pytest process, as many at once as there are cores.
 
+    Separate processes keep Schemathesis' and Hypothesis' global state apart and use both cores
+    of a small machine: MLflow, the proxy and the fuzzers are all CPU-bound.
+    """
     here = Path(__file__).parent
-    modules = [str(here / SUITE_MODULES[name]) for name in context.suites if (here / SUITE_MODULES[name]).exists()]
-    context_file = workdir / "suite-context.json"
-    context_file.touch(mode=0o600)
-    context_file.write_text(context.model_dump_json(), "utf-8")
-    previous = os.environ.get(CONTEXT_ENV)
-    os.environ[CONTEXT_ENV] = str(context_file)
-    try:
-        pytest.main([*modules, "-q", "--no-header", "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=",
-                     "-W", "ignore::DeprecationWarning", "--continue-on-collection-errors"])
-    finally:
-        if previous is None:
-            os.environ.pop(CONTEXT_ENV, None)
-        else:
-            os.environ[CONTEXT_ENV] = previous
-        context_file.unlink(missing_ok=True)
-    if not context.results_file.exists():
-        return []
-    return [json.loads(line) for line in context.results_file.read_text("utf-8").split("\n") if line.strip()]
+    suites = [name for name in context.suites if (here / SUITE_MODULES[name]).exists()]
+
+    def run_one(name: str) -> tuple[str, int, float]:
+        own = context.model_copy(update={"results_file": workdir / f"{name}.results.jsonl", "suites": [name]})
+        context_file = workdir / f"{name}.context.json"
+        context_file.touch(mode=0o600)
+        context_file.write_text(own.model_dump_json(), "utf-8")
+        started = time.perf_counter()
+        with (workdir / f"{name}.pytest.log").open("wb") as log:
+            completed = subprocess.run(
+                [sys.executable, "-m", "pytest", str(here / SUITE_MODULES[name]), "-q", "--no-header",
+                 "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning",
+                 "--rootdir", str(here), "-c", str(here / "pytest.ini")],
+                env={**os.environ, CONTEXT_ENV: str(context_file)}, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return name, completed.returncode, time.perf_counter() - started
+
+    records: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(len(suites), os.cpu_count() or 1))) as pool:
+        for name, code, seconds in pool.map(run_one, suites):
+            results = workdir / f"{name}.results.jsonl"
+            lines = results.read_text("utf-8").split("\n") if results.exists() else []
+            suite_records = [json.loads(line) for line in lines if line.strip()]
+            out(f"  {name}: {len(suite_records)} tests in {seconds:.1f} s (pytest exit {code})")
+            if code not in (0, 1) or not suite_records:
+                tail = (workdir / f"{name}.pytest.log").read_text("utf-8", errors="replace")[-1500:]
+                suite_records.append({
+                    "suite": name, "name": f"run {SUITE_MODULES[name]}", "outcome": "error", "seconds": seconds,
+                    "cases": 0, "statuses": {}, "contract": None, "findings": [],
+                    "message": redact(f"pytest exited with {code}: {tail}",
+                                      [s for s in (context.api_key, context.admin_token) if s]),
+                })
+            records += suite_records
+    return records
 
 
 def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, options: LocalOptions,
@@ -91,7 +116,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, o
     )
     out("\n— Contract suites —")
     started = time.perf_counter()
-    records = run_pytest_suites(context, workdir) if context.suites else []
+    records = run_pytest_suites(context, workdir, out) if context.suites else []
     report.timings["suites"] = round(time.perf_counter() - started, 3)
 
     deviations = KnownDeviations.load(contracts_dir / "known-deviations.yaml", root=root)
@@ -102,7 +127,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, o
     for record in records:
         findings = deviations.apply((Finding.model_validate(f) for f in record["findings"]), today)
         _add_check(report, record["suite"], record["name"], findings,
-                   crashed=record["outcome"] != "passed", seconds=record["seconds"], cases=record["cases"],
+                   outcome=record["outcome"], seconds=record["seconds"], cases=record["cases"],
                    message=record["message"])
         if record.get("contract"):
             for operation, statuses in record["statuses"].items():
@@ -126,7 +151,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, o
         else:
             judged = judge_journal(entries, contract, hop)
         findings = deviations.apply(judged, today)
-        _add_check(report, "hop-journal", f"{hop} ({len(entries)} requests)", findings, crashed=False,
+        _add_check(report, "hop-journal", f"{hop} ({len(entries)} requests)", findings, outcome="passed",
                    seconds=0.0, cases=len(entries), message=f"{len(entries)} requests judged against {contract_file}")
         for operation, statuses in coverage_of(entries, contract).items():
             coverage.setdefault(contract.display_path, {}).setdefault(operation, set()).update(statuses)
@@ -147,11 +172,14 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, o
         f"{sum(not f.known for f in report.findings)} unknown findings")
 
 
-def _add_check(report: Report, suite: str, name: str, findings: list[Finding], *, crashed: bool, seconds: float,
+def _add_check(report: Report, suite: str, name: str, findings: list[Finding], *, outcome: str, seconds: float,
                cases: int, message: str) -> None:
+    """One check record; ``outcome`` is pytest's: passed, failed (an assertion) or error (a crash)."""
     ids = [report.add_finding(f) for f in findings]
     unknown = [f for f in findings if not f.known]
-    if crashed:
+    if outcome == "failed":
+        status = CheckStatus.FAILED
+    elif outcome != "passed":
         status = CheckStatus.ERROR
     elif unknown:
         status = CheckStatus.FAILED

@@ -37,16 +37,20 @@ _OFF = ("positive_data_acceptance", "use_after_free", "ensure_resource_availabil
 
 
 def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
-                bearer: dict[str, str] | None = None) -> Any:
+                bearer: dict[str, str] | None = None, positive_only: bool = False) -> Any:
     """A Schemathesis schema for ``contract_file``, aimed at ``base_url``.
 
     ``bearer`` maps security scheme names to the token Schemathesis should send for them.
+    ``positive_only`` generates only requests the contract allows (see the proxy suite for why).
     """
     config: dict[str, Any] = {
         "base-url": base_url,
-        "generation": {"max-examples": context.max_examples},
+        "generation": {"max-examples": context.max_examples, **({"mode": "positive"} if positive_only else {})},
         "checks": {name: {"enabled": name in CHECKS} for name in (*CHECKS, *_OFF)},
         "parameters": FIXED_PARAMETERS,
+        # Methods the contract does not declare are the unsupported_method check's business, which
+        # is off: sending them would only cost time.
+        "phases": {"coverage": {"unexpected-methods": []}},
         # Reproductions are redacted by us (keys masked); Schemathesis' own filter would also hide
         # page tokens and make the curl lines lie.
         "output": {"sanitization": {"enabled": False}},
