@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def recorder_factory(request: pytest.FixtureRequest, context: SuiteContext) -> I
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     report: pytest.TestReport = outcome.get_result()
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
@@ -56,7 +57,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         recorder = getattr(getattr(item, "module", None), "RECORDER", None)
     suite = item.get_closest_marker("suite")
     record = {
-        "suite": suite.args[0] if suite else item.module.__name__.rsplit(".", 1)[-1] if item.module else "suite",
+        "suite": suite.args[0] if suite else item.nodeid.split("::")[0].rsplit("/", 1)[-1],
         "name": item.name,
         "nodeid": item.nodeid,
         "outcome": report.outcome,

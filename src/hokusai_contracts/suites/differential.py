@@ -34,7 +34,7 @@ def json_shape(content: bytes) -> dict[str, str] | str:
     return {key: type(value).__name__ for key, value in sorted(document.items())}
 
 
-def compare_with_upstream(recorder: Recorder, case: Case, proxied: Response, mlflow_url: str) -> None:
+def compare_with_upstream(recorder: Recorder, case: Case[Any], proxied: Response, mlflow_url: str) -> None:
     if proxied.status_code in PROXY_OWN_STATUSES:
         return
     try:

@@ -57,7 +57,7 @@ _ADVICE: dict[FindingKind, str] = {
 }
 
 
-def operation_pointer(case: Case) -> str:
+def operation_pointer(case: Case[Any]) -> str:
     path = case.operation.path.replace("~", "~0").replace("/", "~1")
     return f"/paths/{path}/{case.operation.method.lower()}"
 
@@ -95,7 +95,7 @@ def _exists(contract: Contract, pointer: str) -> bool:
     return True
 
 
-def exchange_of(case: Case, response: Response | None, error: str | None = None) -> Exchange:
+def exchange_of(case: Case[Any], response: Response | None, error: str | None = None) -> Exchange:
     request = response.request if response is not None else None
     body = request.body if request is not None else None
     if isinstance(body, bytes):
@@ -113,7 +113,7 @@ def exchange_of(case: Case, response: Response | None, error: str | None = None)
     )
 
 
-def finding_from_failure(failure: Failure, case: Case, response: Response, contract: Contract, hop: Hop,
+def finding_from_failure(failure: Failure, case: Case[Any], response: Response, contract: Contract, hop: Hop,
                          suite: str, secrets: tuple[str, ...] = (), curl_headers: dict[str, Any] | None = None
                          ) -> Finding:
     kind = _kind(failure)

@@ -49,7 +49,7 @@ class Recorder:
                 return
         self.findings.append(finding)
 
-    def call(self, case: Case, base_url: str, headers: dict[str, str] | None = None,
+    def call(self, case: Case[Any], base_url: str, headers: dict[str, str] | None = None,
              extra_checks: list[Callable[..., Any]] | None = None) -> Response | None:
         """Send ``case``, validate the answer with Schemathesis' checks, record what broke."""
         self.cases += 1
@@ -70,14 +70,14 @@ class Recorder:
             case.validate_response(response, headers=headers, additional_checks=extra_checks)
         except FailureGroup as group:
             failures = list(group.exceptions)
-        except Failure as failure:
-            failures = [failure]
+        except Failure as single:
+            failures = [single]
         for failure in failures:
             self.add(finding_from_failure(failure, case, response, self.contract, self.hop, self.suite,
                                           self.secrets, headers))
         return response
 
-    def _transport_problem(self, case: Case, kind: FindingKind, what: str, exc: Exception) -> None:
+    def _transport_problem(self, case: Case[Any], kind: FindingKind, what: str, exc: Exception) -> None:
         self.add(Finding(
             hop=self.hop, operation=f"{case.method.upper()} {case.operation.path}", kind=kind, location="connection",
             contract=self.contract.ref(operation_pointer(case)), expected="an HTTP answer",

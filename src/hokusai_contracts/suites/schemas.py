@@ -57,7 +57,7 @@ def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
     }
     if bearer:
         config["auth"] = {"openapi": {scheme: {"bearer": token} for scheme, token in bearer.items()}}
-    schema = schemathesis.openapi.from_path(context.contracts_dir / contract_file, config=Config.from_dict(config))
+    schema: Any = schemathesis.openapi.from_path(context.contracts_dir / contract_file, config=Config.from_dict(config))
     if context.live_safe_only:
         # Only operations their contract marks safe to call against production.
         schema = schema.include(func=lambda ctx: bool(ctx.operation.definition.raw.get("x-live-safe")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,6 +23,6 @@ pytestmark = pytest.mark.suite("auth-service")
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_auth_service(case: Case, recorder_factory: Callable[..., Recorder]) -> None:
+def test_auth_service(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
     recorder = recorder_factory("auth-service", Hop.CLIENT_TO_AUTH, "auth-service.yaml")
     recorder.call(case, context.auth_url)

@@ -8,6 +8,7 @@ recorded in ``contracts/known-deviations.yaml`` with the evidence.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.suite("mlflow-direct")
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_mlflow_direct(case: Case, recorder_factory: Callable[..., Recorder]) -> None:
+def test_mlflow_direct(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
     recorder = recorder_factory("mlflow-direct", Hop.CLIENT_TO_MLFLOW, "mlflow.yaml")
     assert context.mlflow_url is not None
     recorder.call(case, context.mlflow_url)

@@ -7,6 +7,7 @@ Every read is also sent straight to MLflow and the answers compared
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.suite("proxy")
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_proxy(case: Case, recorder_factory: Callable[..., Recorder]) -> None:
+def test_proxy(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
     recorder = recorder_factory("proxy", Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml")
     response = recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
     raw = case.operation.definition.raw
