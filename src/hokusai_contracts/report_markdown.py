@@ -83,18 +83,27 @@ def render_markdown(report: Report) -> str:
         lines += ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
         lines += [f"| {c.suite} | {c.name} | {c.message[:200].replace('|', '/')} |" for c in failed]
         lines.append("")
+    unknown_findings = [f for f in report.findings if not f.known]
     lines += ["## Findings by hop", ""]
-    if not report.findings:
-        lines += ["None.", ""]
+    if not unknown_findings:
+        lines += ["No unknown findings.", ""]
     number = 0
     for hop in Hop:
-        on_hop = [f for f in report.findings if f.hop is hop]
+        on_hop = [f for f in unknown_findings if f.hop is hop]
         if not on_hop:
             continue
         lines += [f"### `{hop}`", ""]
-        for finding in sorted(on_hop, key=lambda f: f.known):
+        for finding in on_hop:
             number += 1
             lines += _finding_section(number, finding)
+    known = [f for f in report.findings if f.known]
+    if known:
+        lines += [f"## Known deviations seen ({len(known)})", "",
+                  "Reported, not failing: each matches a reviewed entry of `contracts/known-deviations.yaml`.", "",
+                  "| hop | operation | kind | location | seen | why |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| `{f.hop}` | `{f.operation}` | {f.kind.value} | `{f.location}` | {f.count} | "
+                  f"{(f.known_reason or '').replace('|', '/')[:160]} |" for f in known]
+        lines.append("")
     if report.coverage:
         exercised = sum(c.exercised for c in report.coverage)
         lines += ["## Coverage", "", f"{exercised} of {len(report.coverage)} contract operations exercised.", "",

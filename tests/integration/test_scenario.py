@@ -34,3 +34,17 @@ def test_an_invalid_key_fails_at_the_connect_step(hokusai_stack: ProcessStack) -
     assert result.failed_step is not None and result.failed_step.name == "connect"
     assert lines[-1].startswith("❌ FAILED at step 'connect'")
     assert unknown not in "\n".join(lines)
+
+
+def test_the_proxy_registers_against_the_contract_profile_too() -> None:
+    from hokusai_contracts.stack.definition import StackDefinition
+    from hokusai_contracts.stack.processes import running_stack
+
+    with running_stack(StackDefinition(auth_profile="contract", with_journals=False)) as stack:
+        endpoints = stack.endpoints
+        assert endpoints is not None
+        ok = run_registration(endpoints.proxy_url, endpoints.api_key, out=lambda line: None)
+        refused = run_registration(endpoints.proxy_url, endpoints.keys["revoked"]["key"], out=lambda line: None)
+    assert ok.ok
+    assert refused.failed_step is not None and refused.failed_step.name == "connect"
+    assert "UNAUTHENTICATED" in refused.failed_step.detail

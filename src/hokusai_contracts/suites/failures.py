@@ -84,6 +84,12 @@ def _expected(failure: Failure, kind: FindingKind) -> str:
         return "one of the documented statuses: " + ", ".join(failure.defined_status_codes)
     if isinstance(failure, MissingHeaders):
         return "headers " + ", ".join(failure.missing_headers)
+    if kind is FindingKind.SERVER_ERROR:
+        return "no 5xx: a documented 4xx for input the server cannot handle"
+    if kind is FindingKind.NEGATIVE_DATA_ACCEPTED:
+        return "a 4xx for a request that violates the contract"
+    if kind is FindingKind.REJECTED_VALID_REQUEST:
+        return "a 2xx for a request the contract allows"
     return failure.title
 
 

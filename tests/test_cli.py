@@ -1,0 +1,49 @@
+"""Bad input at the command line: one line, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hokusai_contracts.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["local", "--suites", "everything"], "unknown suite 'everything'"),
+        (["local", "--models", "svm"], "unknown model 'svm'"),
+        (["local", "--stack", "docker"], "STACK=docker is not available yet"),
+        (["nonsense"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    completed = run(*args)
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_port_in_use_is_refused_before_anything_starts() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        completed = run("serve", "auth", "--port", str(port))
+    assert completed.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in completed.stderr
+
+
+def test_report_schema_is_json() -> None:
+    import json
+
+    completed = run("report-schema")
+    assert completed.returncode == 0
+    assert json.loads(completed.stdout)["title"] == "Report"
