@@ -8,7 +8,8 @@ shown to catch and name exactly that change:
 - ``key-in-header``: incident 1, the key sent to validate as ``Authorization: Bearer``
   with a body of only ``{"service_id": ...}``;
 - ``leak-authorization``: the caller's ``Authorization`` forwarded to MLflow;
-- ``drop-patch-body``: PATCH requests forwarded without their body.
+- ``drop-patch-body``: PATCH requests forwarded without their body;
+- ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy.
 
 Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
 proxy with ``--service-id ml-platform``.
@@ -24,7 +25,7 @@ from hokusai_mocks.reference_proxy import __main__ as proxy_main
 from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth
 
-INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body")
+INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route")
 
 
 async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
@@ -50,12 +51,33 @@ def _drop_patch_bodies() -> None:
     httpx.AsyncClient.build_request = build_request  # type: ignore[method-assign]
 
 
+def _no_artifact_route() -> None:
+    original = proxy_app.create_app
+
+    def create_app(settings: Any, transport: Any = None) -> Any:
+        inner = original(settings, transport)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and "/api/2.0/mlflow-artifacts/" in scope["path"] + "/":
+                await send({"type": "http.response.start", "status": 404,
+                            "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"Not Found"})
+                return
+            await inner(scope, receive, send)
+
+        return app
+
+    proxy_main.create_app = create_app  # type: ignore[assignment]
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in INCIDENTS:
         sys.exit(f"usage: broken_proxy.py {{{'|'.join(INCIDENTS)}}} --port P --auth-url U --mlflow-url M")
     incident = sys.argv.pop(1)
     if incident == "key-in-header":
         proxy_auth.Validator._ask_auth_service = _ask_with_header  # type: ignore[method-assign]
+    elif incident == "no-artifact-route":
+        _no_artifact_route()
     elif incident == "leak-authorization":
         proxy_app._DROP_REQUEST.discard("authorization")
     else:

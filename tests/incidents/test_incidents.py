@@ -21,9 +21,9 @@ BROKEN = f"{sys.executable} {HERE / 'broken_proxy.py'}"
 ARGS = "--port {port} --auth-url {auth_url} --mlflow-url {mlflow_url}"
 
 
-def run_local(tmp_path: Path, proxy_cmd: str) -> tuple[int, str, dict[str, Any]]:
+def run_local(tmp_path: Path, proxy_cmd: str, suites: str = "none") -> tuple[int, str, dict[str, Any]]:
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--suites", "none",
+        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--suites", suites,
          "--report-dir", str(tmp_path), "--proxy-cmd", proxy_cmd],
         capture_output=True, text=True, timeout=300,
     )
@@ -78,3 +78,12 @@ def test_the_reference_proxy_has_no_unknown_findings_on_its_hops(tmp_path: Path)
     code, output, report = run_local(tmp_path, f"{sys.executable} -m hokusai_mocks.reference_proxy {ARGS}")
     assert unknown(report) == set(), output
     assert code == 0
+
+
+def test_incident_4_artifact_routes_missing_in_the_proxy(tmp_path: Path) -> None:
+    code, output, report = run_local(tmp_path, f"{BROKEN} no-artifact-route {ARGS}", suites="proxy")
+    assert code == 1
+    assert "❌ FAILED at step 'log_model'" in output
+    found = unknown(report)
+    assert ("client->proxy", "GET /api/2.0/mlflow-artifacts/artifacts", "path_not_found", "path") in found
+    assert any(d["category"] == "contract_mismatch" for d in report["diagnosis"])

@@ -43,6 +43,18 @@ def compare_with_upstream(recorder: Recorder, case: Case[Any], proxied: Response
     except requests.RequestException:
         return  # MLflow unreachable directly is the direct suite's finding, not a difference
     differences = []
+    if proxied.status_code == 404 and direct.status_code != 404:
+        # Incident 4: a route MLflow serves that the proxy does not (prefix rewrites, artifact routes).
+        recorder.add(Finding(
+            hop=Hop.CLIENT_TO_PROXY, operation=f"{case.method.upper()} {case.operation.path}",
+            kind=FindingKind.PATH_NOT_FOUND, location="path",
+            contract=recorder.contract.ref(operation_pointer(case)),
+            expected=f"the route MLflow serves (it answered {direct.status_code} directly)",
+            observed=f"404 through the proxy: {proxied.content[:120].decode('utf-8', 'replace')}",
+            recommendation="Route this path (under every mount prefix) to MLflow unchanged.",
+            suite=recorder.suite, exchanges=[exchange_of(case, proxied), exchange_of(case, direct)],
+        ))
+        return
     if direct.status_code != proxied.status_code:
         differences.append(("status", str(direct.status_code), str(proxied.status_code)))
     else:
