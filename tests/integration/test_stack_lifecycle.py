@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -66,3 +71,32 @@ def test_a_bad_proxy_cmd_placeholder_is_a_clear_error() -> None:
     with pytest.raises(StackError, match="unknown placeholder"):
         stack.start()
     assert stack.root is not None and not stack.root.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stack_stops_everything_on_ctrl_c_or_sigterm(sig: signal.Signals) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "hokusai_contracts.cli", "serve", "stack"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    for line in process.stdout:
+        seen.append(line)
+        if "API key" in line or time.monotonic() > deadline:
+            break
+    assert any("Local stack is up" in line for line in seen), seen
+    assert not any(re.search(r"hk_live_[A-Za-z0-9]{32}", line) for line in seen)
+    children = _descendants([process.pid]) - {process.pid}
+    roots = {Path(p.cwd()).parent for p in map(psutil.Process, children) if _safe_cwd(p)}
+    process.send_signal(sig)
+    process.wait(30)
+    assert not _alive(children)
+    assert all(not root.exists() for root in roots if root.name.startswith("hokusai-stack-"))
+
+
+def _safe_cwd(process: psutil.Process) -> bool:
+    try:
+        process.cwd()
+    except psutil.Error:
+        return False
+    return True
