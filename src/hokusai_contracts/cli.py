@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated Schemathesis suites (auth-service,mlflow-direct,proxy,stateful); "
                             "'none' runs only the scenario and the hop journals")
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
+    local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
 
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
@@ -144,12 +145,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _local(args: argparse.Namespace) -> int:
     from .local_run import LocalOptions, run_local
+    from .settings import load_local_settings
+
+    settings = load_local_settings()
 
     if args.stack == "docker":
         raise UsageError("STACK=docker is not available yet: run the default process stack with "
                          "`make contract-local` (it needs no Docker engine).")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
-                           full=args.full, max_examples=args.max_examples)
+                           full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
+                           mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:

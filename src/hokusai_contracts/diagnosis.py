@@ -62,12 +62,16 @@ def diagnose(report: Report) -> list[Diagnosis]:
         ))
 
     broken = pick(lambda f: f.kind in _CONTRACT_KINDS)
+    if diagnoses and diagnoses[0].category is DiagnosisCategory.INFRASTRUCTURE:
+        # A load balancer's 503 page is not a schema violation worth a second diagnosis.
+        broken = [f for f in broken if not f.observed.startswith("5")]
     if broken:
-        on_proxy_hops = [f for f in broken if f.hop in (Hop.PROXY_TO_AUTH, Hop.PROXY_TO_MLFLOW)]
+        sent = [f for f in broken if f.hop in (Hop.PROXY_TO_AUTH, Hop.PROXY_TO_MLFLOW)
+                and f.kind in _REQUEST_BREAKS | {FindingKind.CREDENTIAL_LEAK}]
         diagnoses.append(Diagnosis(
-            category=DiagnosisCategory.CONTRACT_MISMATCH, confidence=0.85 if on_proxy_hops else 0.7,
-            summary=f"{len(broken)} contract violation(s), {len(on_proxy_hops)} of them in what the proxy sends",
-            evidence=_evidence(on_proxy_hops or broken),
+            category=DiagnosisCategory.CONTRACT_MISMATCH, confidence=0.85 if sent else 0.7,
+            summary=f"{len(broken)} contract violation(s), {len(sent)} of them in what the proxy sends",
+            evidence=_evidence(sent or broken),
             recommendation="Fix the sending side named in each finding, or record a reviewed known deviation.",
         ))
 

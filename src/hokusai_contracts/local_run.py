@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
 from .diagnosis import diagnose
+from .probes.faults import run_faults
+from .probes.preflight import run_preflight
 from .report import CheckRecord, CheckStatus, Report, Targets
 from .reporting import write_reports
 from .scenario import ModelKind, ScenarioResult, run_registration
@@ -33,6 +35,9 @@ class LocalOptions:
     suites: list[str] = field(default_factory=lambda: list(ALL_SUITES))
     full: bool = False
     max_examples: int | None = None
+    faults: bool = True
+    mlflow_fault: str = "none"
+    fault_delay_s: float = 6.0
 
 
 def _warm_imports() -> None:
@@ -59,7 +64,8 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
                     targets=Targets(proxy=options.proxy_cmd or "reference"))
     warm = threading.Thread(target=_warm_imports, name="warm-imports", daemon=True)
     warm.start()
-    definition = StackDefinition(auth_profile=options.auth_profile)  # type: ignore[arg-type]
+    definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
+                                 mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s)
     logs = options.report_dir / "logs"
     with running_stack(definition, options.proxy_cmd, keep_logs_in=logs) as stack:
         endpoints = stack.endpoints
@@ -70,12 +76,35 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         out("Local stack is up:")
         out(describe(endpoints))
         started = time.perf_counter()
+        preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url, endpoints.api_key)
+        report.checks += preflight.checks
+        for finding in preflight.findings:
+            report.add_finding(finding)
+        report.timings["preflight"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
         warm.join()
         report.timings["imports_wait"] = round(time.perf_counter() - started, 3)
         _run_scenarios(report, endpoints, options, out)
         from .suites.runner import run_suites
 
+        if not preflight.healthy:
+            # Fuzzing a stack with a part down would only time out thousands of times.
+            out("\nPreflight found a part down or too slow: the contract suites and faults are skipped.")
+            report.checks.append(CheckRecord(
+                suite="suites", name="skipped", status=CheckStatus.SKIPPED,
+                message="preflight: " + "; ".join(
+                    f"[{f.hop}] {f.kind.value}: {f.observed}" for f in preflight.findings),
+            ))
+            options = replace(options, suites=[], faults=False)
         run_suites(report, endpoints, stack, options, out)
+        if options.faults:
+            out("\n— Faults —")
+            started = time.perf_counter()
+            checks, findings = run_faults(stack, endpoints, options.fault_delay_s, out)
+            report.checks += checks
+            for finding in findings:
+                report.add_finding(finding)
+            report.timings["faults"] = round(time.perf_counter() - started, 3)
     report.timings.update({k: round(v, 3) for k, v in stack.timings.items() if k == "stop"})
     report.finished_at = datetime.now(UTC)
     report.summarise_suites()

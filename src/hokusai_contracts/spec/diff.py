@@ -131,7 +131,8 @@ class _Movable:
     change: SpecChange
     appeared: bool
     place: str  # body, query, header, path, cookie, security
-    names: tuple[str, ...]  # what it is called there (a security requirement: its header names too)
+    names: tuple[str, ...]  # what it is called there (a security requirement: the headers it reads)
+    detail: str  # what it is there, in words
 
 
 class _SpecDiff:
@@ -176,12 +177,13 @@ class _SpecDiff:
             if location == "body" and len(delta.path) == 1:
                 self._note_movable(change, "body", (delta.path[0],))
 
-    def _note_movable(self, change: SpecChange, place: str, names: tuple[str, ...]) -> None:
+    def _note_movable(self, change: SpecChange, place: str, names: tuple[str, ...], detail: str = "") -> None:
         gone = {ChangeKind.REQUEST_FIELD_REMOVED, ChangeKind.PARAMETER_REMOVED, ChangeKind.REQUIREMENT_RELAXED}
         new = {ChangeKind.REQUIRED_FIELD_ADDED, ChangeKind.OPTIONAL_FIELD_ADDED, ChangeKind.PARAMETER_ADDED_REQUIRED,
                ChangeKind.PARAMETER_ADDED_OPTIONAL, ChangeKind.SECURITY_CHANGED}
         if change.kind in gone or change.kind in new:
-            self.movables.append(_Movable(change, change.kind in new, place, names))
+            self.movables.append(_Movable(change, change.kind in new, place, names,
+                                          detail or f"{place}.{names[0]}"))
 
     # -- one operation ----------------------------------------------------------------------
 
@@ -212,7 +214,8 @@ class _SpecDiff:
             if p.required != q.required:
                 kind, severity = ((ChangeKind.PARAMETER_ADDED_REQUIRED, Severity.BREAKING) if q.required
                                   else (ChangeKind.REQUIREMENT_RELAXED, Severity.COMPATIBLE))
-                change = self._add(kind, severity, old.label, location, nearest_pointer(self.cur, p.pointer + "/required"),
+                change = self._add(kind, severity, old.label, location,
+                                   nearest_pointer(self.cur, p.pointer + "/required"),
                                    nearest_pointer(self.cand, q.pointer + "/required"),
                                    "now required" if q.required else "no longer required")
                 self._note_movable(change, p.location, (p.name,))
@@ -241,8 +244,9 @@ class _SpecDiff:
                       after[1], f"new {'required' if required else 'optional'} request body")
             return
         if after is None:
-            self._add(ChangeKind.REQUEST_FIELD_REMOVED, Severity.BREAKING, old.label, "body", before[1], new.pointer,
-                      "the request body is no longer accepted")
+            change = self._add(ChangeKind.REQUEST_FIELD_REMOVED, Severity.BREAKING, old.label, "body", before[1],
+                               new.pointer, "the request body is no longer accepted")
+            self._note_movable(change, "body", self._body_fields(before[0], before[1]) or ("body",))
             return
         (b_spec, b_at), (a_spec, a_at) = before, after
         if bool(b_spec.get("required")) != bool(a_spec.get("required")):
@@ -274,6 +278,15 @@ class _SpecDiff:
                           nearest_pointer(self.cur, f"{b_at}/content"), f"{a_at}/content/{_escape(raw)}",
                           f"now also {sends} {media}")
 
+    def _body_fields(self, spec: dict[str, Any], at: str) -> tuple[str, ...]:
+        """The top-level fields of a current request body: what a whole removed body carried."""
+        names: list[str] = []
+        for media, body in (spec.get("content") or {}).items():
+            if isinstance(body, dict) and "schema" in body:
+                schema = self.cur.deref(f"{at}/content/{_escape(media)}/schema")[0]
+                names.extend((schema.get("properties") or {}) if isinstance(schema, dict) else ())
+        return tuple(dict.fromkeys(names))
+
     @staticmethod
     def _body(contract: Contract, op: Operation) -> tuple[dict[str, Any], str] | None:
         if "requestBody" not in op.spec:
@@ -298,8 +311,8 @@ class _SpecDiff:
         change = self._add(ChangeKind.SECURITY_CHANGED, Severity.BREAKING, old.label, "security", where_old,
                            where_new, f"{text}: a consumer sending {_describe(stranded)} is refused")
         gained = [alt for alt in after if alt not in before]
-        names = tuple(n for alt in gained for (_, _, header), _ in alt for n in (header,) if n)
-        self._note_movable(change, "security", names or ("authorization",))
+        names = tuple(scheme[2] for alt in gained for scheme, _ in alt if scheme[2])
+        self._note_movable(change, "security", names or ("Authorization",), f"security {_describe(gained)}")
 
     def _responses(self, old: Operation, new: Operation) -> None:
         before = {str(k): v for k, v in (old.spec.get("responses") or {}).items()}
@@ -363,15 +376,29 @@ class _SpecDiff:
                 continue
             used.add(best[1])
             n = new[best[1]]
-            there = "a security requirement" if n.place == "security" else f"{n.place}.{n.names[0]}"
             moved = SpecChange(
                 kind=ChangeKind.FIELD_MOVED, severity=Severity.BREAKING, operation=g.change.operation,
-                location=g.change.location, current=g.change.current, candidate=n.change.candidate,
-                summary=f"{g.change.operation} {g.change.location}: moved to {there} "
-                        f"({n.change.summary.split(': ', 1)[-1]})",
+                location=g.change.location, current=self._field_ref(g.change), candidate=n.change.candidate,
+                summary=f"{g.change.operation} {g.change.location}: moved to {n.detail}; a consumer sending it as "
+                        f"{g.change.location} is refused or ignored",
                 recommendation=_advice(ChangeKind.FIELD_MOVED, Severity.BREAKING))
             self.changes[self.changes.index(g.change)] = moved
             self.changes.remove(n.change)
+
+    def _field_ref(self, change: SpecChange) -> ContractRef | None:
+        """The field (or parameter) itself, not the `required` entry a relaxed requirement cites."""
+        ref = change.current
+        if ref is None or change.kind is not ChangeKind.REQUIREMENT_RELAXED:
+            return ref
+        pointer = ref.pointer
+        if pointer.endswith("/required"):  # a parameter's `required: true`
+            return self.cur.ref(pointer.removesuffix("/required"))
+        found = re.fullmatch(r"(.*)/required/\d+", pointer)
+        if found:
+            field = f"{found.group(1)}/properties/{_escape(change.location.rsplit('.', 1)[-1])}"
+            if nearest_pointer(self.cur, field) == field:
+                return self.cur.ref(field)
+        return ref
 
 
 def _move_score(gone: _Movable, new: _Movable) -> int:
@@ -413,12 +440,12 @@ def _scheme(contract: Contract, name: str) -> _Scheme:
         return ("unknown", name, "")
     kind = str(spec.get("type", ""))
     if kind == "http":
-        return (kind, str(spec.get("scheme", "")).lower(), "authorization")
+        return (kind, str(spec.get("scheme", "")).lower(), "Authorization")
     if kind == "apiKey":
         where = str(spec.get("in", ""))
         header = str(spec.get("name", ""))
-        return (kind, where, header.lower() if where == "header" else header)
-    return (kind, name, "authorization" if kind in ("oauth2", "openIdConnect") else "")
+        return (kind, where, header.lower() if where == "header" else header)  # header names: any case
+    return (kind, name, "Authorization" if kind in ("oauth2", "openIdConnect") else "")
 
 
 def _alternatives(contract: Contract, op: Operation) -> frozenset[_Alternative]:
@@ -433,7 +460,8 @@ def _alternatives(contract: Contract, op: Operation) -> frozenset[_Alternative]:
 def _describe(alternatives: Iterable[_Alternative]) -> str:
     texts = []
     for alt in sorted(alternatives, key=lambda a: sorted(map(str, a))):
-        parts = [f"{kind} {how}" + (f" in {header}" if header and kind == "apiKey" else "")
+        parts = [f"apiKey {header} in {how}" if kind == "apiKey" else
+                 f"http {how} ({header} header)" if kind == "http" else f"{kind} {how}"
                  for (kind, how, header), _ in sorted(alt, key=str)]
         texts.append(" + ".join(parts) if parts else "no credentials")
     return " or ".join(texts)

@@ -341,7 +341,8 @@ class SchemaComparer:
         if side == "request":
             kind, severity = (ChangeKind.FORMAT_RELAXED, C) if after is None else (ChangeKind.FORMAT_CHANGED, B)
         else:
-            kind, severity = (ChangeKind.FORMAT_CHANGED, C) if before is None else (ChangeKind.RESPONSE_FIELD_RETYPED, B)
+            retyped = before is not None  # a reader parsing the old format meets other strings
+            kind, severity = (ChangeKind.RESPONSE_FIELD_RETYPED, B) if retyped else (ChangeKind.FORMAT_CHANGED, C)
         out.append(SchemaDelta(kind, severity, (), cur, cand, text))
 
     def _bounds(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta]) -> None:
@@ -408,8 +409,9 @@ class SchemaComparer:
                 continue
             was, now = name in old.required, name in new.required
             if was != now:
-                old_req = old.required.get(name) or old.required_pointer or old_at
-                new_req = new.required.get(name) or new.required_pointer or new_at
+                # The side that requires it cites its `required` entry, the other the field itself.
+                old_req = old.required.get(name) or old_at
+                new_req = new.required.get(name) or new_at
                 if side == "request":
                     kind, severity = ((ChangeKind.REQUIRED_FIELD_ADDED, B) if now
                                       else (ChangeKind.REQUIREMENT_RELAXED, C))

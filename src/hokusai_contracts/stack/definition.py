@@ -12,9 +12,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "Part", "StackDefinition", "project_root"]
+__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "MLFLOW_FAULTS", "Part", "StackDefinition", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
+#: Faults the stack can put between the proxy and MLflow: ``slow`` and ``error`` through the
+#: journal, ``down`` by pointing the proxy at a port nobody listens on.
+MLFLOW_FAULTS = ("none", "slow", "error", "down")
 
 
 class Part(StrEnum):
@@ -66,6 +69,11 @@ class StackDefinition:
     # A start that takes longer than this is a failed start, with the log tail shown.
     start_timeout_s: float = 60.0
     stop_timeout_s: float = 5.0
-    # The proxy's settings the stack sets (PROXY_CMD proxies get them as environment).
-    proxy_env: dict[str, str] = field(default_factory=dict)
+    # The proxy's settings the stack sets (PROXY_CMD proxies get them as environment). The reference
+    # proxy reads these two: short upstream timeouts make fault checks end in seconds, not minutes.
+    proxy_env: dict[str, str] = field(default_factory=lambda: {"PROXY_AUTH_TIMEOUT_S": "2",
+                                                               "PROXY_MLFLOW_TIMEOUT_S": "3"})
     with_journals: bool = True
+    mlflow_fault: str = "none"
+    # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.
+    fault_delay_s: float = 6.0

@@ -291,8 +291,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--fault", choices=[m.value for m in FaultMode], default="none")
+    parser.add_argument("--fault-delay", type=float, default=10.0)
     args = parser.parse_args(argv)
-    app = create_journal(args.upstream, args.hop, args.out)
+    app = create_journal(args.upstream, args.hop, args.out, Fault(mode=args.fault, delay_s=args.fault_delay))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

@@ -114,15 +114,20 @@ class ProcessStack:
             "--seed", str(d.seed_file), "--profile", d.auth_profile, "--state-file", str(state_file),
         ], {"FAKE_AUTH_ADMIN_TOKEN": d.admin_token})
         auth_target, mlflow_target = url[Part.AUTH], url[Part.MLFLOW]
-        if d.with_journals:
+        if d.with_journals or d.mlflow_fault in ("slow", "error"):
             for journal, upstream, hop in ((Part.AUTH_JOURNAL, url[Part.AUTH], "proxy->auth"),
                                            (Part.MLFLOW_JOURNAL, url[Part.MLFLOW], "proxy->mlflow")):
+                fault = d.mlflow_fault if journal is Part.MLFLOW_JOURNAL and d.mlflow_fault != "down" else "none"
                 self._launch(journal, url[journal], [
                     sys.executable, "-m", "hokusai_contracts.stack.journal", "--upstream", upstream,
                     "--hop", hop, "--out", str(self.root / f"{journal}.jsonl"),
                     "--host", d.host, "--port", str(ports[journal]),
+                    "--fault", fault, "--fault-delay", str(d.fault_delay_s),
                 ])
             auth_target, mlflow_target = url[Part.AUTH_JOURNAL], url[Part.MLFLOW_JOURNAL]
+        if d.mlflow_fault == "down":
+            # MLflow "down" as the proxy sees it: nothing listens where it sends MLflow calls.
+            mlflow_target = f"http://{d.host}:{free_port(d.host)}"
 
         # A proxy may look at its upstreams when it starts: give it a listening auth service.
         self._wait_healthy([p for p in self.parts if p is not Part.MLFLOW])
@@ -199,7 +204,8 @@ class ProcessStack:
     def _wait_healthy(self, parts: list[Part]) -> None:
         deadline = time.perf_counter() + self.definition.start_timeout_s
         pending = [p for p in parts if self.parts[p].healthy_after_s is None]
-        with httpx.Client(timeout=2.0) as client:
+        # Generous: a proxy's health check may itself wait on a slow upstream before answering.
+        with httpx.Client(timeout=10.0) as client:
             while pending:
                 for part in list(pending):
                     running = self.parts[part]
@@ -224,10 +230,10 @@ class ProcessStack:
             answer = client.get(running.health_url)
         except httpx.HTTPError:
             return False
-        if running.part is Part.PROXY:
-            # A proxy is up once it answers its health route at all: whether it says
-            # "healthy" is a check of its own (verify-proxy), not a start condition.
-            return answer.status_code < 500 or answer.status_code == 503
+        if running.part in (Part.PROXY, Part.AUTH):
+            # Up once it answers its health route at all: whether it says "healthy" is a check of
+            # its own (preflight), not a start condition; a fault may make it answer 503 on purpose.
+            return answer.status_code < 600
         return answer.status_code == 200
 
     # -- faults ----------------------------------------------------------------------------
@@ -247,7 +253,10 @@ class ProcessStack:
         """
         for doomed in (part, _JOURNAL_OF.get(part)):
             if doomed is not None and doomed in self.parts:
-                _terminate(self.parts[doomed].process, self.definition.stop_timeout_s)
+                # SIGKILL: an outage is abrupt, and a graceful stop would wait for keep-alive clients.
+                process = self.parts[doomed].process
+                _killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
     # -- stop ------------------------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""The faults suite: break one upstream at a time and judge how the proxy under test answers.
+
+Works for any proxy (reference or ``PROXY_CMD``): the faults are injected on
+our side of the proxy, through the fake auth service's fault control, the
+journal in front of MLflow, and by stopping processes. For each fault the
+proxy must answer, within a bounded time, with a status its contract
+documents for that situation; a 500, a hang, or a 401 (an outage reported as
+a bad key, incident 5) is a finding. Each probe uses a key the proxy has never
+seen, so no validation cache hides the fault.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from .._findings import Finding, FindingKind
+from .._hops import Hop
+from ..report import CheckRecord, CheckStatus
+from ..stack.definition import Part
+from ..stack.processes import ProcessStack, StackEndpoints
+from .http import ProbeResult, probe
+
+__all__ = ["FAULTS", "run_faults"]
+
+SUITE = "faults"
+OPERATION = "GET /api/2.0/mlflow/experiments/search"
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    name: str
+    part: str  # the upstream that is broken, as the diagnosis names it
+    expected: frozenset[int]  # statuses the proxy contract documents for this situation
+
+
+FAULTS = (
+    FaultCase("auth answers 500", "auth", frozenset({502, 503})),
+    FaultCase("auth down (load balancer 503)", "auth", frozenset({502, 503})),
+    FaultCase("auth slower than the proxy's timeout", "auth", frozenset({503, 504})),
+    FaultCase("MLflow slower than the proxy's timeout", "mlflow", frozenset({504})),
+    FaultCase("MLflow unreachable", "mlflow", frozenset({502, 503})),
+    FaultCase("auth unreachable", "auth", frozenset({503})),
+)
+
+
+class _Faults:
+    def __init__(self, stack: ProcessStack, endpoints: StackEndpoints, delay_s: float) -> None:
+        self.stack, self.endpoints, self.delay_s = stack, endpoints, delay_s
+        self.admin = {"Authorization": f"Bearer {endpoints.admin_token}"}
+        self.serial = 0
+
+    def fresh_key(self) -> str:
+        """A key the proxy has never validated (created through the fake's key administration)."""
+        self.serial += 1
+        answer = httpx.post(self.endpoints.auth_url + "/api/v1/keys", headers=self.admin, timeout=10,
+                            json={"name": f"fault-probe-{self.serial}", "service_id": "platform"})
+        answer.raise_for_status()
+        return str(answer.json()["api_key"])
+
+    def auth_fault(self, fault: str) -> None:
+        httpx.post(self.endpoints.auth_url + "/__fault__", headers=self.admin, timeout=10,
+                   json={"fault": fault, "delay_s": self.delay_s}).raise_for_status()
+
+    def mlflow_fault(self, mode: str) -> None:
+        assert self.endpoints.mlflow_journal_url, "the faults suite needs the journal in front of MLflow"
+        httpx.post(self.endpoints.mlflow_journal_url + "/__journal__/fault", timeout=10,
+                   json={"mode": mode, "delay_s": self.delay_s}).raise_for_status()
+
+    def call(self, key: str) -> ProbeResult:
+        # Bounded: the delay plus a margin; a proxy that waits longer than that hangs its clients.
+        return probe("GET", self.endpoints.proxy_url + "/api/2.0/mlflow/experiments/search",
+                     params={"max_results": 1}, headers={"Authorization": f"Bearer {key}"},
+                     timeout=self.delay_s + 10)
+
+    def run(self, case: FaultCase) -> ProbeResult:
+        key = self.fresh_key()
+        setups: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
+            "auth answers 500": (lambda: self.auth_fault("error"), lambda: self.auth_fault("none")),
+            "auth down (load balancer 503)": (lambda: self.auth_fault("down"), lambda: self.auth_fault("none")),
+            "auth slower than the proxy's timeout": (lambda: self.auth_fault("slow"),
+                                                     lambda: self.auth_fault("none")),
+            "MLflow slower than the proxy's timeout": (lambda: self.mlflow_fault("slow"),
+                                                       lambda: self.mlflow_fault("none")),
+            "MLflow unreachable": (lambda: self.stack.kill(Part.MLFLOW), lambda: None),
+            "auth unreachable": (lambda: self.stack.kill(Part.AUTH), lambda: None),
+        }
+        breaks, mends = setups[case.name]
+        if case.part == "mlflow":
+            # Validate first, so the MLflow fault is what the proxy meets, not an auth call.
+            self.call(key)
+        breaks()
+        try:
+            return self.call(key)
+        finally:
+            mends()
+
+
+def _finding(case: FaultCase, result: ProbeResult, delay_s: float) -> Finding | None:
+    hop = Hop.CLIENT_TO_PROXY
+    base = dict(hop=hop, operation=OPERATION, suite=SUITE, exchanges=[result.exchange()])
+    expected = f"one of {sorted(case.expected)} (documented for {case.name}) within {delay_s + 10:.0f} s"
+    if result.error == "timeout":
+        return Finding(kind=FindingKind.TIMEOUT, location="connection", expected=expected,
+                       observed=f"no answer in {result.seconds:.1f} s: the proxy hangs its clients",
+                       recommendation=f"Give the proxy a timeout on calls to {case.part} and answer 504 when "
+                                      "it expires.", **base)  # type: ignore[arg-type]
+    if result.error:
+        return Finding(kind=FindingKind.UNREACHABLE, location="connection", expected=expected,
+                       observed=f"the proxy itself did not answer ({result.error})",
+                       recommendation="The proxy must survive its upstream failing.", **base)  # type: ignore[arg-type]
+    if result.status in case.expected:
+        return None
+    if result.status in (401, 403):
+        kind, advice = FindingKind.AUTH_REJECTED, (
+            f"Tell an outage of {case.part} apart from a bad key: answer 503/504, not {result.status}.")
+    elif result.status is not None and result.status >= 500:
+        kind, advice = FindingKind.SERVER_ERROR, (
+            f"Catch the failure of {case.part} and answer {sorted(case.expected)[0]} with the proxy's error body.")
+    else:
+        kind, advice = FindingKind.UNDOCUMENTED_STATUS, f"Answer {sorted(case.expected)} when {case.part} fails."
+    return Finding(kind=kind, location="status", expected=expected, observed=f"{result.status} {result.text()}",
+                   recommendation=advice, **base)  # type: ignore[arg-type]
+
+
+def run_faults(stack: ProcessStack, endpoints: StackEndpoints, delay_s: float,
+               out: Callable[[str], None] = print) -> tuple[list[CheckRecord], list[Finding]]:
+    """Run every fault case, in an order that leaves the stack usable until the last two."""
+    faults = _Faults(stack, endpoints, delay_s)
+    checks: list[CheckRecord] = []
+    findings: list[Finding] = []
+    for case in FAULTS:
+        started = time.perf_counter()
+        result = faults.run(case)
+        finding = _finding(case, result, delay_s)
+        answer = result.status if result.status is not None else result.error
+        checks.append(CheckRecord(
+            suite=SUITE, name=case.name, operation=OPERATION, cases=1,
+            seconds=round(time.perf_counter() - started, 3),
+            status=CheckStatus.FAILED if finding else CheckStatus.PASSED,
+            message=f"proxy answered {answer} in {result.seconds:.1f} s"
+                    + (f": {finding.kind.value}" if finding else ""),
+        ))
+        out(f"  {'✓' if finding is None else '✗'} {case.name}: {answer} in {result.seconds:.1f} s")
+        if finding:
+            findings.append(finding)
+    return checks, findings

@@ -1,0 +1,35 @@
+"""Settings read from the environment, in one place.
+
+Explicit command-line options win over these; these win over defaults. The
+fake auth service reads its own ``FAKE_AUTH_*`` settings (``FAKE_AUTH_FAULT``,
+``FAKE_AUTH_FAULT_DELAY_S``...) from the same environment, which the stack passes on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ._errors import UsageError
+
+__all__ = ["LocalSettings", "load_local_settings"]
+
+
+class LocalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", extra="ignore")
+
+    #: A fault between the proxy and MLflow for the whole run: slow, error (500) or down (unreachable).
+    mlflow_fault: Literal["none", "slow", "error", "down"] = "none"
+    #: How long "slow" waits, in seconds: beyond the proxy's timeout.
+    fault_delay_s: float = Field(default=6.0, gt=0, le=600)
+
+
+def load_local_settings() -> LocalSettings:
+    try:
+        return LocalSettings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "HOKUSAI_" + str(problem["loc"][0]).upper()
+        raise UsageError(f"{name}: {problem['msg']} (got {problem.get('input')!r})") from None
