@@ -9,7 +9,8 @@ shown to catch and name exactly that change:
   with a body of only ``{"service_id": ...}``;
 - ``leak-authorization``: the caller's ``Authorization`` forwarded to MLflow;
 - ``drop-patch-body``: PATCH requests forwarded without their body;
-- ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy.
+- ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy;
+- ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key.
 
 Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
 proxy with ``--service-id ml-platform``.
@@ -25,7 +26,7 @@ from hokusai_mocks.reference_proxy import __main__ as proxy_main
 from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth
 
-INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route")
+INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401")
 
 
 async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
@@ -36,6 +37,19 @@ async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
     except httpx.TransportError:
         return proxy_auth.Rejection(503, "SERVICE_UNAVAILABLE", "The auth service is unreachable.")
     return proxy_auth._interpret(response)
+
+
+async def _outage_as_401(self: proxy_auth.Validator, key: str) -> Any:
+    url = self.settings.auth_url.rstrip("/") + "/api/v1/keys/validate"
+    try:
+        response = await self.client.post(url, json={"api_key": key, "service_id": self.settings.service_id},
+                                          timeout=self.settings.auth_timeout_s)
+    except httpx.HTTPError:
+        return proxy_auth.Rejection(401, "UNAUTHENTICATED", "Invalid or expired API key.")
+    outcome = proxy_auth._interpret(response)
+    if isinstance(outcome, proxy_auth.Rejection) and outcome.status >= 500:
+        return proxy_auth.Rejection(401, "UNAUTHENTICATED", "Invalid or expired API key.")
+    return outcome
 
 
 def _drop_patch_bodies() -> None:
@@ -76,6 +90,8 @@ def main() -> None:
     incident = sys.argv.pop(1)
     if incident == "key-in-header":
         proxy_auth.Validator._ask_auth_service = _ask_with_header  # type: ignore[method-assign]
+    elif incident == "outage-as-401":
+        proxy_auth.Validator._ask_auth_service = _outage_as_401  # type: ignore[method-assign]
     elif incident == "no-artifact-route":
         _no_artifact_route()
     elif incident == "leak-authorization":

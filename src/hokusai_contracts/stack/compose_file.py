@@ -33,6 +33,7 @@ __all__ = [
     "RunSecrets",
     "ServiceSpec",
     "check_compose",
+    "journals_needed",
     "load_compose",
     "mlflow_version",
     "stack_variables",
@@ -181,7 +182,7 @@ def stack_variables(definition: StackDefinition, *, secrets: RunSecrets, run_dir
     Variables left out (``run_dir``, ``proxy_image``, ``user`` as None) keep the file's default.
     """
     d, profiles = definition, tuple(profiles)
-    journals = d.with_journals or d.mlflow_fault in ("slow", "error")
+    journals = journals_needed(d)
     auth_url = _url(Part.AUTH_JOURNAL if journals else Part.AUTH)
     mlflow_url = UNREACHABLE_URL if d.mlflow_fault == "down" else _url(Part.MLFLOW_JOURNAL if journals else Part.MLFLOW)
     variables = {
@@ -210,6 +211,11 @@ def stack_variables(definition: StackDefinition, *, secrets: RunSecrets, run_dir
     if user is not None:
         variables["HOKUSAI_UID"], variables["HOKUSAI_GID"] = str(user[0]), str(user[1])
     return variables
+
+
+def journals_needed(definition: StackDefinition) -> bool:
+    """As in the process stack: journals run when asked for, and when one carries the MLflow fault."""
+    return definition.with_journals or definition.mlflow_fault in ("slow", "error")
 
 
 def _url(part: Part) -> str:
