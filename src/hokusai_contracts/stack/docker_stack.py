@@ -18,16 +18,12 @@ each other by name through ``/etc/hosts`` entries.
 
 from __future__ import annotations
 
-import fnmatch
-import io
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
 import socket
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,16 +50,22 @@ from .compose_file import (
     stack_variables,
 )
 from .definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition
+from .docker_engine import (
+    LABEL_ROOT,
+    LABEL_RUN,
+    LABEL_SERVICE,
+    build_context,
+    docker_available,
+    engine,
+    reason_of,
+    remove_labelled,
+)
 from .processes import StackEndpoints
 
-__all__ = ["LABEL_RUN", "DockerStack", "compose_down", "compose_up", "docker_available", "running_docker_stack"]
+__all__ = ["ContainerPart", "DockerStack", "compose_down", "compose_up", "docker_available", "running_docker_stack"]
 
-LABEL_RUN = "hokusai-contracts.run"
-LABEL_SERVICE = "hokusai-contracts.service"
-LABEL_ROOT = "hokusai-contracts.root"
 _ROOT_PREFIX = "hokusai-docker-"
-_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_HINT = "run the default process stack with `make contract-local`, or start Docker and retry"
+_PART_NAMES = frozenset(part.value for part in Part)
 
 
 # -- the stack -----------------------------------------------------------------------------------
@@ -83,7 +85,7 @@ class ContainerPart:
         try:
             text = self.container.logs(stdout=True, stderr=True, tail=lines).decode("utf-8", "replace")
         except Exception as exc:  # the engine may have lost the container already
-            return f"(no log: {_reason(exc)})"
+            return f"(no log: {reason_of(exc)})"
         return redact(text.rstrip()) or "(empty log)"
 
 
@@ -112,7 +114,7 @@ class DockerStack:
 
     def start(self) -> StackEndpoints:
         started = time.perf_counter()
-        self.client = _engine(self.client)  # before anything is created: no engine, nothing to undo
+        self.client = engine(self.client)  # before anything is created: no engine, nothing to undo
         self.root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{self.run_id}-"))
         try:
             return self._start(started)
@@ -190,7 +192,7 @@ class DockerStack:
             raise StackError(f"building {image} from {build.dockerfile} failed: {exc.msg}. Last lines of the "
                              f"build:\n{redact(chr(10).join(tail.splitlines()[-15:]))}") from None
         except docker.errors.APIError as exc:
-            raise StackError(f"building {image} from {build.dockerfile} failed: {_reason(exc)}") from None
+            raise StackError(f"building {image} from {build.dockerfile} failed: {reason_of(exc)}") from None
 
     def _pull_if_missing(self, image: str) -> None:
         import docker
@@ -203,7 +205,7 @@ class DockerStack:
         try:
             self.client.images.pull(image)
         except docker.errors.APIError as exc:
-            raise StackError(f"cannot pull {image} ({_reason(exc)}); check the name and tag, the network, or "
+            raise StackError(f"cannot pull {image} ({reason_of(exc)}); check the name and tag, the network, or "
                              "`docker login` to its registry") from None
 
     # -- containers ------------------------------------------------------------------------
@@ -305,8 +307,8 @@ class DockerStack:
             self.containers[service.name] = running
             container.start()
         except docker.errors.APIError as exc:
-            raise StackError(f"cannot start service {service.name!r}: {_reason(exc)}") from None
-        if service.name in {p.value for p in Part}:
+            raise StackError(f"cannot start service {service.name!r}: {reason_of(exc)}") from None
+        if service.name in _PART_NAMES:
             part = Part(service.name)
             running.url = self._host_url(running, DEFAULT_PORTS[part])
             self.parts[part] = running
@@ -329,20 +331,21 @@ class DockerStack:
             return True
         running.container.reload()
         state = running.container.attrs.get("State", {})
+        status, health = state.get("Status"), (state.get("Health") or {}).get("Status")
         if condition == "service_completed_successfully":
-            done = state.get("Status") == "exited" and state.get("ExitCode") == 0
+            done = status == "exited" and state.get("ExitCode") == 0
         elif condition == "service_started":
-            done = state.get("Status") == "running"
+            done = status == "running"
         else:
-            health = (state.get("Health") or {}).get("Status")
-            done = state.get("Status") == "running" and (
-                health == "healthy" or (health is None and name not in {p.value for p in Part})
-                or (running.url is not None and _answers(http, running)))
+            # Docker's health check, or for a part of the stack the process stack's own rule asked
+            # from the host: a proxy image without python cannot run the compose health check.
+            done = status == "running" and (health == "healthy" or (health is None and name not in _PART_NAMES)
+                                            or (running.url is not None and _answers(http, running)))
         if done and condition != "service_started":
             running.healthy_after_s = time.perf_counter() - running.launched_at
-            if running.service in {p.value for p in Part}:
+            if running.service in _PART_NAMES:
                 self.timings[f"start.{running.service}"] = running.healthy_after_s
-        return done
+        return bool(done)
 
     def _fail_on_exit(self, one_shots: set[str]) -> None:
         for name, running in self.containers.items():
@@ -424,7 +427,7 @@ class DockerStack:
             try:
                 text = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
             except Exception as exc:
-                text = f"(no log: {_reason(exc)})"
+                text = f"(no log: {reason_of(exc)})"
             # Logs are redacted on the way out: a proxy under test may log what it likes.
             (folder / f"{service}.log").write_text(redact(text, hidden), "utf-8")
 
@@ -478,7 +481,7 @@ def compose_up(definition: StackDefinition | None = None, *, proxy_image: str | 
     The returned stack's ``endpoints`` tell where it answers; ``root`` holds the journals and the
     fake's state file (every seeded key) until ``compose_down``.
     """
-    client = _engine(None)
+    client = engine(None)
     running = {c.labels.get(LABEL_RUN) for c in client.containers.list(all=True, filters={"label": LABEL_RUN})}
     if running:
         raise StackError(f"a hokusai-contracts stack is already up (run {', '.join(sorted(running))}); "
@@ -494,7 +497,7 @@ def compose_down(run_id: str | None = None) -> list[str]:
 
     Returns what was removed, one line each.
     """
-    client = _engine(None)
+    client = engine(None)
     label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
     containers = client.containers.list(all=True, filters={"label": label})
     roots = {c.labels.get(LABEL_ROOT) for c in containers} - {None}
