@@ -66,10 +66,13 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
     print(f"{'-' * width}  -------")
     for name, seconds in rows:
         print(f"{name.ljust(width)}  {seconds:7.2f}")
+    for name, value in sorted(report.get("metrics", {}).items()):
+        print(f"{name.ljust(width)}  {value:7.1f}")
     print(f"\nverdict of the measured run: {report.get('verdict')} (exit {completed.returncode})")
     report_dir.mkdir(parents=True, exist_ok=True)
     out = report_dir / "bench.json"
     out.write_text(json.dumps({"wall_s": round(wall, 3), "exit_code": completed.returncode,
-                               "verdict": report.get("verdict"), "timings_s": timings}, indent=2) + "\n", "utf-8")
+                               "verdict": report.get("verdict"), "timings_s": timings,
+                               "metrics": report.get("metrics", {})}, indent=2) + "\n", "utf-8")
     print(f"written: {out}")
     return 0 if completed.returncode == 0 else 1

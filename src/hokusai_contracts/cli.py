@@ -154,7 +154,8 @@ def _local(args: argparse.Namespace) -> int:
                          "`make contract-local` (it needs no Docker engine).")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
-                           mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s)
+                           mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
+                           artifact_mb=settings.artifact_mb)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:

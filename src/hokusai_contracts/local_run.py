@@ -11,12 +11,13 @@ from pathlib import Path
 
 from . import __version__
 from .diagnosis import diagnose
+from .probes.artifacts import run_large_artifact
 from .probes.faults import run_faults
 from .probes.preflight import run_preflight
 from .report import CheckRecord, CheckStatus, Report, Targets
 from .reporting import write_reports
 from .scenario import ModelKind, ScenarioResult, run_registration
-from .stack.definition import StackDefinition
+from .stack.definition import Part, StackDefinition
 from .stack.processes import StackEndpoints, describe, running_stack
 
 __all__ = ["ALL_SUITES", "LocalOptions", "run_local"]
@@ -38,6 +39,7 @@ class LocalOptions:
     faults: bool = True
     mlflow_fault: str = "none"
     fault_delay_s: float = 6.0
+    artifact_mb: int = 50
 
 
 def _warm_imports() -> None:
@@ -96,6 +98,16 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
                     f"[{f.hop}] {f.kind.value}: {f.observed}" for f in preflight.findings),
             ))
             options = replace(options, suites=[], faults=False)
+        if options.artifact_mb and preflight.healthy:
+            proxy = stack.parts.get(Part.PROXY)
+            check, broken, metrics = run_large_artifact(endpoints.proxy_url, endpoints.api_key, options.artifact_mb,
+                                                        proxy.process.pid if proxy else None)
+            out(f"{'✓' if broken is None else '✗'} Large artifact: {check.message}")
+            report.checks.append(check)
+            report.metrics.update(metrics)
+            report.timings["large_artifact"] = check.seconds
+            if broken:
+                check.finding_ids = [report.add_finding(broken)]
         run_suites(report, endpoints, stack, options, out)
         if options.faults:
             out("\n— Faults —")

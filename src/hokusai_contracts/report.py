@@ -82,6 +82,8 @@ class Report(BaseModel):
     finished_at: datetime | None = None
     targets: Targets = Field(default_factory=Targets)
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds per phase.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="Measurements: artifact size and time, "
+                                      "proxy peak RSS growth, validate calls that reached the auth service...")
     suites: list[SuiteSummary] = Field(default_factory=list)
     checks: list[CheckRecord] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)

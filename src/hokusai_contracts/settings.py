@@ -24,6 +24,8 @@ class LocalSettings(BaseSettings):
     mlflow_fault: Literal["none", "slow", "error", "down"] = "none"
     #: How long "slow" waits, in seconds: beyond the proxy's timeout.
     fault_delay_s: float = Field(default=6.0, gt=0, le=600)
+    #: Size of the large artifact sent through the proxy and read back (0 skips the check).
+    artifact_mb: int = Field(default=50, ge=0, le=4096)
 
 
 def load_local_settings() -> LocalSettings:

@@ -86,4 +86,5 @@ def test_incident_4_artifact_routes_missing_in_the_proxy(tmp_path: Path) -> None
     assert "❌ FAILED at step 'log_model'" in output
     found = unknown(report)
     assert ("client->proxy", "GET /api/2.0/mlflow-artifacts/artifacts", "path_not_found", "path") in found
+    assert ("client->proxy", "PUT /api/2.0/mlflow-artifacts/artifacts/{path}", "artifact_mismatch", "body") in found
     assert any(d["category"] == "contract_mismatch" for d in report["diagnosis"])
