@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--tracking-uri", required=True)
     scenario.add_argument("--models", type=_models, default=None)
     scenario.add_argument("--ca-bundle")
+    scenario.add_argument("--register-as", help="register under this model name (default: a new probe name)")
 
     bench = commands.add_parser("bench", help="where the time of contract-local goes")
     bench.add_argument("--report-dir", type=Path, default=Path("reports"))
@@ -180,7 +181,8 @@ def _scenario(args: argparse.Namespace) -> int:
     ok = True
     for kind in args.models or [ModelKind.LOGISTIC]:
         result = run_registration(args.tracking_uri, key, model_kind=kind, ca_bundle=args.ca_bundle,
-                                  health_url=args.tracking_uri.rstrip("/") + "/health/mlflow")
+                                  health_url=args.tracking_uri.rstrip("/") + "/health/mlflow",
+                                  register_as=args.register_as)
         ok = ok and result.ok
     return 0 if ok else 1
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .diagnosis import diagnose
 from .probes.artifacts import run_large_artifact
+from .probes.concurrency import run_concurrency
 from .probes.faults import run_faults
 from .probes.preflight import run_preflight
 from .report import CheckRecord, CheckStatus, Report, Targets
@@ -106,6 +107,15 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
             report.checks.append(check)
             report.metrics.update(metrics)
             report.timings["large_artifact"] = check.seconds
+            if broken:
+                check.finding_ids = [report.add_finding(broken)]
+        if options.full and preflight.healthy:
+            out("\n— Concurrency: 8 registrations at once —")
+            check, broken, metrics = run_concurrency(endpoints)
+            out(f"{'✓' if broken is None else '✗'} {check.message}")
+            report.checks.append(check)
+            report.metrics.update(metrics)
+            report.timings["concurrency"] = check.seconds
             if broken:
                 check.finding_ids = [report.add_finding(broken)]
         run_suites(report, endpoints, stack, options, out)

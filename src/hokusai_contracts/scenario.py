@@ -134,12 +134,16 @@ def run_registration(
     model_kind: ModelKind = ModelKind.LOGISTIC,
     health_url: str | None = None,
     name: str | None = None,
+    register_as: str | None = None,
     ca_bundle: str | None = None,
     out: Callable[[str], None] = print,
 ) -> ScenarioResult:
     """Register one model through ``tracking_uri``; never raises for a failed step."""
     result = ScenarioResult(model_kind)
     name = name or probe_name()
+    # Several scenarios may register versions of one model (the concurrency probe); each still
+    # creates its own experiment.
+    model_name = register_as or name
 
     def step(title: str, action: Callable[[], str]) -> None:
         started = time.perf_counter()
@@ -210,19 +214,19 @@ def run_registration(
     def register() -> str:
         import mlflow
 
-        version = mlflow.register_model(f"runs:/{result.run_id}/model", name)
-        result.model_name, result.version = name, str(version.version)
-        return f"Model registered! Name: {name}, Version: {version.version}"
+        version = mlflow.register_model(f"runs:/{result.run_id}/model", model_name)
+        result.model_name, result.version = model_name, str(version.version)
+        return f"Model registered! Name: {model_name}, Version: {version.version}"
 
     def verify() -> str:
         client = state["client"]
-        found = client.search_registered_models(filter_string=f"name='{name}'")
+        found = client.search_registered_models(filter_string=f"name='{model_name}'")
         if not found:
-            raise ScenarioFailed(f"registered model {name!r} is not found by search_registered_models")
-        version = client.get_model_version(name, result.version)
+            raise ScenarioFailed(f"registered model {model_name!r} is not found by search_registered_models")
+        version = client.get_model_version(model_name, result.version)
         if str(version.version) != result.version or version.run_id != result.run_id:
-            raise ScenarioFailed(f"version {result.version} of {name!r} does not point at run {result.run_id}")
-        return f"Registered model verified: {name} version {version.version} ({version.status})"
+            raise ScenarioFailed(f"version {result.version} of {model_name!r} does not point at run {result.run_id}")
+        return f"Registered model verified: {model_name} version {version.version} ({version.status})"
 
     with _mlflow_environment(tracking_uri, api_key, ca_bundle):
         try:

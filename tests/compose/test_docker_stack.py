@@ -21,7 +21,7 @@ from hokusai_contracts._errors import StackError
 from hokusai_contracts.stack.compose_file import COMPOSE_FILE, load_compose
 from hokusai_contracts.stack.definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition, project_root
 from hokusai_contracts.stack.docker_engine import LABEL_RUN, LABEL_SERVICE, build_context, connect
-from hokusai_contracts.stack.docker_stack import DockerStack, docker_available
+from hokusai_contracts.stack.docker_stack import DockerStack, compose_down, compose_up, docker_available
 
 # -- without an engine -----------------------------------------------------------------------------
 
@@ -126,8 +126,8 @@ class _Collection:
 
     def list(self, all: bool = False, filters: dict[str, str] | None = None) -> list[_Thing]:
         key, _, value = (filters or {}).get("label", "").partition("=")
-        return [t for t in self.engine.things if t.kind == self.kind and key in t.labels
-                and (not value or t.labels[key] == value)]
+        return [t for t in self.engine.things if t.kind == self.kind
+                and (not key or (key in t.labels and (not value or t.labels[key] == value)))]
 
 
 class FakeEngine:
@@ -154,6 +154,9 @@ class FakeEngine:
 
     def info(self) -> dict[str, Any]:
         return {"SecurityOptions": ["name=seccomp,profile=builtin"]}
+
+    def container(self, service: str) -> FakeContainer:
+        return next(t for t in self.things if isinstance(t, FakeContainer) and t.service == service)
 
 
 @pytest.fixture
@@ -213,7 +216,7 @@ def test_a_missing_scenario_key_fails_after_start_and_cleans_up(engine: FakeEngi
 def test_without_journals_the_proxy_talks_to_the_parts(engine: FakeEngine) -> None:
     stack = DockerStack(StackDefinition(with_journals=False), client=engine)
     endpoints = stack.start()
-    proxy = next(c for c in engine.containers.list(all=True) if isinstance(c, FakeContainer) and c.service == "proxy")
+    proxy = engine.container("proxy")
     assert proxy.options["environment"]["HOKUSAI_AUTH_SERVICE_URL"] == "http://auth:8001"
     assert "auth-journal" not in engine.started and endpoints.auth_journal is None
     stack.stop()
@@ -231,7 +234,7 @@ def test_the_s3_profile_waits_for_its_bucket(engine: FakeEngine) -> None:
 def test_a_users_proxy_image_replaces_the_reference_proxy(engine: FakeEngine) -> None:
     stack = DockerStack(StackDefinition(), "registry.example.com/team/proxy:1.2.3", client=engine)
     stack.start()
-    proxy = next(c for c in engine.containers.list(all=True) if isinstance(c, FakeContainer) and c.service == "proxy")
+    proxy = engine.container("proxy")
     assert proxy.options["image"] == "registry.example.com/team/proxy:1.2.3"
     assert "command" not in proxy.options and "user" not in proxy.options  # the image's own
     assert "registry.example.com/team/proxy:1.2.3" in engine.pulled
@@ -247,6 +250,21 @@ def test_host_networking_binds_loopback_and_names_the_services(engine: FakeEngin
     assert options["network_mode"] == "host" and "ports" not in options and "network" not in options
     assert options["extra_hosts"]["mlflow"] == "127.0.0.1"
     assert options["command"][options["command"].index("--host") + 1] == "127.0.0.1"
+
+
+def test_compose_up_publishes_the_default_ports_and_compose_down_removes_it(engine: FakeEngine,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DockerStack, "_check_ports_free", lambda self, services: None)  # the host's ports are not ours
+    stack = compose_up(client=engine)
+    assert stack.root is not None and stack.root.exists()
+    for part in Part:
+        port = DEFAULT_PORTS[part]
+        assert engine.container(part.value).options["ports"] == {f"{port}/tcp": ("127.0.0.1", port)}
+    with pytest.raises(StackError, match="already up"):
+        compose_up(client=engine)
+    removed = compose_down(client=engine)
+    assert engine.things == [] and not stack.root.exists()
+    assert f"folder {stack.root}" in removed and f"container hokusai-{stack.run_id}-proxy" in removed
 
 
 # -- a real engine ---------------------------------------------------------------------------------
@@ -273,7 +291,7 @@ def _labelled(client: Any, run_id: str) -> list[str]:
 def test_the_docker_stack_starts_healthy_and_leaves_nothing(real_engine: Any) -> None:
     # Host networking by default: engines in CI sandboxes often cannot make bridge networks.
     network = os.environ.get("HOKUSAI_DOCKER_NETWORK", "host")
-    stack = DockerStack(StackDefinition(), network=network, client=real_engine)  # type: ignore[arg-type]
+    stack = DockerStack(StackDefinition(), network=network, client=real_engine)
     try:
         endpoints = stack.start()
         for part, running in stack.parts.items():
@@ -293,7 +311,7 @@ def test_the_docker_stack_starts_healthy_and_leaves_nothing(real_engine: Any) ->
 @pytest.mark.slow
 def test_a_failed_docker_start_leaves_nothing(real_engine: Any) -> None:
     network = os.environ.get("HOKUSAI_DOCKER_NETWORK", "host")
-    stack = DockerStack(StackDefinition(scenario_key_name="nobody"), network=network,  # type: ignore[arg-type]
+    stack = DockerStack(StackDefinition(scenario_key_name="nobody"), network=network,
                         client=real_engine)
     with pytest.raises(StackError, match="nobody"):
         stack.start()

@@ -65,6 +65,8 @@ from .processes import StackEndpoints
 __all__ = ["ContainerPart", "DockerStack", "compose_down", "compose_up", "docker_available", "running_docker_stack"]
 
 _ROOT_PREFIX = "hokusai-docker-"
+#: Run ids of compose-up stacks start so; test runs have random ids and never block compose-up.
+_COMPOSE_RUN = "compose-"
 _PART_NAMES = frozenset(part.value for part in Part)
 
 
@@ -99,7 +101,8 @@ class DockerStack:
     #: Publish the fixed DEFAULT_PORTS (compose-up) instead of free ports (runs never collide).
     fixed_ports: bool = False
     compose_path: Path = COMPOSE_FILE
-    #: Further compose variables (e.g. HOKUSAI_BASE_IMAGE); the definition's own always win.
+    #: Compose variables to set explicitly (e.g. HOKUSAI_BASE_IMAGE, or HOKUSAI_MLFLOW_IMAGE for a mirror);
+    #: they win over what the definition gives, so use them knowingly.
     variables: Mapping[str, str] = field(default_factory=dict)
     client: Any = None
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
@@ -133,9 +136,9 @@ class DockerStack:
             raise StackError(f"{self.compose_path} disagrees with the stack definition; fix it (tests/compose "
                              "checks the same):\n  - " + "\n  - ".join(problems))
         self._secrets = RunSecrets.generate()
-        variables = {**self.variables, **stack_variables(
+        variables = {**stack_variables(
             d, secrets=self._secrets, run_dir=run_dir, proxy_image=self.proxy_image, profiles=self.profiles,
-            bind_host="127.0.0.1" if self.network == "host" else "0.0.0.0", user=self._user())}
+            bind_host="127.0.0.1" if self.network == "host" else "0.0.0.0", user=self._user()), **self.variables}
         try:
             compose = load_compose(self.compose_path, variables)
         except ComposeFileError as exc:
@@ -475,29 +478,30 @@ def running_docker_stack(definition: StackDefinition | None = None, proxy_image:
 
 
 def compose_up(definition: StackDefinition | None = None, *, proxy_image: str | None = None,
-               profiles: Sequence[str] = (), network: Literal["bridge", "host"] = "bridge") -> DockerStack:
+               profiles: Sequence[str] = (), network: Literal["bridge", "host"] = "bridge",
+               client: Any = None) -> DockerStack:
     """Start the stack on the fixed DEFAULT_PORTS and leave it running; ``compose_down`` removes it.
 
     The returned stack's ``endpoints`` tell where it answers; ``root`` holds the journals and the
     fake's state file (every seeded key) until ``compose_down``.
     """
-    client = engine(None)
-    running = {c.labels.get(LABEL_RUN) for c in client.containers.list(all=True, filters={"label": LABEL_RUN})}
+    client = engine(client)
+    labelled = client.containers.list(all=True, filters={"label": LABEL_RUN})
+    running = sorted({run for run in (str(c.labels.get(LABEL_RUN)) for c in labelled) if run.startswith(_COMPOSE_RUN)})
     if running:
-        raise StackError(f"a hokusai-contracts stack is already up (run {', '.join(sorted(running))}); "
-                         "`make compose-down` first")
+        raise StackError(f"the compose stack is already up (run {', '.join(running)}); `make compose-down` first")
     stack = DockerStack(definition or StackDefinition(), proxy_image, profiles=profiles, network=network,
-                        fixed_ports=True, client=client, run_id="compose-" + secrets.token_hex(3))
+                        fixed_ports=True, client=client, run_id=_COMPOSE_RUN + secrets.token_hex(3))
     stack.start()
     return stack
 
 
-def compose_down(run_id: str | None = None) -> list[str]:
+def compose_down(run_id: str | None = None, *, client: Any = None) -> list[str]:
     """Remove what hokusai-contracts created (of one run, or of all): containers, networks, volumes, run folders.
 
     Returns what was removed, one line each.
     """
-    client = engine(None)
+    client = engine(client)
     label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
     containers = client.containers.list(all=True, filters={"label": label})
     roots = {c.labels.get(LABEL_ROOT) for c in containers} - {None}
