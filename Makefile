@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REPORT_DIR ?= reports
 PROXY_CMD ?=
+PROXY_IMAGE ?=
 STACK ?= process
 FULL ?=
 SPEC ?=
@@ -32,7 +33,8 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
 	$(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
-		$(if $(PROXY_CMD),--proxy-cmd '$(PROXY_CMD)') $(if $(FULL),--full)
+		$(if $(PROXY_CMD),--proxy-cmd '$(PROXY_CMD)') $(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') \
+		$(if $(FULL),--full)
 
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
 	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(KEEP),--keep)

@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     [
         (["local", "--suites", "everything"], "unknown suite 'everything'"),
         (["local", "--models", "svm"], "unknown model 'svm'"),
-        (["local", "--stack", "docker"], "STACK=docker is not available yet"),
+        (["local", "--stack", "docker", "--proxy-cmd", "x"], "PROXY_CMD runs a process"),
         (["nonsense"], "invalid choice"),
     ],
 )
@@ -47,3 +47,16 @@ def test_report_schema_is_json() -> None:
     completed = run("report-schema")
     assert completed.returncode == 0
     assert json.loads(completed.stdout)["title"] == "Report"
+
+
+def test_docker_stack_without_an_engine_stops_at_once() -> None:
+    import os
+    import time
+
+    started = time.monotonic()
+    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts.cli", "local", "--stack", "docker"],
+                               capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"})
+    assert completed.returncode == 2
+    assert "make contract-local" in completed.stderr and "Traceback" not in completed.stderr
+    assert time.monotonic() - started < 30

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--report-dir", type=Path, default=Path("reports"))
     local.add_argument("--stack", choices=["process", "docker"], default="process")
     local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url}")
+    local.add_argument("--proxy-image", help="with --stack docker: your proxy's image instead of the reference one")
     local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
                        help="how the fake auth service answers bad keys (default: production, as the real one)")
     local.add_argument("--models", type=_models, default=None,
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+
+    compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
+    compose.add_argument("action", choices=["up", "down"])
+    compose.add_argument("--proxy-image")
+    compose.add_argument("--profile", action="append", default=[], choices=["postgres", "s3"])
 
     commands.add_parser("report-schema", help="print the JSON Schema of contract-report.json")
     return parser
@@ -136,6 +142,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         for path in generate_contracts(contracts):
             print(f"wrote {path}")
         return 0
+    if args.command == "compose":
+        return _compose(args)
     if args.command == "report-schema":
         from .report import report_json_schema
 
@@ -150,13 +158,13 @@ def _local(args: argparse.Namespace) -> int:
 
     settings = load_local_settings()
 
-    if args.stack == "docker":
-        raise UsageError("STACK=docker is not available yet: run the default process stack with "
-                         "`make contract-local` (it needs no Docker engine).")
+    if args.stack == "docker" and args.proxy_cmd:
+        raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
+                         "with PROXY_IMAGE=... (or drop STACK=docker)")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
-                           artifact_mb=settings.artifact_mb)
+                           artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:
@@ -168,6 +176,23 @@ def _local(args: argparse.Namespace) -> int:
     print(f"\nReport: {args.report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
           f"{len(report.findings)} findings, {unknown} unknown)")
     return 0 if report.verdict == "pass" else 1
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from .stack.docker_stack import compose_down, compose_up
+    from .stack.processes import describe
+
+    if args.action == "down":
+        for line in compose_down():
+            print(line)
+        return 0
+    stack = compose_up(proxy_image=args.proxy_image, profiles=args.profile)
+    assert stack.endpoints is not None and stack.root is not None
+    print("Compose stack is up (stop it with `make compose-down`):")
+    print(describe(stack.endpoints))
+    print(f"  seeded keys   : {stack.root / 'run' / 'state' / 'auth-state.json'} (mode 0600)")
+    print(f"  hop journals  : {stack.root / 'run' / 'journals'}")
+    return 0
 
 
 def _scenario(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from .report import CheckRecord, CheckStatus, Report, Targets
 from .reporting import write_reports
 from .scenario import ModelKind, ScenarioResult, run_registration
 from .stack.definition import Part, StackDefinition
-from .stack.processes import StackEndpoints, describe, running_stack
+from .stack.processes import ProcessStack, Stack, StackEndpoints, describe, running_stack
 
 __all__ = ["ALL_SUITES", "LocalOptions", "run_local"]
 
@@ -41,6 +42,8 @@ class LocalOptions:
     mlflow_fault: str = "none"
     fault_delay_s: float = 6.0
     artifact_mb: int = 50
+    stack: str = "process"  # or "docker"
+    proxy_image: str | None = None
 
 
 def _warm_imports() -> None:
@@ -70,7 +73,14 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
     definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
                                  mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s)
     logs = options.report_dir / "logs"
-    with running_stack(definition, options.proxy_cmd, keep_logs_in=logs) as stack:
+    context: AbstractContextManager[Stack]
+    if options.stack == "docker":
+        from .stack.docker_stack import running_docker_stack
+
+        context = running_docker_stack(definition, options.proxy_image, keep_logs_in=logs)
+    else:
+        context = running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
+    with context as stack:
         endpoints = stack.endpoints
         assert endpoints is not None
         report.timings.update({k: round(v, 3) for k, v in stack.timings.items()})
@@ -100,9 +110,10 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
             ))
             options = replace(options, suites=[], faults=False)
         if options.artifact_mb and preflight.healthy:
-            proxy = stack.parts.get(Part.PROXY)
+            proxy = getattr(stack, "parts", {}).get(Part.PROXY)
+            pid = proxy.process.pid if isinstance(stack, ProcessStack) and proxy else None
             check, broken, metrics = run_large_artifact(endpoints.proxy_url, endpoints.api_key, options.artifact_mb,
-                                                        proxy.process.pid if proxy else None)
+                                                        pid)
             out(f"{'✓' if broken is None else '✗'} Large artifact: {check.message}")
             report.checks.append(check)
             report.metrics.update(metrics)

@@ -21,7 +21,13 @@ from hokusai_contracts._errors import StackError
 from hokusai_contracts.stack.compose_file import COMPOSE_FILE, load_compose
 from hokusai_contracts.stack.definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition, project_root
 from hokusai_contracts.stack.docker_engine import LABEL_RUN, LABEL_SERVICE, build_context, connect
-from hokusai_contracts.stack.docker_stack import DockerStack, compose_down, compose_up, docker_available
+from hokusai_contracts.stack.docker_stack import (
+    DockerStack,
+    compose_down,
+    compose_up,
+    docker_available,
+    running_docker_stack,
+)
 
 # -- without an engine -----------------------------------------------------------------------------
 
@@ -250,6 +256,14 @@ def test_host_networking_binds_loopback_and_names_the_services(engine: FakeEngin
     assert options["network_mode"] == "host" and "ports" not in options and "network" not in options
     assert options["extra_hosts"]["mlflow"] == "127.0.0.1"
     assert options["command"][options["command"].index("--host") + 1] == "127.0.0.1"
+
+
+def test_the_context_manager_removes_the_stack_when_the_body_fails(engine: FakeEngine) -> None:
+    with pytest.raises(RuntimeError, match="scenario broke"):
+        with running_docker_stack(StackDefinition(), client=engine) as stack:
+            assert stack.endpoints is not None
+            raise RuntimeError("scenario broke")
+    assert engine.things == []
 
 
 def test_compose_up_publishes_the_default_ports_and_compose_down_removes_it(engine: FakeEngine,

@@ -21,7 +21,7 @@ from .._findings import Finding, FindingKind
 from .._hops import Hop
 from ..report import CheckRecord, CheckStatus
 from ..stack.definition import Part
-from ..stack.processes import ProcessStack, StackEndpoints
+from ..stack.processes import Stack, StackEndpoints
 from .http import ProbeResult, probe
 
 __all__ = ["FAULTS", "run_faults"]
@@ -48,7 +48,7 @@ FAULTS = (
 
 
 class _Faults:
-    def __init__(self, stack: ProcessStack, endpoints: StackEndpoints, delay_s: float) -> None:
+    def __init__(self, stack: Stack, endpoints: StackEndpoints, delay_s: float) -> None:
         self.stack, self.endpoints, self.delay_s = stack, endpoints, delay_s
         self.admin = {"Authorization": f"Bearer {endpoints.admin_token}"}
         self.serial = 0
@@ -126,7 +126,7 @@ def _finding(case: FaultCase, result: ProbeResult, delay_s: float) -> Finding | 
                    recommendation=advice, **base)  # type: ignore[arg-type]
 
 
-def run_faults(stack: ProcessStack, endpoints: StackEndpoints, delay_s: float,
+def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float,
                out: Callable[[str], None] = print) -> tuple[list[CheckRecord], list[Finding]]:
     """Run every fault case, in an order that leaves the stack usable until the last two."""
     faults = _Faults(stack, endpoints, delay_s)

@@ -27,16 +27,21 @@ from .definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition, proj
 
 __all__ = [
     "COMPOSE_FILE",
+    "JOURNALS",
     "PROFILES",
     "ComposeFile",
     "ComposeFileError",
     "RunSecrets",
     "ServiceSpec",
     "check_compose",
+    "interpolate",
     "journals_needed",
     "load_compose",
+    "mlflow_image",
     "mlflow_version",
+    "pinned",
     "stack_variables",
+    "variable_defaults",
 ]
 
 COMPOSE_FILE = project_root() / "compose" / "docker-compose.yml"

@@ -43,6 +43,9 @@ def _engine_address() -> str:
 
 def reason_of(exc: BaseException) -> str:
     """The useful end of a docker-py error chain: 'Connection refused', not three wrapped reprs."""
+    explanation = getattr(exc, "explanation", None)  # the engine's own words, on an APIError
+    if isinstance(explanation, str) and explanation:
+        return explanation
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.strerror:

@@ -312,19 +312,16 @@ class DockerStack:
         except docker.errors.APIError as exc:
             raise StackError(f"cannot start service {service.name!r}: {reason_of(exc)}") from None
         if service.name in _PART_NAMES:
-            part = Part(service.name)
-            running.url = self._host_url(running, DEFAULT_PORTS[part])
-            self.parts[part] = running
+            self.parts[Part(service.name)] = running
+            if self.network == "host":
+                running.url = f"http://127.0.0.1:{DEFAULT_PORTS[Part(service.name)]}"
 
-    def _host_url(self, running: ContainerPart, port: int) -> str:
-        if self.network == "host":
-            return f"http://127.0.0.1:{port}"
-        running.container.reload()
-        bindings = running.container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp") or []
-        loopback = [b for b in bindings if b.get("HostIp") in ("127.0.0.1", "")]
-        if not loopback:
-            raise StackError(f"service {running.service!r} has no port published on 127.0.0.1 for {port}")
-        return f"http://127.0.0.1:{loopback[0]['HostPort']}"
+    def _published_url(self, running: ContainerPart) -> str | None:
+        """Where the host reaches a running part: the engine chose the port when it started."""
+        port = DEFAULT_PORTS[Part(running.service)]
+        bindings = (running.container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        loopback = [b for b in bindings.get(f"{port}/tcp") or [] if b.get("HostIp") in ("127.0.0.1", "")]
+        return f"http://127.0.0.1:{loopback[0]['HostPort']}" if loopback else None
 
     def _meets(self, http: httpx.Client, name: str, condition: str) -> bool:
         running = self.containers.get(name)
@@ -335,6 +332,8 @@ class DockerStack:
         running.container.reload()
         state = running.container.attrs.get("State", {})
         status, health = state.get("Status"), (state.get("Health") or {}).get("Status")
+        if running.url is None and status == "running" and running.service in _PART_NAMES:
+            running.url = self._published_url(running)
         if condition == "service_completed_successfully":
             done = status == "exited" and state.get("ExitCode") == 0
         elif condition == "service_started":
@@ -372,7 +371,11 @@ class DockerStack:
         if d.scenario_key_name not in keys:
             raise StackError(f"the fake auth service seeded no key named {d.scenario_key_name!r} "
                              f"(seed file {d.seed_file}); add one or choose another scenario key")
-        url = {part: running.url or "" for part, running in self.parts.items()}
+        unreachable = sorted(part.value for part, running in self.parts.items() if running.url is None)
+        if unreachable:
+            raise StackError(f"{', '.join(unreachable)} published no port on 127.0.0.1; check `ports:` in "
+                             f"{self.compose_path}")
+        url = {part: str(running.url) for part, running in self.parts.items()}
         journal = {part: run_dir / "journals" / f"{part.value}.jsonl" for part in JOURNALS}
         with_journals = d.with_journals and all(part in self.parts for part in JOURNALS)
         self.endpoints = StackEndpoints(

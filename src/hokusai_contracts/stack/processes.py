@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -31,7 +32,7 @@ from .._errors import StackError
 from .._redact import redact
 from .definition import HEALTH_PATHS, Part, StackDefinition
 
-__all__ = ["ProcessStack", "RunningPart", "StackEndpoints", "free_port", "running_stack"]
+__all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,6 +79,18 @@ class StackEndpoints:
     mlflow_journal: Path | None = None
     auth_journal_url: str | None = None
     mlflow_journal_url: str | None = None
+
+
+class Stack(Protocol):
+    """What the run needs of a started stack, whether processes (ProcessStack) or containers (DockerStack)."""
+
+    root: Path | None
+    timings: dict[str, float]
+    endpoints: StackEndpoints | None
+
+    def kill(self, part: Part) -> None: ...
+
+    def stop(self, keep_logs_in: Path | None = None) -> None: ...
 
 
 @dataclass

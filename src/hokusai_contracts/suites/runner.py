@@ -33,7 +33,7 @@ from .context import CONTEXT_ENV, SuiteContext
 
 if TYPE_CHECKING:
     from ..local_run import LocalOptions
-    from ..stack.processes import ProcessStack, StackEndpoints
+    from ..stack.processes import Stack, StackEndpoints
 
 __all__ = ["SUITE_MODULES", "run_suites"]
 
@@ -96,7 +96,7 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
     return records, walls
 
 
-def run_suites(report: Report, endpoints: StackEndpoints, stack: ProcessStack, options: LocalOptions,
+def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options: LocalOptions,
                out: Callable[[str], None] = print) -> None:
     """Run the suites, then judge the hop journals.
 
