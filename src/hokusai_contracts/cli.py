@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
 
+    spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
+    spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
+    spec.add_argument("--report-dir", type=Path, default=Path("reports"))
+    spec.add_argument("--no-dynamic", action="store_true", help="only the static diff and consumer impact")
+
     compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
     compose.add_argument("action", choices=["up", "down"])
     compose.add_argument("--proxy-image")
@@ -144,6 +149,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "compose":
         return _compose(args)
+    if args.command == "spec-check":
+        from .spec.check import run_spec_check, spec_exit_code
+
+        return spec_exit_code(run_spec_check(args.path, report_dir=args.report_dir, dynamic=not args.no_dynamic))
     if args.command == "report-schema":
         from .report import report_json_schema
 

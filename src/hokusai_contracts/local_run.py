@@ -43,6 +43,8 @@ class LocalOptions:
     fault_delay_s: float = 6.0
     artifact_mb: int = 50
     stack: str = "process"  # or "docker"
+    # Write REPORT_DIR/consumers/mlflow-proxy.yaml from the journal (reference proxy runs only).
+    refresh_consumers: bool = True
     proxy_image: str | None = None
 
 

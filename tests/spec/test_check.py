@@ -113,8 +113,7 @@ def test_exit_code_of_a_check_that_could_not_run() -> None:
 # -- the command line ---------------------------------------------------------------------------
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    # `hokusai-contracts spec-check` once cli.py wires it; the module's main() behaves the same.
-    return subprocess.run([sys.executable, "-m", "hokusai_contracts.spec.check", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hokusai_contracts.cli", "spec-check", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd)
 
 
@@ -132,11 +131,7 @@ def test_command_exit_codes(example: str, code: int, tmp_path: Path) -> None:
     ("plain.yaml", "name: mlflow-proxy\nitems: [1, 2]\n", "plain.yaml:1: not an OpenAPI document"),
     ("missing.yaml", None, "missing.yaml: cannot read the contract"),
     ("swagger.yaml", "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n", "not an OpenAPI document"),
-    pytest.param("no-info.yaml", "openapi: 3.0.3\npaths: {}\n", "no-info.yaml:1: not a valid OpenAPI 3.0.3 document",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "contracts/_source.py:_check_spec puts openapi-spec-validator's whole error.message in the "
-                     "ContractError; with the jsonschema_rs backend it spans paragraphs ('Failed validating ... "
-                     "On instance ...'). Keep its first paragraph."))),
+    ("no-info.yaml", "openapi: 3.0.3\npaths: {}\n", "no-info.yaml:1: not a valid OpenAPI 3.0.3 document"),
 ])
 def test_unusable_input_is_one_paragraph_and_exit_2(name: str, text: str | None, says: str, tmp_path: Path) -> None:
     candidate = tmp_path / name
@@ -192,17 +187,11 @@ def test_dynamic_check_on_the_local_stack(example: str, tmp_path: Path) -> None:
     found = {(f.hop, f.operation, f.kind.value, f.location) for f in report.findings}
     if example == "incident-1-key-in-header.yaml":
         # The candidate moves the key from body.api_key to `Authorization: Bearer` (security
-        # AuthServiceAuth) and drops api_key from APIKeyValidation's properties and `required`. The
-        # reference proxy keeps sending {"api_key", "service_id"} and no Authorization header, yet the
-        # candidate rejects nothing the judge can see: APIKeyValidation does not forbid additional
-        # properties, so the leftover api_key is allowed, and the request judge does not check that a
-        # request carries what the operation's `security` requires (contracts/_credentials.py only
-        # flags credentials where none is declared). So no missing_required_field at body.api_key:
-        # the static field_moved is what catches incident 1. When the judge learns to check security
-        # requirements, expect a finding at header.Authorization here and update this test.
-        assert found == set()
-        assert dynamic.status is CheckStatus.PASSED
-        assert spec_exit_code(report) == 1  # breaking all the same: the static verdict
+        # AuthServiceAuth). The reference proxy keeps sending it in the body and sends no
+        # Authorization header: the judge reports the credential the candidate's security requires.
+        assert found == {(Hop.PROXY_TO_AUTH, VALIDATE, "missing_required_field", "header.Authorization")}
+        assert dynamic.status is CheckStatus.FAILED
+        assert spec_exit_code(report) == 1
     else:
         # The proxy validates keys for service_id "platform", which the candidate no longer knows;
         # it also sends "platform" in every usage record. The static diff sees no change to

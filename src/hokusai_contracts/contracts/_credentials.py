@@ -19,7 +19,7 @@ from ._verdicts import Verdicts, header_name
 from .known_values import property_rules
 from .loading import Contract, Operation
 
-__all__ = ["leaks", "undeclared_credentials"]
+__all__ = ["leaks", "missing_credentials", "undeclared_credentials"]
 
 # Headers that carry a credential whatever their value (an opaque token is still a secret).
 _CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization"}
@@ -77,6 +77,38 @@ def undeclared_credentials(verdicts: Verdicts, operation: Operation,
         verdicts.add(FindingKind.UNDECLARED_CREDENTIAL, where, pointer, expected, observed,
                      f"The {verdicts.sender} must not send a credential in {kind} {name} of "
                      f"{operation.label}, which the contract does not declare; {instead}.")
+
+
+def missing_credentials(verdicts: Verdicts, operation: Operation, query: Sequence[tuple[str, str]],
+                        headers: Mapping[str, str]) -> None:
+    """The operation declares security and the request carries none of what it asks for.
+
+    Incident 1 seen from a candidate spec: if the auth service started to require the key in
+    ``Authorization``, a proxy still sending it in the body would be told so here.
+    """
+    if not operation.security or any(not requirement for requirement in operation.security):
+        return  # no security, or an empty requirement ({}) that makes it optional
+    sent = {("header", k.lower()) for k, v in headers.items() if v.strip()} | {("query", k.lower()) for k, _ in query}
+    schemes = (verdicts.contract.document.get("components") or {}).get("securitySchemes") or {}
+    wanted: list[tuple[str, str]] = []
+    for requirement in operation.security:
+        carriers = set()
+        for name in requirement:
+            if name in schemes:
+                scheme, _ = verdicts.contract.deref(join_pointer("/components/securitySchemes", name))
+                carriers.add((str(scheme.get("in")), str(scheme.get("name", "")).lower())
+                             if scheme.get("type") == "apiKey" else ("header", "authorization"))
+        if carriers and carriers <= sent:
+            return
+        wanted += sorted(carriers)
+    if not wanted:
+        return
+    where, name = wanted[0]
+    location = f"{where}.{header_name(name) if where == 'header' else name}"
+    pointer = join_pointer(operation.pointer, "security") if "security" in operation.spec else "/security"
+    verdicts.add(FindingKind.MISSING_REQUIRED_FIELD, location, pointer,
+                 f"a credential in {where} {name}, as the operation's security requires", "absent",
+                 f"The {verdicts.sender} must send its credential in {where} {name} of {operation.label}.")
 
 
 def _credential_field(contract: Contract, operation: Operation) -> str | None:

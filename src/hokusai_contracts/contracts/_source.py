@@ -218,12 +218,18 @@ def _check_spec(document: dict[str, Any], display: str, lines: dict[str, int]) -
         error = next(iter(spec_validator(document).iter_errors()), None)
     except Exception as exc:  # the validator raises on shapes it cannot even walk
         raise ContractError(
-            display, f"not a valid OpenAPI document ({exc})", hint=SPEC_HINT
+            display, f"not a valid OpenAPI document ({str(exc).splitlines()[0] if str(exc) else exc!r})",
+            hint=SPEC_HINT
         ) from exc
     if error is not None:
         pointer = join_pointer("", *error.path)
+        # The validator's message can run to several paragraphs (the failing schema, the instance);
+        # its first line says what is wrong, and the pointer and line say where.
+        problem = error.message.split("\n", 1)[0].strip()
+        if len(problem) > 300:
+            problem = problem[:297] + "..."
         raise ContractError(display, f"not a valid OpenAPI {document['openapi']} document: "
-                            f"{error.message} (at {pointer or '/'})",
+                            f"{problem} (at {pointer or '/'})",
                             line=nearest_line(lines, pointer), hint=SPEC_HINT)
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from .._findings import Finding, FindingKind
 from .._hops import Hop
-from ._credentials import leaks, undeclared_credentials
+from ._credentials import leaks, missing_credentials, undeclared_credentials
 from ._schemas import SchemaIssue, compiled, describe_location
 from ._source import join_pointer
 from ._verdicts import CLIP, Verdicts, as_text, header_name, is_json, media_for
@@ -90,6 +90,7 @@ def judge_request(
         _request_body(verdicts, operation, lower.get("content-type", ""), body, body_omitted,
                       known)
         undeclared_credentials(verdicts, operation, query, headers, {w for w, _ in leaked})
+        missing_credentials(verdicts, operation, query, headers)
     for where, observed in leaked:
         verdicts.add(
             FindingKind.CREDENTIAL_LEAK, where, match.operation.pointer if match else None,

@@ -151,6 +151,9 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
                                     leaks_only=True)
         else:
             judged = judge_journal(entries, contract, hop)
+            if options.proxy_cmd is None and options.refresh_consumers:
+                _refresh_consumer_expectations(entries, contract, contracts_dir / "consumers" / "mlflow-proxy.yaml",
+                                               options.report_dir, out)
         findings = deviations.apply(judged, today)
         _add_check(report, "hop-journal", f"{hop} ({len(entries)} requests)", findings, outcome="passed",
                    seconds=0.0, cases=len(entries), message=f"{len(entries)} requests judged against {contract_file}")
@@ -171,6 +174,32 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
     failed = sum(c.status is CheckStatus.FAILED for c in report.checks)
     out(f"{len(records)} suite tests and the hop journals judged; {failed} checks failed, "
         f"{sum(not f.known for f in report.findings)} unknown findings")
+
+
+def _refresh_consumer_expectations(entries: list[Any], contract: Contract, committed: Path, report_dir: Path,
+                                   out: Callable[[str], None]) -> None:
+    """What the reference proxy really sent and read, as an expectations file next to the report.
+
+    The committed ``contracts/consumers/mlflow-proxy.yaml`` is reviewed by hand (a journal sees
+    every field that arrived, not the ones the proxy uses); this run's observation goes to
+    ``REPORT_DIR/consumers/`` merged with it, and any location the proxy now sends that the
+    committed file lacks is called out, to be reviewed and committed.
+    """
+    import yaml
+
+    from ..spec.consumers import expectations_from_journal, render_expectations
+
+    existing = yaml.safe_load(committed.read_text("utf-8")) if committed.exists() else None
+    observed = expectations_from_journal(entries, contract, existing=existing)
+    target = report_dir / "consumers" / committed.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_expectations(observed), "utf-8")
+    known = (existing or {}).get("operations") or {}
+    for operation, seen in (observed.get("operations") or {}).items():
+        new = sorted(set(seen.get("sends") or []) - set((known.get(operation) or {}).get("sends") or []))
+        if new:
+            out(f"The proxy now sends {', '.join(new)} on {operation}, which {committed.name} does not list: "
+                f"review {target} and commit it to contracts/consumers/.")
 
 
 def _add_check(report: Report, suite: str, name: str, findings: list[Finding], *, outcome: str, seconds: float,
