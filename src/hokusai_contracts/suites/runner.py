@@ -178,12 +178,12 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
 
 def _refresh_consumer_expectations(entries: list[Any], contract: Contract, committed: Path, report_dir: Path,
                                    out: Callable[[str], None]) -> None:
-    """What the reference proxy really sent and read, as an expectations file next to the report.
+    """Refresh the committed consumer expectations from what the reference proxy really sent.
 
-    The committed ``contracts/consumers/mlflow-proxy.yaml`` is reviewed by hand (a journal sees
-    every field that arrived, not the ones the proxy uses); this run's observation goes to
-    ``REPORT_DIR/consumers/`` merged with it, and any location the proxy now sends that the
-    committed file lacks is called out, to be reviewed and committed.
+    ``sends`` in ``contracts/consumers/mlflow-proxy.yaml`` grows by any location the journal saw
+    the proxy send that the file lacks (the file is rewritten only then, so a run normally leaves
+    it untouched). ``reads`` stay hand-kept: a journal sees every field that arrived, not the ones
+    the proxy uses; the full observation goes to ``REPORT_DIR/consumers/`` for review.
     """
     import yaml
 
@@ -195,11 +195,18 @@ def _refresh_consumer_expectations(entries: list[Any], contract: Contract, commi
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_expectations(observed), "utf-8")
     known = (existing or {}).get("operations") or {}
+    grown = False
     for operation, seen in (observed.get("operations") or {}).items():
         new = sorted(set(seen.get("sends") or []) - set((known.get(operation) or {}).get("sends") or []))
-        if new:
-            out(f"The proxy now sends {', '.join(new)} on {operation}, which {committed.name} does not list: "
-                f"review {target} and commit it to contracts/consumers/.")
+        if new and existing is not None:
+            # What the proxy sends is exact (the journal saw it arrive): that part of the committed
+            # file is refreshed; what it reads stays hand-kept (a journal cannot tell what is read).
+            entry = existing.setdefault("operations", {}).setdefault(operation, {"sends": [], "reads": {}})
+            entry["sends"] = sorted(set(entry.get("sends") or []) | set(new))
+            grown = True
+            out(f"The proxy now sends {', '.join(new)} on {operation}: added to {committed.name}; review the diff.")
+    if grown and existing is not None:
+        committed.write_text(render_expectations(existing), "utf-8")
 
 
 def _add_check(report: Report, suite: str, name: str, findings: list[Finding], *, outcome: str, seconds: float,
