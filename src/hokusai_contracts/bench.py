@@ -26,7 +26,8 @@ def table_rows(wall: float, timings: dict[str, float]) -> list[tuple[str, float]
     """
     rows = [("total wall (make contract-local, venv installed)", wall)]
     accounted = 0.0
-    for phase in ("start", "imports_wait", "scenario", "suites", "hop_journals", "stop"):
+    for phase in ("start", "preflight", "imports_wait", "scenario", "large_artifact", "concurrency", "suites",
+                  "hop_journals", "faults", "stop"):
         if phase == "scenario":
             for name, seconds in sorted(timings.items()):
                 if name.startswith("scenario."):
