@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
+from ._findings import Finding
 from .diagnosis import diagnose
 from .probes.artifacts import run_large_artifact
 from .probes.concurrency import run_concurrency
@@ -114,23 +115,11 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         if options.artifact_mb and preflight.healthy:
             proxy = getattr(stack, "parts", {}).get(Part.PROXY)
             pid = proxy.process.pid if isinstance(stack, ProcessStack) and proxy else None
-            check, broken, metrics = run_large_artifact(endpoints.proxy_url, endpoints.api_key, options.artifact_mb,
-                                                        pid)
-            out(f"{'✓' if broken is None else '✗'} Large artifact: {check.message}")
-            report.checks.append(check)
-            report.metrics.update(metrics)
-            report.timings["large_artifact"] = check.seconds
-            if broken:
-                check.finding_ids = [report.add_finding(broken)]
+            _record_probe(report, "large_artifact", *run_large_artifact(
+                endpoints.proxy_url, endpoints.api_key, options.artifact_mb, pid), out, "Large artifact: ")
         if options.full and preflight.healthy:
             out("\n— Concurrency: 8 registrations at once —")
-            check, broken, metrics = run_concurrency(endpoints)
-            out(f"{'✓' if broken is None else '✗'} {check.message}")
-            report.checks.append(check)
-            report.metrics.update(metrics)
-            report.timings["concurrency"] = check.seconds
-            if broken:
-                check.finding_ids = [report.add_finding(broken)]
+            _record_probe(report, "concurrency", *run_concurrency(endpoints), out)
         run_suites(report, endpoints, stack, options, out)
         if options.faults:
             out("\n— Faults —")
@@ -146,6 +135,16 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
     report.diagnosis = diagnose(report)
     write_reports(report, options.report_dir)
     return report
+
+
+def _record_probe(report: Report, phase: str, check: CheckRecord, broken: Finding | None,
+                  metrics: dict[str, float], out: Callable[[str], None], label: str = "") -> None:
+    out(f"{'✓' if broken is None else '✗'} {label}{check.message}")
+    report.checks.append(check)
+    report.metrics.update(metrics)
+    report.timings[phase] = check.seconds
+    if broken:
+        check.finding_ids = [report.add_finding(broken)]
 
 
 def _run_scenarios(report: Report, endpoints: StackEndpoints, options: LocalOptions,

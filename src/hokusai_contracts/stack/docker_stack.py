@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import tempfile
 import time
@@ -60,7 +59,7 @@ from .docker_engine import (
     reason_of,
     remove_labelled,
 )
-from .processes import StackEndpoints
+from .processes import StackEndpoints, sigterm_as_interrupt
 
 __all__ = ["ContainerPart", "DockerStack", "compose_down", "compose_up", "docker_available", "running_docker_stack"]
 
@@ -458,23 +457,12 @@ def running_docker_stack(definition: StackDefinition | None = None, proxy_image:
                          keep_logs_in: Path | None = None, **options: Any) -> Iterator[DockerStack]:
     """Start the docker stack, yield it, and remove it whatever happens (exceptions, Ctrl-C, SIGTERM)."""
     stack = DockerStack(definition or StackDefinition(), proxy_image, **options)
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    import threading
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread:
-        signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop(keep_logs_in)
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    with sigterm_as_interrupt():
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop(keep_logs_in)
 
 
 # -- compose up / down for manual use -------------------------------------------------------------

@@ -314,31 +314,35 @@ def _killpg(pid: int, sig: int) -> None:
 
 
 @contextmanager
-def running_stack(definition: StackDefinition | None = None, proxy_cmd: str | None = None,
-                  keep_logs_in: Path | None = None) -> Iterator[ProcessStack]:
-    """Start a stack, yield it, and stop it whatever happens (exceptions, Ctrl-C, SIGTERM)."""
-    stack = ProcessStack(definition or StackDefinition(), proxy_cmd)
-    previous = signal.getsignal(signal.SIGTERM)
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the block, so teardown runs as it does on Ctrl-C."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; elsewhere the caller's own handling stands
+        return
 
     def on_sigterm(signum: int, frame: object) -> None:
         raise KeyboardInterrupt("SIGTERM")
 
-    in_main_thread = _in_main_thread()
-    if in_main_thread:
-        signal.signal(signal.SIGTERM, on_sigterm)
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        stack.start()
-        yield stack
+        yield
     finally:
-        stack.stop(keep_logs_in)
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+@contextmanager
+def running_stack(definition: StackDefinition | None = None, proxy_cmd: str | None = None,
+                  keep_logs_in: Path | None = None) -> Iterator[ProcessStack]:
+    """Start a stack, yield it, and stop it whatever happens (exceptions, Ctrl-C, SIGTERM)."""
+    stack = ProcessStack(definition or StackDefinition(), proxy_cmd)
+    with sigterm_as_interrupt():
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop(keep_logs_in)
 
 
 def describe(endpoints: StackEndpoints) -> str:
