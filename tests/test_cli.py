@@ -60,3 +60,23 @@ def test_docker_stack_without_an_engine_stops_at_once() -> None:
     assert completed.returncode == 2
     assert "make contract-local" in completed.stderr and "Traceback" not in completed.stderr
     assert time.monotonic() - started < 30
+
+
+def test_an_unknown_setting_value_is_one_line_and_exit_2() -> None:
+    import os
+
+    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts.cli", "local"], capture_output=True,
+                               text=True, timeout=60, env={**os.environ, "HOKUSAI_MLFLOW_FAULT": "bogus"})
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("hokusai-contracts: error: HOKUSAI_MLFLOW_FAULT:")
+    assert "Traceback" not in completed.stderr
+
+
+def test_serve_auth_refuses_a_malformed_key_without_echoing_it() -> None:
+    from hokusai_contracts.stack.processes import free_port
+
+    secretish = "hk_live_" + "x" * 20
+    completed = run("serve", "auth", "--port", str(free_port()), "--api-key", secretish)
+    assert completed.returncode == 2
+    assert "followed by exactly 32 letters and digits" in completed.stdout + completed.stderr
+    assert secretish not in completed.stdout + completed.stderr
