@@ -68,10 +68,10 @@ def render_markdown(report: Report) -> str:
         f"{len(report.checks)} checks, {len(failed)} failed; {len(report.findings)} findings, "
         f"{len(unknown)} unknown. Started {report.started_at:%Y-%m-%d %H:%M:%S} UTC.",
         "",
-        f"Targets: proxy `{report.targets.proxy_url}` ({report.targets.proxy}), auth `{report.targets.auth_url}`, "
-        f"MLflow `{report.targets.mlflow_url}`.",
-        "",
     ]
+    if report.targets.proxy_url or report.targets.auth_url:
+        lines += [f"Targets: proxy `{report.targets.proxy_url}` ({report.targets.proxy}), auth "
+                  f"`{report.targets.auth_url}`, MLflow `{report.targets.mlflow_url}`.", ""]
     if report.diagnosis:
         lines += ["## Diagnosis", ""]
         for rank, item in enumerate(report.diagnosis, 1):
