@@ -654,12 +654,12 @@ def _fuzz(fake: Fake, mode: GenerationMode, conformance: bool, examples: int) ->
 
 
 def test_contract_profile_conforms_to_the_contract_for_valid_requests() -> None:
-    _fuzz(Fake("contract"), GenerationMode.POSITIVE, conformance=True, examples=300)
+    _fuzz(Fake("contract"), GenerationMode.POSITIVE, conformance=True, examples=1000)
 
 
 @pytest.mark.parametrize("profile", ["contract", "production"])
 def test_never_answers_500_to_invalid_requests(profile: str) -> None:
-    _fuzz(Fake(profile), GenerationMode.NEGATIVE, conformance=False, examples=300)
+    _fuzz(Fake(profile), GenerationMode.NEGATIVE, conformance=False, examples=1000)
 
 
 # --- the real process -------------------------------------------------------------------------
