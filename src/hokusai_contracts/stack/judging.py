@@ -9,7 +9,6 @@ MLflow as ``credential_leak``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 from .._findings import Exchange, Finding, FindingKind
@@ -91,11 +90,3 @@ def coverage_of(entries: Iterable[JournalEntry], contract: Contract) -> dict[str
         if match is not None and entry.status is not None:
             seen.setdefault(match.operation.label, set()).add(entry.status)
     return seen
-
-
-def count_calls(entries: Iterable[JournalEntry], contract: Contract) -> Counter[str]:
-    counter: Counter[str] = Counter()
-    for entry in entries:
-        match = contract.match(entry.method, entry.path)
-        counter[match.operation.label if match else f"{entry.method} {entry.path}"] += 1
-    return counter
