@@ -89,7 +89,7 @@ def test_serve_stack_stops_everything_on_ctrl_c_or_sigterm(sig: signal.Signals) 
     children = _descendants([process.pid]) - {process.pid}
     roots = {Path(p.cwd()).parent for p in map(psutil.Process, children) if _safe_cwd(p)}
     process.send_signal(sig)
-    process.wait(30)
+    process.wait(90)  # generous: a loaded CI machine stops MLflow slowly; a hang still fails
     assert not _alive(children)
     assert all(not root.exists() for root in roots if root.name.startswith("hokusai-stack-"))
 
