@@ -20,8 +20,9 @@ __all__ = ["LocalSettings", "load_local_settings"]
 class LocalSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOKUSAI_", extra="ignore")
 
-    #: A fault between the proxy and MLflow for the whole run: slow, error (500) or down (unreachable).
-    mlflow_fault: Literal["none", "slow", "error", "down"] = "none"
+    #: A fault between the proxy and MLflow for the whole run: slow, error (500), down (unreachable)
+    #: or drop (the connection cut mid-upload or before the answer).
+    mlflow_fault: Literal["none", "slow", "error", "down", "drop"] = "none"
     #: How long "slow" waits, in seconds: beyond the proxy's timeout.
     fault_delay_s: float = Field(default=6.0, gt=0, le=600)
     #: Size of the large artifact sent through the proxy and read back (0 skips the check).

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
 
-from hokusai_contracts.stack.journal import create_journal, read_journal
+from hokusai_contracts.stack.journal import ConnectionDropped, create_journal, read_journal
 
 KEY = "hk_live_" + "j" * 28 + "WXYZ"
 
@@ -79,3 +87,80 @@ def test_values_with_unicode_line_separators_survive_the_round_trip(tmp_path: Pa
     asyncio.run(_send(out, "GET", "/x", params={"name": "a\u2028b\x85c\rd"}))
     (entry,) = read_journal(out)
     assert entry.query == [("name", "a\u2028b\x85c\rd")]
+
+
+# --- the drop fault: the connection cut mid-upload or before the answer ------------------------
+
+DROP_AFTER = 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("size", "error"),
+    [
+        (DROP_AFTER * 4, f"injected fault: drop after {DROP_AFTER} bytes of the request body"),
+        (1000, "injected fault: drop before the answer (201 from upstream)"),
+    ],
+)
+def test_drop_fault_in_process_raises_where_no_connection_can_be_cut(tmp_path: Path, size: int, error: str) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        # Chunks of DROP_AFTER bytes, so the cut lands exactly on the threshold.
+        for _ in range(size // DROP_AFTER):
+            yield b"x" * DROP_AFTER
+
+    body = chunks() if size >= DROP_AFTER else b"x" * size
+    out = tmp_path / "j.jsonl"
+    with pytest.raises(ConnectionDropped):
+        asyncio.run(_send(out, "PUT", "/api/2.0/mlflow-artifacts/artifacts/a/b", content=body,
+                          fault={"mode": "drop", "drop_after_bytes": DROP_AFTER}))
+    (entry,) = read_journal(out)
+    assert (entry.fault, entry.status, entry.error) == ("drop", None, error)
+    assert entry.request_body_size == min(size, DROP_AFTER)
+
+
+@contextmanager
+def served(app: Starlette) -> Iterator[str]:
+    """The app behind a real uvicorn on a free port: a drop needs a TCP connection to cut."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.mark.parametrize(("method", "size"), [("PUT", 8 * 1024 * 1024), ("GET", 0)])
+def test_drop_fault_resets_the_callers_connection_without_a_status(tmp_path: Path, method: str, size: int) -> None:
+    upstream_got: list[str] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        # MockTransport reads the whole body before calling this: a cut upload never gets here.
+        upstream_got.append(f"{request.method} {len(request.content)}")
+        return streamed(200, b"{}")
+
+    out = tmp_path / "j.jsonl"
+    app = create_journal("http://upstream", "proxy->mlflow", out, transport=httpx.MockTransport(upstream))
+    with served(app) as url:
+        httpx.post(url + "/__journal__/fault", json={"mode": "drop", "drop_after_bytes": 256 * 1024})
+        started = time.monotonic()
+        with pytest.raises(httpx.TransportError):
+            httpx.request(method, url + "/api/2.0/mlflow-artifacts/artifacts/a/b", content=b"x" * size, timeout=10)
+        assert time.monotonic() - started < 5
+        # The journal itself survives its fault: mended, it forwards again.
+        httpx.post(url + "/__journal__/fault", json={"mode": "none"})
+        assert httpx.get(url + "/api/2.0/mlflow/experiments/search", timeout=10).status_code == 200
+    dropped, passed = read_journal(out)
+    assert dropped.fault == "drop" and dropped.status is None and passed.status == 200
+    if size:
+        assert upstream_got == ["GET 0"]  # the upstream's upload broke off too: it never got a whole body
+        assert 256 * 1024 <= dropped.request_body_size < size
+    else:
+        assert upstream_got == ["GET 0", "GET 0"] and "before the answer" in (dropped.error or "")

@@ -15,9 +15,10 @@ from typing import Literal
 __all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "MLFLOW_FAULTS", "Part", "StackDefinition", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
-#: Faults the stack can put between the proxy and MLflow: ``slow`` and ``error`` through the
-#: journal, ``down`` by pointing the proxy at a port nobody listens on.
-MLFLOW_FAULTS = ("none", "slow", "error", "down")
+#: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
+#: connection cut mid-upload or before the answer) through the journal, ``down`` by pointing the
+#: proxy at a port nobody listens on.
+MLFLOW_FAULTS = ("none", "slow", "error", "down", "drop")
 
 
 class Part(StrEnum):

@@ -4,8 +4,8 @@ It knows nothing of the service it fronts. Every exchange becomes one JSON
 line (``JournalEntry``) with credentials masked and large bodies summarised by
 size and SHA-256; the engine judges the entries against the receiving side's
 contract after the run. The same piece injects faults (``Fault``) so that the
-proxy's behaviour with a slow or failing upstream can be observed (an absent
-upstream is a stopped process: see ``stack.processes``).
+proxy's behaviour with a slow, failing or disconnecting upstream can be observed
+(an absent upstream is a stopped process: see ``stack.processes``).
 
 Control endpoints live under ``/__journal__/`` (faults, entries, reset): a
 prefix no contract of ours uses.
@@ -34,7 +34,8 @@ from starlette.routing import Route
 
 from .._redact import KEY_PATTERN, mask, redact
 
-__all__ = ["CredentialSighting", "Fault", "FaultMode", "JournalEntry", "create_journal", "read_journal"]
+__all__ = ["ConnectionDropped", "CredentialSighting", "Fault", "FaultMode", "JournalEntry", "create_journal",
+           "read_journal"]
 
 #: Bodies up to this size are kept (redacted) as text; larger ones only by size and digest.
 TEXT_BODY_LIMIT = 64 * 1024
@@ -51,6 +52,10 @@ class FaultMode(StrEnum):
     NONE = "none"
     SLOW = "slow"  # wait delay_s before forwarding
     ERROR = "error"  # answer 500 without forwarding
+    # Forward, then cut the caller's connection once drop_after_bytes of the request body have
+    # passed (mid-upload), or, for a smaller body, when the upstream's answer arrives (before the
+    # caller gets it): no status line at all, as when a load balancer or a crashing server resets.
+    DROP = "drop"
 
 
 class Fault(BaseModel):
@@ -58,6 +63,11 @@ class Fault(BaseModel):
     delay_s: float = 10.0
     # Only requests whose path contains this text are affected ("" = all).
     path_contains: str = ""
+    drop_after_bytes: int = Field(default=256 * 1024, ge=0)
+
+
+class ConnectionDropped(ConnectionResetError):
+    """The injected ``drop`` fault, raised where no server connection can be cut (in-process ASGI)."""
 
 
 class CredentialSighting(BaseModel):
@@ -212,10 +222,23 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
             await write(entry)
             return Response("injected upstream error", status_code=500, media_type="text/plain")
 
+        dropping = applies and fault.mode is FaultMode.DROP
+
         async def body() -> AsyncIterator[bytes]:
             async for chunk in request.stream():
                 recorder.feed(chunk)
+                if dropping and chunk and recorder.size >= fault.drop_after_bytes:
+                    # Raised inside the upstream send: httpx abandons that connection too, so the
+                    # upstream sees the same broken upload the caller does.
+                    raise _Cut(f"after {recorder.size} bytes of the request body")
                 yield chunk
+
+        async def drop(where: str) -> Response:
+            entry.error = f"injected fault: drop {where}"
+            entry.elapsed_ms = (time.perf_counter() - started) * 1000
+            _finish_request(entry, recorder)
+            await write(entry)
+            return await _cut_connection(request)
 
         headers = [(k, v) for k, v in raw_headers if k.lower() not in _HOP_BY_HOP]
         outgoing = state["client"].build_request(
@@ -225,12 +248,17 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
         )
         try:
             answer = await state["client"].send(outgoing, stream=True)
+        except _Cut as cut:
+            return await drop(str(cut))
         except httpx.HTTPError as exc:
             entry.error = f"{type(exc).__name__}: {exc}"
             entry.elapsed_ms = (time.perf_counter() - started) * 1000
             _finish_request(entry, recorder)
             await write(entry)
             return Response(f"journal: upstream unreachable ({type(exc).__name__})", status_code=502)
+        if dropping:
+            await answer.aclose()
+            return await drop(f"before the answer ({answer.status_code} from upstream)")
 
         _finish_request(entry, recorder)
         entry.status = answer.status_code
@@ -259,6 +287,35 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
         Route("/{path:path}", relay, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+class _Cut(Exception):
+    """Ends the forwarded body where the drop fault cuts it."""
+
+
+class _NoAnswer(Response):
+    """Sends nothing: the connection it would answer on is gone."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+
+async def _cut_connection(request: Request) -> Response:
+    """Reset the caller's TCP connection, so it sees no status line at all.
+
+    ASGI has no message for "drop this connection", and an exception only makes the server answer
+    500. Uvicorn's ``receive`` is a method of its request cycle, which holds the connection's
+    asyncio transport: aborting that sends a reset, and uvicorn then sends nothing more (it treats
+    the request as disconnected). Without such a transport (an in-process ASGI client), raise
+    ``ConnectionDropped``, which that client passes to its caller.
+    """
+    transport = getattr(getattr(request.receive, "__self__", None), "transport", None)
+    if not callable(getattr(transport, "abort", None)):
+        raise ConnectionDropped("injected fault: drop")
+    assert transport is not None
+    transport.abort()
+    await asyncio.sleep(0)  # let uvicorn learn of the lost connection before we return
+    return _NoAnswer()
 
 
 def _finish_request(entry: JournalEntry, recorder: _BodyRecorder) -> None:

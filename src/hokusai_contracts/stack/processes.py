@@ -32,7 +32,10 @@ from .._errors import StackError
 from .._redact import redact
 from .definition import HEALTH_PATHS, Part, StackDefinition
 
-__all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
+__all__ = ["JOURNAL_FAULTS", "ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
+
+#: The MLflow faults the journal in front of MLflow injects (``down`` needs no journal).
+JOURNAL_FAULTS = ("slow", "error", "drop")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -127,7 +130,7 @@ class ProcessStack:
             "--seed", str(d.seed_file), "--profile", d.auth_profile, "--state-file", str(state_file),
         ], {"FAKE_AUTH_ADMIN_TOKEN": d.admin_token})
         auth_target, mlflow_target = url[Part.AUTH], url[Part.MLFLOW]
-        if d.with_journals or d.mlflow_fault in ("slow", "error"):
+        if d.with_journals or d.mlflow_fault in JOURNAL_FAULTS:
             for journal, upstream, hop in ((Part.AUTH_JOURNAL, url[Part.AUTH], "proxy->auth"),
                                            (Part.MLFLOW_JOURNAL, url[Part.MLFLOW], "proxy->mlflow")):
                 fault = d.mlflow_fault if journal is Part.MLFLOW_JOURNAL and d.mlflow_fault != "down" else "none"
