@@ -37,6 +37,7 @@ def run(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, float, di
         ({"FAKE_AUTH_FAULT": "error"}, "auth"),
         ({"HOKUSAI_MLFLOW_FAULT": "slow"}, "mlflow"),
         ({"HOKUSAI_MLFLOW_FAULT": "down"}, "mlflow"),
+        ({"HOKUSAI_MLFLOW_FAULT": "drop"}, "mlflow"),
     ],
 )
 def test_a_broken_part_is_diagnosed_as_infrastructure(tmp_path: Path, env: dict[str, str], part: str) -> None:
