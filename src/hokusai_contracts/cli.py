@@ -11,9 +11,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from ._errors import HokusaiContractsError, UsageError
+
+if TYPE_CHECKING:
+    from .report import Report
 
 __all__ = ["main"]
 
@@ -39,6 +43,17 @@ def _suites(text: str) -> list[str]:
     return names
 
 
+def _live_suites(text: str) -> list[str]:
+    from .live.run import LIVE_SUITES
+
+    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
+    unknown = [name for name in names if name not in LIVE_SUITES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown live suite {unknown[0]!r}; choose from {', '.join(LIVE_SUITES)} "
+                                         "or none")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hokusai-contracts", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,6 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+
+    live = commands.add_parser(
+        "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
+        description="Settings come from HOKUSAI_* environment variables or a git-ignored .env file: HOKUSAI_API_KEY "
+                    "(required), HOKUSAI_PROXY_URL, HOKUSAI_AUTH_URL, HOKUSAI_MLFLOW_URL ('' skips direct MLflow), "
+                    "HOKUSAI_CA_BUNDLE, HOKUSAI_RATE_LIMIT, HOKUSAI_REQUEST_BUDGET, HOKUSAI_LIVE_MAX_EXAMPLES, "
+                    "HOKUSAI_TIMEOUT_S, HOKUSAI_PERF_SAMPLES, HOKUSAI_PERF_BASELINE, HOKUSAI_PERF_TOLERANCE.")
+    live.add_argument("--report-dir", type=Path, default=Path("reports"))
+    live.add_argument("--keep", action="store_true", help="keep the contract-probe-* resources the run created")
+    live.add_argument("--suites", type=_live_suites, default=None,
+                      help="comma-separated read-only suites (auth-service,mlflow-direct,proxy) or none")
+    live.add_argument("--models", type=_models, default=None, help="model kinds for the registration scenario")
 
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
     parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
@@ -124,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "local":
         return _local(args)
+    if args.command == "live":
+        return _live(args)
     if args.command == "serve":
         from .serve import serve
 
@@ -179,12 +208,33 @@ def _local(args: argparse.Namespace) -> int:
     if args.models:
         options.models = args.models
     report = run_local(options)
+    _print_outcome(report, args.report_dir)
+    return 0 if report.verdict == "pass" else 1
+
+
+def _live(args: argparse.Namespace) -> int:
+    from .live.run import LiveOptions, run_live
+    from .live.settings import load_live_settings
+
+    settings = load_live_settings()
+    options = LiveOptions(report_dir=args.report_dir, keep=args.keep)
+    if args.suites is not None:
+        options.suites = args.suites
+    if args.models:
+        options.models = args.models
+    report = run_live(settings, options)
+    _print_outcome(report, args.report_dir)
+    return 0 if report.verdict == "pass" else 1
+
+
+def _print_outcome(report: Report, report_dir: Path) -> None:
     unknown = sum(not f.known for f in report.findings)
     for item in report.diagnosis:
         print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
-    print(f"\nReport: {args.report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
+    for warning in report.warnings:
+        print(f"Warning: {warning}")
+    print(f"\nReport: {report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
           f"{len(report.findings)} findings, {unknown} unknown)")
-    return 0 if report.verdict == "pass" else 1
 
 
 def _compose(args: argparse.Namespace) -> int:

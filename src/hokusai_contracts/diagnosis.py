@@ -52,6 +52,37 @@ def diagnose(report: Report) -> list[Diagnosis]:
             recommendation="Check the health of the part named (and its load balancer) before touching keys or code.",
         ))
 
+    key_refused = pick(lambda f: f.kind is FindingKind.AUTH_REJECTED and f.hop is Hop.CLIENT_TO_AUTH)
+    if key_refused:
+        # The auth service itself, asked directly, refuses the key: nothing downstream can fix that.
+        diagnoses.append(Diagnosis(
+            category=DiagnosisCategory.API_KEY, confidence=0.95,
+            summary="the auth service refuses the key for 'platform': " + key_refused[0].observed[:200],
+            evidence=_evidence(key_refused), recommendation=key_refused[0].recommendation,
+        ))
+    proxy_refuses = pick(lambda f: f.kind is FindingKind.AUTH_REJECTED and f.hop is Hop.CLIENT_TO_PROXY
+                         and f.suite == "bearer-auth")
+    if proxy_refuses and not key_refused:
+        # The key validates directly for 'platform', yet the proxy refuses it: the proxy asks the auth
+        # service something else. Most often the wrong service id (incident 2); else the key sent
+        # where the contract does not want it (incident 1).
+        diagnoses.append(Diagnosis(
+            category=DiagnosisCategory.SERVICE_CONFIG, confidence=0.8,
+            summary="the key is valid for 'platform' when the auth service is asked directly, but the proxy "
+                    "rejects it: the proxy most likely validates for another service id",
+            evidence=_evidence(proxy_refuses),
+            recommendation="Check the proxy's service id setting (AUTH_SERVICE_ID or equivalent): it must be "
+                           "'platform' in the validate call.",
+        ))
+        diagnoses.append(Diagnosis(
+            category=DiagnosisCategory.CONTRACT_MISMATCH, confidence=0.65,
+            summary="the key validates directly but the proxy rejects it: the proxy's validate call may not "
+                    "follow the auth contract (key in a header instead of the body)",
+            evidence=_evidence(proxy_refuses),
+            recommendation="Compare the proxy's validate request with contracts/auth-service.yaml: "
+                           "body {api_key, service_id}.",
+        ))
+
     wrong_service = pick(lambda f: f.kind is FindingKind.UNKNOWN_VALUE and f.location.endswith("service_id"))
     if wrong_service:
         diagnoses.append(Diagnosis(
@@ -61,7 +92,7 @@ def diagnose(report: Report) -> list[Diagnosis]:
             recommendation="Set the proxy's service id (AUTH_SERVICE_ID) to `platform`, in validate and usage calls.",
         ))
 
-    broken = pick(lambda f: f.kind in _CONTRACT_KINDS)
+    broken = pick(lambda f: f.kind in _CONTRACT_KINDS and f not in proxy_refuses)
     if diagnoses and diagnoses[0].category is DiagnosisCategory.INFRASTRUCTURE:
         # A load balancer's 503 page is not a schema violation worth a second diagnosis.
         broken = [f for f in broken if not f.observed.startswith("5")]
@@ -85,7 +116,8 @@ def diagnose(report: Report) -> list[Diagnosis]:
         ))
 
     rejected = [c for c in failed if c.suite == "scenario" and "UNAUTHENTICATED" in c.message]
-    if rejected and not (wrong_service or any(f.hop is Hop.PROXY_TO_AUTH for f in broken)):
+    if rejected and not (key_refused or proxy_refuses or wrong_service
+                         or any(f.hop is Hop.PROXY_TO_AUTH for f in broken)):
         diagnoses.append(Diagnosis(
             category=DiagnosisCategory.API_KEY, confidence=0.6,
             summary="the key is refused and the proxy's call to the auth service follows the contract",

@@ -37,10 +37,15 @@ class ProbeResult:
                         elapsed_ms=round(self.seconds * 1000, 1), error=self.error)
 
 
-def probe(method: str, url: str, *, timeout: float, verify: str | bool = True, **kwargs: Any) -> ProbeResult:
+def probe(method: str, url: str, *, timeout: float, verify: str | bool = True, client: httpx.Client | None = None,
+          **kwargs: Any) -> ProbeResult:
+    """One request; ``client`` (a live run's gated client) replaces a fresh connection."""
     started = time.perf_counter()
     try:
-        response = httpx.request(method, url, timeout=timeout, verify=verify, **kwargs)
+        if client is not None:
+            response = client.request(method, url, timeout=timeout, **kwargs)
+        else:
+            response = httpx.request(method, url, timeout=timeout, verify=verify, **kwargs)
     except httpx.TimeoutException:
         return ProbeResult(method, url, time.perf_counter() - started, error="timeout")
     except httpx.TransportError as exc:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
+
 from .._findings import Finding, FindingKind
 from .._hops import Hop
 from ..report import CheckRecord, CheckStatus
@@ -79,22 +81,23 @@ def _judge(result: ProbeResult, hop: Hop, operation: str, slow_after_s: float) -
 
 
 def run_preflight(proxy_url: str, auth_url: str, mlflow_url: str | None, api_key: str, *,
-                  timeout: float = 15.0, slow_after_s: float = 5.0, verify: str | bool = True) -> Preflight:
+                  timeout: float = 15.0, slow_after_s: float = 5.0, verify: str | bool = True,
+                  client: httpx.Client | None = None) -> Preflight:
     """Probe auth, MLflow and the proxy; ``proxy_url`` is the tracking URI (with the mount)."""
     outcome = Preflight()
     probes: list[tuple[str, Hop, str, ProbeResult]] = [
         ("auth health", Hop.CLIENT_TO_AUTH, "GET /health",
-         probe("GET", auth_url.rstrip("/") + "/health", timeout=timeout, verify=verify)),
+         probe("GET", auth_url.rstrip("/") + "/health", timeout=timeout, verify=verify, client=client)),
         ("auth validate", Hop.CLIENT_TO_AUTH, "POST /api/v1/keys/validate",
-         probe("POST", auth_url.rstrip("/") + "/api/v1/keys/validate", timeout=timeout, verify=verify,
+         probe("POST", auth_url.rstrip("/") + "/api/v1/keys/validate", timeout=timeout, verify=verify, client=client,
                json={"api_key": api_key, "service_id": "platform"})),
     ]
     if mlflow_url:
         probes.append(("mlflow health", Hop.CLIENT_TO_MLFLOW, "GET /health",
-                       probe("GET", mlflow_url.rstrip("/") + "/health", timeout=timeout, verify=verify)))
+                       probe("GET", mlflow_url.rstrip("/") + "/health", timeout=timeout, verify=verify, client=client)))
     probes += [
         ("proxy health", Hop.CLIENT_TO_PROXY, "GET /health/mlflow",
-         probe("GET", proxy_url.rstrip("/") + "/health/mlflow", timeout=timeout, verify=verify)),
+         probe("GET", proxy_url.rstrip("/") + "/health/mlflow", timeout=timeout, verify=verify, client=client)),
         ("proxied read", Hop.CLIENT_TO_PROXY, "GET /api/2.0/mlflow/experiments/search",
          probe("GET", proxy_url.rstrip("/") + "/api/2.0/mlflow/experiments/search", timeout=timeout,
                verify=verify, params={"max_results": 1}, headers={"Authorization": f"Bearer {api_key}"})),

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ..local_run import LocalOptions
     from ..stack.processes import Stack, StackEndpoints
 
-__all__ = ["SUITE_MODULES", "run_suites"]
+__all__ = ["SUITE_MODULES", "add_coverage", "fold_records", "run_pytest_suites", "run_suites"]
 
 SUITE_MODULES = {
     "auth-service": "test_auth_service.py",
@@ -125,16 +125,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
     deviations = KnownDeviations.load(contracts_dir / "known-deviations.yaml", root=root)
     today = date.today()
     report.warnings += [f"expired known deviation: {w}" for w in deviations.expired(today)]
-    coverage: dict[str, dict[str, set[int]]] = {}
-
-    for record in records:
-        findings = deviations.apply((Finding.model_validate(f) for f in record["findings"]), today)
-        _add_check(report, record["suite"], record["name"], findings,
-                   outcome=record["outcome"], seconds=record["seconds"], cases=record["cases"],
-                   message=record["message"])
-        if record.get("contract"):
-            for operation, statuses in record["statuses"].items():
-                coverage.setdefault(record["contract"], {}).setdefault(operation, set()).update(statuses)
+    coverage = fold_records(report, records, deviations)
 
     journal_started = time.perf_counter()
     for hop, journal, contract_file in (
@@ -161,7 +152,40 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
             coverage.setdefault(contract.display_path, {}).setdefault(operation, set()).update(statuses)
     report.timings["hop_journals"] = round(time.perf_counter() - journal_started, 3)
 
-    for contract_file in (AUTH_CONTRACT, PROXY_CONTRACT):
+    add_coverage(report, coverage, contracts_dir, root)
+    failed = sum(c.status is CheckStatus.FAILED for c in report.checks)
+    out(f"{len(records)} suite tests and the hop journals judged; {failed} checks failed, "
+        f"{sum(not f.known for f in report.findings)} unknown findings")
+
+
+def fold_records(report: Report, records: list[dict[str, Any]], deviations: KnownDeviations,
+                 drop: Callable[[Finding], bool] | None = None) -> dict[str, dict[str, set[int]]]:
+    """Turn the suites' result lines into checks and findings; return the statuses seen per operation.
+
+    ``drop`` removes findings that are not the service's (a live run's gate answering instead of
+    it); a test whose every finding was dropped is reported as skipped, not failed.
+    """
+    today = date.today()
+    coverage: dict[str, dict[str, set[int]]] = {}
+    for record in records:
+        raw = [Finding.model_validate(f) for f in record["findings"]]
+        kept = [f for f in raw if drop is None or not drop(f)]
+        findings = deviations.apply(kept, today)
+        outcome, message = record["outcome"], record["message"]
+        if len(kept) < len(raw) and not any(not f.known for f in findings):
+            outcome, message = "skipped", "stopped by the live run's gate (request budget or safety policy)"
+        _add_check(report, record["suite"], record["name"], findings, outcome=outcome, seconds=record["seconds"],
+                   cases=record["cases"], message=message)
+        if record.get("contract"):
+            for operation, statuses in record["statuses"].items():
+                coverage.setdefault(record["contract"], {}).setdefault(operation, set()).update(statuses)
+    return coverage
+
+
+def add_coverage(report: Report, coverage: dict[str, dict[str, set[int]]], contracts_dir: Path, root: Path,
+                 contract_files: tuple[str, ...] = (AUTH_CONTRACT, PROXY_CONTRACT)) -> None:
+    """One coverage line per operation of each contract: exercised or not, with the statuses seen."""
+    for contract_file in contract_files:
         path = contracts_dir / contract_file
         if not path.exists():
             continue
@@ -171,9 +195,6 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
             statuses = sorted(seen.get(operation.label, set()))
             report.coverage.append(OperationCoverage(contract=contract.display_path, operation=operation.label,
                                                      exercised=bool(statuses), statuses=statuses))
-    failed = sum(c.status is CheckStatus.FAILED for c in report.checks)
-    out(f"{len(records)} suite tests and the hop journals judged; {failed} checks failed, "
-        f"{sum(not f.known for f in report.findings)} unknown findings")
 
 
 def _refresh_consumer_expectations(entries: list[Any], contract: Contract, committed: Path, report_dir: Path,
@@ -216,6 +237,8 @@ def _add_check(report: Report, suite: str, name: str, findings: list[Finding], *
     unknown = [f for f in findings if not f.known]
     if outcome == "failed":
         status = CheckStatus.FAILED
+    elif outcome == "skipped":
+        status = CheckStatus.SKIPPED
     elif outcome != "passed":
         status = CheckStatus.ERROR
     elif unknown:
