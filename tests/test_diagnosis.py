@@ -48,3 +48,28 @@ def test_a_refused_key_with_a_clean_proxy_is_the_key() -> None:
 def test_known_deviations_are_no_evidence() -> None:
     report = _report(_finding(Hop.CLIENT_TO_PROXY, FindingKind.SERVER_ERROR, "status", known=True))
     assert diagnose(report) == []
+
+
+def _live_finding(hop: Hop, suite: str, observed: str = "401 Invalid or expired API key") -> Finding:
+    return Finding(hop=hop, operation="POST /api/v1/keys/validate", kind=FindingKind.AUTH_REJECTED,
+                   location="body.api_key", expected="200", observed=observed, recommendation="issue a new key",
+                   suite=suite)
+
+
+def test_live_key_refused_by_the_auth_service_is_api_key_first() -> None:
+    report = Report(tool_version="t", mode="live", findings=[_live_finding(Hop.CLIENT_TO_AUTH, "auth-service")])
+    (first, *rest) = diagnose(report)
+    assert first.category is DiagnosisCategory.API_KEY and first.confidence >= 0.9
+    assert first.recommendation == "issue a new key"
+    assert DiagnosisCategory.SERVICE_CONFIG not in [d.category for d in rest]
+
+
+def test_live_proxy_refusing_a_valid_key_is_service_config_then_contract_mismatch() -> None:
+    report = Report(tool_version="t", mode="live", findings=[_live_finding(Hop.CLIENT_TO_PROXY, "bearer-auth")])
+    assert [d.category for d in diagnose(report)] == [DiagnosisCategory.SERVICE_CONFIG,
+                                                       DiagnosisCategory.CONTRACT_MISMATCH]
+
+
+def test_outage_reported_as_401_by_the_faults_suite_is_not_service_config() -> None:
+    report = Report(tool_version="t", mode="local", findings=[_live_finding(Hop.CLIENT_TO_PROXY, "faults")])
+    assert DiagnosisCategory.SERVICE_CONFIG not in [d.category for d in diagnose(report)]

@@ -54,12 +54,15 @@ class Egress:
         return {self.base(target): url.rstrip("/") for target, url in self.gate.bases.items()}
 
 
-def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float) -> Starlette:
+def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float,
+                      transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    """``transport`` replaces the network for unit tests (an ``httpx.MockTransport``)."""
     state: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(verify=verify, timeout=timeout_s, follow_redirects=False) as client:
+        async with httpx.AsyncClient(verify=verify, timeout=timeout_s, follow_redirects=False,
+                                     transport=transport) as client:
             state["client"] = client
             yield
 
@@ -105,14 +108,15 @@ def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float) -> Starl
 
 
 @contextmanager
-def running_egress(gate: Gate, verify: str | bool, timeout_s: float) -> Iterator[Egress]:
+def running_egress(gate: Gate, verify: str | bool, timeout_s: float,
+                   transport: httpx.AsyncBaseTransport | None = None) -> Iterator[Egress]:
     """Serve the pass-through on a free loopback port in a background thread."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_egress_app(gate, verify, timeout_s), log_level="warning", access_log=False,
-                            lifespan="on", timeout_keep_alive=30)
+    app = create_egress_app(gate, verify, timeout_s, transport)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-egress", daemon=True)
     thread.start()

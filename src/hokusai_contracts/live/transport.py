@@ -21,9 +21,9 @@ _WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 
 class GatedTransport(httpx.BaseTransport):
-    def __init__(self, gate: Gate, verify: str | bool = True) -> None:
+    def __init__(self, gate: Gate, verify: str | bool = True, inner: httpx.BaseTransport | None = None) -> None:
         self._gate = gate
-        self._inner = httpx.HTTPTransport(verify=verify, retries=0)
+        self._inner = inner or httpx.HTTPTransport(verify=verify, retries=0)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
