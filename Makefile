@@ -10,6 +10,13 @@ REPORT_DIR ?= reports
 PROXY_CMD ?=
 PROXY_IMAGE ?=
 STACK ?= process
+# STACK=docker / compose-up: images in place of the official ones, and DOCKER_NETWORK=host where
+# containers must not use the daemon's bridge (compose/README.md).
+MLFLOW_IMAGE ?=
+BASE_IMAGE ?=
+DOCKER_NETWORK ?=
+DOCKER_ENV = $(if $(MLFLOW_IMAGE),HOKUSAI_MLFLOW_IMAGE='$(MLFLOW_IMAGE)') $(if $(BASE_IMAGE),HOKUSAI_BASE_IMAGE='$(BASE_IMAGE)') \
+	$(if $(DOCKER_NETWORK),HOKUSAI_DOCKER_NETWORK='$(DOCKER_NETWORK)')
 FULL ?=
 SPEC ?=
 PYTEST_ARGS ?=
@@ -32,12 +39,12 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP) ## Create .venv and install the pinned dependencies
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
-	$(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
+	$(DOCKER_ENV) $(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
 		$(if $(PROXY_CMD),--proxy-cmd '$(PROXY_CMD)') $(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') \
 		$(if $(FULL),--full)
 
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
-	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(KEEP),--keep)
+	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep)
 
 contract-spec: $(STAMP) ## Check a candidate auth-service spec: make contract-spec SPEC=path
 	@test -n "$(SPEC)" || { echo "usage: make contract-spec SPEC=path/to/candidate.yaml" >&2; exit 2; }
@@ -69,7 +76,7 @@ lock: ## Re-resolve constraints.txt from pyproject.toml in a scratch venv
 	rm -rf .lock-venv
 
 compose-up: $(STAMP) ## Start the compose stack (needs a Docker engine)
-	$(BIN)/hokusai-contracts compose up
+	$(DOCKER_ENV) $(BIN)/hokusai-contracts compose up $(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)')
 
 compose-down: $(STAMP) ## Stop the compose stack and remove what it created
 	$(BIN)/hokusai-contracts compose down

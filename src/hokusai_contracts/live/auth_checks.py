@@ -73,7 +73,9 @@ def run_auth_checks(probes: LiveProbes) -> None:
                      findings=findings)
 
     if platform is not None and answered and PROXY_SERVICE_ID not in valid_for:
-        probes.report.add_finding(_key_refused(platform, valid_for))
+        refused = _key_refused(platform, valid_for)
+        refused.contract = probes.ref(probes.auth_contract, "POST", VALIDATE, "/requestBody")
+        probes.report.add_finding(refused)
 
 
 def _key_refused(result: ProbeResult, valid_for: list[str]) -> Finding:

@@ -46,6 +46,7 @@ def run_bearer_checks(probes: LiveProbes) -> None:
         findings.append(Finding(
             hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.AUTH_REJECTED,
             location="header.Authorization", suite=SUITE, exchanges=[result.exchange()],
+            contract=probes.proxy_contract.ref("/components/securitySchemes/bearerAuth"),
             expected=f"200: the auth service accepts this key for {PROXY_SERVICE_ID!r} when asked directly",
             observed=f"{answer_of(result)}",
             recommendation="The proxy asks the auth service something else than the contract says: check the "
@@ -72,6 +73,7 @@ def run_bearer_checks(probes: LiveProbes) -> None:
             findings.append(Finding(
                 hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.IGNORED_AUTH,
                 location="header.Authorization", expected="401: the contract requires a valid Bearer key",
+                contract=probes.ref(probes.proxy_contract, "GET", READ, "/responses/401"),
                 observed=answer_of(result), suite=SUITE,
                 recommendation="The proxy must validate every request's key with the auth service and refuse "
                                "on failure.",
@@ -80,6 +82,7 @@ def run_bearer_checks(probes: LiveProbes) -> None:
             findings.append(Finding(
                 hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.UNDECLARED_CREDENTIAL,
                 location="query.api_key", expected="401: the contract takes the key from Authorization: Bearer only",
+                contract=probes.proxy_contract.ref("/components/securitySchemes/bearerAuth"),
                 observed=answer_of(result), suite=SUITE, exchanges=[result.exchange()],
                 recommendation="Refuse keys in the query string: URLs end up in access logs and browser history."))
         verdict = "let in" if let_in else "refused"

@@ -40,12 +40,14 @@ def run_investigation(probes: LiveProbes) -> None:
         if required and through.status == 404:
             findings.append(Finding(
                 hop=Hop.CLIENT_TO_PROXY, operation=f"GET {path}", kind=FindingKind.PATH_NOT_FOUND, location="path",
+                contract=probes.ref(probes.proxy_contract, "GET", path),
                 expected="200: the MLflow client calls this route", observed=answer_of(through), suite=SUITE,
                 recommendation=f"Route {path.rsplit('/', 1)[0]}/ through the proxy to MLflow unchanged.",
                 exchanges=[through.exchange()]))
         elif direct is not None and _differ(through, direct):
             findings.append(Finding(
                 hop=Hop.CLIENT_TO_PROXY, operation=f"GET {path}", kind=FindingKind.DIFFERS_FROM_UPSTREAM,
+                contract=probes.ref(probes.proxy_contract, "GET", path),
                 location="status", expected=f"what MLflow answers directly: {answer_of(direct)}",
                 observed=answer_of(through), suite=SUITE, exchanges=[through.exchange(), direct.exchange()],
                 recommendation="Forward this path to MLflow unchanged (no rewriting of api/ and ajax-api/)."))

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from .._findings import Finding
+from .._findings import ContractRef, Finding
 from .._hops import Hop
 from ..contracts.deviations import KnownDeviations
 from ..contracts.judge import judge_response
@@ -40,6 +40,11 @@ class LiveProbes:
 
     def ask(self, method: str, url: str, **kwargs: Any) -> ProbeResult:
         return probe(method, url, timeout=self.timeout_s, client=self.client, **kwargs)
+
+    def ref(self, contract: Contract, method: str, path: str, suffix: str = "") -> ContractRef | None:
+        """Where ``contract`` writes the operation a probe exercised (``suffix`` points inside it)."""
+        found = contract.match(method, path)
+        return contract.ref(found.operation.pointer + suffix) if found else None
 
     def judged(self, result: ProbeResult, contract: Contract, hop: Hop, method: str, path: str,
                suite: str) -> list[Finding]:
