@@ -1,9 +1,12 @@
 """``make bench``: where the seconds of ``make contract-local`` go.
 
 It runs the real command in a child process (so interpreter start-up and
-imports count, as they do for a user), then reads the phase timings the run
-recorded in its report and prints them as a table. The figures are also
-written to ``REPORT_DIR/bench.json``.
+imports count, as they do for a user), with ``--full`` so that the
+concurrency figures (8 registrations at once, validate calls that reached
+the auth service) are measured too, then reads the phase timings and metrics
+the run recorded in its report and prints them as a table: the default run's
+time is the total less the ``concurrency`` phase. The figures are also written
+to ``REPORT_DIR/bench.json``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ def table_rows(wall: float, timings: dict[str, float]) -> list[tuple[str, float]
     Parts of ``start`` and of ``suites`` run in parallel, so they add up to more than their phase;
     only top-level phases count towards the accounted time.
     """
-    rows = [("total wall (make contract-local, venv installed)", wall)]
+    rows = [("total wall (make contract-local FULL=1, venv installed)", wall)]
+    if "concurrency" in timings:
+        rows.append(("  default run (total less concurrency)", wall - timings["concurrency"]))
     accounted = 0.0
     for phase in ("start", "preflight", "imports_wait", "scenario", "large_artifact", "concurrency", "suites",
                   "hop_journals", "faults", "stop"):
@@ -49,7 +54,7 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
         run_dir = Path(scratch)
         started = time.perf_counter()
         completed = subprocess.run(
-            [sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir", str(run_dir),
+            [sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir", str(run_dir), "--full",
              *(extra_args or [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
