@@ -78,3 +78,14 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: s
         load_live_settings()
     assert expected in str(caught.value)
     assert KEY not in str(caught.value)
+
+
+def test_a_host_that_does_not_resolve_is_refused_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hokusai_contracts.live.run import check_hosts_resolve
+
+    monkeypatch.setenv("HOKUSAI_API_KEY", KEY)
+    monkeypatch.setenv("HOKUSAI_AUTH_URL", "https://auth.hokusai.invalid")
+    monkeypatch.setenv("HOKUSAI_PROXY_URL", "http://127.0.0.1:9/api/mlflow")
+    monkeypatch.setenv("HOKUSAI_MLFLOW_URL", "")
+    with pytest.raises(UsageError, match=r"HOKUSAI_AUTH_URL: host 'auth.hokusai.invalid' does not resolve"):
+        check_hosts_resolve(load_live_settings())

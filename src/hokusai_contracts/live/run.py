@@ -12,6 +12,7 @@ loopback pass-through's.
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import threading
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import __version__
+from .._errors import UsageError
 from .._findings import Finding
 from .._redact import mask, redact
 from ..contracts.deviations import KnownDeviations
@@ -76,7 +78,23 @@ def _rewriter(egress: Egress | None, secrets: list[str]) -> Callable[[str], str]
     return rewrite
 
 
+def check_hosts_resolve(settings: LiveSettings) -> None:
+    """A host name that does not resolve is a typo, not an outage: refuse it before anything is sent."""
+    for variable, url in (("HOKUSAI_PROXY_URL", settings.proxy_url), ("HOKUSAI_AUTH_URL", settings.auth_url),
+                          ("HOKUSAI_MLFLOW_URL", settings.mlflow_url)):
+        if not url:
+            continue
+        host = urlsplit(url).hostname or ""
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(f"{variable}: host {host!r} does not resolve ({reason}); check the URL. "
+                             "Nothing was sent.") from None
+
+
 def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], None] = print) -> Report:
+    check_hosts_resolve(settings)
     key = settings.key
     root = project_root()
     contracts_dir = root / "contracts"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .._errors import UsageError
@@ -26,17 +26,17 @@ PRODUCTION_AUTH_URL = "https://auth.hokus.ai"
 PRODUCTION_MLFLOW_URL = "https://registry.hokus.ai/mlflow"
 
 
-def _http_url(value: str, name: str) -> str:
+def _http_url(value: str) -> str:
     value = value.strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{name} must be an http(s) URL such as https://host/path, got {value!r}")
+        raise ValueError("must be an http(s) URL such as https://host/path")
     if parts.query or parts.fragment:
-        raise ValueError(f"{name} must not carry a query or fragment, got {value!r}")
+        raise ValueError("must not carry a query or fragment")
     try:
         parts.port  # noqa: B018 - an out-of-range port raises here
     except ValueError:
-        raise ValueError(f"{name} has an invalid port: {value!r}") from None
+        raise ValueError("has an invalid port") from None
     return value
 
 
@@ -68,26 +68,26 @@ class LiveSettings(BaseSettings):
 
     @field_validator("proxy_url", "auth_url")
     @classmethod
-    def _required_url(cls, value: str, info: ValidationInfo) -> str:
-        return _http_url(value, f"HOKUSAI_{info.field_name}".upper())
+    def _required_url(cls, value: str) -> str:
+        return _http_url(value)
 
     @field_validator("mlflow_url")
     @classmethod
     def _optional_url(cls, value: str) -> str:
-        return _http_url(value, "HOKUSAI_MLFLOW_URL") if value.strip() else ""
+        return _http_url(value) if value.strip() else ""
 
     @field_validator("ca_bundle")
     @classmethod
     def _readable_bundle(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}; point HOKUSAI_CA_BUNDLE at a PEM file of CA certificates")
+            raise ValueError("no such file; point it at a PEM file of CA certificates")
         return value
 
     @field_validator("perf_baseline")
     @classmethod
     def _readable_baseline(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}; use the performance.json of an earlier live run")
+            raise ValueError("no such file; use the performance.json of an earlier live run")
         return value
 
     @property
