@@ -17,7 +17,7 @@ import docker.errors
 import httpx
 import pytest
 
-from hokusai_contracts._errors import StackError
+from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.stack.compose_file import COMPOSE_FILE, load_compose
 from hokusai_contracts.stack.definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition, project_root
 from hokusai_contracts.stack.docker_engine import LABEL_RUN, LABEL_SERVICE, build_context, connect
@@ -28,6 +28,18 @@ from hokusai_contracts.stack.docker_stack import (
     docker_available,
     running_docker_stack,
 )
+
+#: What the runner reads from the environment (DockerSettings).
+DOCKER_CHOICES = ("HOKUSAI_MLFLOW_IMAGE", "HOKUSAI_BASE_IMAGE", "HOKUSAI_PROXY_IMAGE", "HOKUSAI_DOCKER_NETWORK")
+
+
+@pytest.fixture(autouse=True)
+def _clean_docker_choices(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shell's image and network choices are for the real engine, not for the fake one."""
+    if request.node.get_closest_marker("docker") is None:
+        for name in DOCKER_CHOICES:
+            monkeypatch.delenv(name, raising=False)
+
 
 # -- without an engine -----------------------------------------------------------------------------
 
@@ -180,7 +192,9 @@ def test_a_run_starts_in_dependency_order_and_removes_everything(engine: FakeEng
                                                                                      "mlflow-journal"))
     assert [b["tag"] for b in engine.built] == ["hokusai-contracts/stack:0.1.0"]
     assert engine.built[0]["dockerfile"] == "compose/Dockerfile"
-    assert engine.pulled == ["ghcr.io/mlflow/mlflow:v3.17.2"]
+    assert engine.pulled == ["python:3.11-slim", "ghcr.io/mlflow/mlflow:v3.17.2"]  # the official images
+    assert engine.built[0]["buildargs"] == {"BASE_IMAGE": "python:3.11-slim"}
+    assert engine.built[0]["network_mode"] is None
     assert {t.labels[LABEL_RUN] for t in engine.things} == {stack.run_id}
     assert {(t.kind, t.name) for t in engine.things if t.kind != "container"} == {
         ("network", f"hokusai-{stack.run_id}"), ("volume", f"hokusai-{stack.run_id}-mlflow-data")}
@@ -258,6 +272,48 @@ def test_host_networking_binds_loopback_and_names_the_services(engine: FakeEngin
     assert options["command"][options["command"].index("--host") + 1] == "127.0.0.1"
 
 
+def test_the_environment_chooses_images_and_network(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOKUSAI_MLFLOW_IMAGE", "local/mlflow:3.17.2")
+    monkeypatch.setenv("HOKUSAI_BASE_IMAGE", "local/python:3.11")
+    monkeypatch.setenv("HOKUSAI_PROXY_IMAGE", "")  # empty: the reference proxy, as if unset
+    monkeypatch.setenv("HOKUSAI_DOCKER_NETWORK", "host")
+    monkeypatch.setattr(DockerStack, "_check_ports_free", lambda self, services: None)  # the host's ports are not ours
+    stack = DockerStack(StackDefinition(), client=engine)
+    endpoints = stack.start()
+    assert engine.pulled == ["local/python:3.11", "local/mlflow:3.17.2"]
+    assert engine.built[0]["buildargs"] == {"BASE_IMAGE": "local/python:3.11"}
+    assert engine.built[0]["network_mode"] == "host"  # a build must not use the bridge either
+    assert engine.container("mlflow").options["image"] == "local/mlflow:3.17.2"
+    assert engine.container("proxy").options["image"] == "hokusai-contracts/stack:0.1.0"
+    assert all(t.options["network_mode"] == "host" for t in engine.things if isinstance(t, FakeContainer))
+    assert not [t for t in engine.things if t.kind == "network"]
+    assert endpoints.mlflow_url == f"http://127.0.0.1:{DEFAULT_PORTS[Part.MLFLOW]}"
+    stack.stop()
+    assert engine.things == []
+
+
+def test_explicit_arguments_win_over_the_environment(engine: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOKUSAI_PROXY_IMAGE", "env/proxy:1")
+    monkeypatch.setenv("HOKUSAI_MLFLOW_IMAGE", "env/mlflow:1")
+    monkeypatch.setenv("HOKUSAI_DOCKER_NETWORK", "host")
+    stack = DockerStack(StackDefinition(), "mine/proxy:2", network="bridge", client=engine,
+                        variables={"HOKUSAI_MLFLOW_IMAGE": "mine/mlflow:2"})
+    stack.start()
+    assert engine.container("proxy").options["image"] == "mine/proxy:2"
+    assert engine.container("mlflow").options["image"] == "mine/mlflow:2"
+    assert [t.kind for t in engine.things].count("network") == 1
+    stack.stop()
+
+
+def test_a_bad_network_setting_stops_before_the_engine_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOKUSAI_DOCKER_NETWORK", "overlay")
+    engine = FakeEngine()
+    with pytest.raises(UsageError, match=r"^HOKUSAI_DOCKER_NETWORK: .*'overlay'") as caught:
+        DockerStack(StackDefinition(), client=engine).start()
+    assert "\n" not in str(caught.value)
+    assert engine.things == [] and engine.built == []
+
+
 def test_the_context_manager_removes_the_stack_when_the_body_fails(engine: FakeEngine) -> None:
     with pytest.raises(RuntimeError, match="scenario broke"):
         with running_docker_stack(StackDefinition(), client=engine) as stack:
@@ -285,10 +341,14 @@ def test_compose_up_publishes_the_default_ports_and_compose_down_removes_it(engi
 
 
 @pytest.fixture
-def real_engine() -> Iterator[Any]:
+def real_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     client, reason = connect()
     if client is None:
         pytest.skip(reason or "no Docker engine")
+    # Host networking unless told otherwise: engines in CI sandboxes often cannot make or use bridge
+    # networks. The images come from the environment as for `make` (HOKUSAI_MLFLOW_IMAGE, ...).
+    if not os.environ.get("HOKUSAI_DOCKER_NETWORK"):
+        monkeypatch.setenv("HOKUSAI_DOCKER_NETWORK", "host")
     yield client
     client.close()
 
@@ -300,12 +360,17 @@ def _labelled(client: Any, run_id: str) -> list[str]:
             + [v.name for v in client.volumes.list(filters=label)])
 
 
+def _everything(client: Any) -> dict[str, set[str]]:
+    """What `docker ps -a`, `docker network ls` and `docker volume ls` list."""
+    return {"containers": {c.id for c in client.containers.list(all=True)},
+            "networks": {n.id for n in client.networks.list()},
+            "volumes": {v.name for v in client.volumes.list()}}
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_docker_stack_starts_healthy_and_leaves_nothing(real_engine: Any) -> None:
-    # Host networking by default: engines in CI sandboxes often cannot make bridge networks.
-    network = os.environ.get("HOKUSAI_DOCKER_NETWORK", "host")
-    stack = DockerStack(StackDefinition(), network=network, client=real_engine)
+    stack = DockerStack(StackDefinition(), client=real_engine)
     try:
         endpoints = stack.start()
         for part, running in stack.parts.items():
@@ -314,7 +379,7 @@ def test_the_docker_stack_starts_healthy_and_leaves_nothing(real_engine: Any) ->
         answer = httpx.get(endpoints.proxy_url + "/api/2.0/mlflow/experiments/search", params={"max_results": 1},
                            headers={"Authorization": f"Bearer {endpoints.api_key}"}, timeout=30)
         assert answer.status_code == 200, answer.text
-        if network == "host":
+        if stack.network == "host":
             assert stack.parts[Part.MLFLOW].url == f"http://127.0.0.1:{DEFAULT_PORTS[Part.MLFLOW]}"
     finally:
         stack.stop()
@@ -324,9 +389,23 @@ def test_the_docker_stack_starts_healthy_and_leaves_nothing(real_engine: Any) ->
 @pytest.mark.docker
 @pytest.mark.slow
 def test_a_failed_docker_start_leaves_nothing(real_engine: Any) -> None:
-    network = os.environ.get("HOKUSAI_DOCKER_NETWORK", "host")
-    stack = DockerStack(StackDefinition(scenario_key_name="nobody"), network=network,
-                        client=real_engine)
+    stack = DockerStack(StackDefinition(scenario_key_name="nobody"), client=real_engine)
     with pytest.raises(StackError, match="nobody"):
         stack.start()
     assert _labelled(real_engine, stack.run_id) == []
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_local_run_on_docker_passes_and_leaves_the_engine_as_it_was(real_engine: Any, tmp_path: Path) -> None:
+    """`make contract-local STACK=docker` without the fuzzing: scenario, hop journals, faults, reports."""
+    from hokusai_contracts.local_run import LocalOptions, run_local
+
+    before = _everything(real_engine)
+    options = LocalOptions(report_dir=tmp_path, stack="docker", suites=[], artifact_mb=0, refresh_consumers=False)
+    report = run_local(options, out=lambda line: None)
+    assert report.verdict == "pass", [(f.kind, f.observed) for f in report.findings if not f.known]
+    assert {"contract-report.json", "contract-report.md", "junit.xml"} <= {p.name for p in tmp_path.iterdir()}
+    assert {f"{part}.log" for part in Part} <= {p.name for p in (tmp_path / "logs").iterdir()}
+    assert any(check.suite == "faults" for check in report.checks)
+    assert _everything(real_engine) == before

@@ -11,9 +11,13 @@ Everything it creates carries the label ``hokusai-contracts.run=<run id>``: ``st
 carries this run's id (also after a failed start), ``compose_down`` what carries any. Images stay,
 so the next run's build is a cache hit.
 
-With ``network="host"`` the containers share the host's network (for engines that cannot make
-bridge networks): services listen on 127.0.0.1 at the fixed ports of ``DEFAULT_PORTS`` and find
-each other by name through ``/etc/hosts`` entries.
+With ``network="host"`` the containers share the host's network (for engines whose bridge
+networks cannot be made or used): services listen on 127.0.0.1 at the fixed ports of
+``DEFAULT_PORTS``, find each other by name through ``/etc/hosts`` entries, and the image builds
+use the host's network too.
+
+What a run does not get as an argument it reads from the environment (``DockerSettings``): the
+images (the compose file's own ``HOKUSAI_*_IMAGE`` variables) and ``HOKUSAI_DOCKER_NETWORK``.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .._errors import StackError
+from .._errors import StackError, UsageError
 from .._redact import redact
 from .compose_file import (
     COMPOSE_FILE,
@@ -61,12 +67,50 @@ from .docker_engine import (
 )
 from .processes import StackEndpoints, sigterm_as_interrupt
 
-__all__ = ["ContainerPart", "DockerStack", "compose_down", "compose_up", "docker_available", "running_docker_stack"]
+__all__ = ["ContainerPart", "DockerSettings", "DockerStack", "compose_down", "compose_up", "docker_available",
+           "load_docker_settings", "running_docker_stack"]
 
 _ROOT_PREFIX = "hokusai-docker-"
 #: Run ids of compose-up stacks start so; test runs have random ids and never block compose-up.
 _COMPOSE_RUN = "compose-"
 _PART_NAMES = frozenset(part.value for part in Part)
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+class DockerSettings(BaseSettings):
+    """The docker runner's choices read from the environment, in one place; explicit arguments win.
+
+    The image variables are the compose file's own (``compose/.env.example``), so a shell set up
+    for ``docker compose`` by hand runs the same images through the runner.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", extra="ignore", env_ignore_empty=True)
+
+    #: HOKUSAI_MLFLOW_IMAGE: MLflow in place of the official pinned image (a mirror, or an image
+    #: built from compose/mlflow.Dockerfile where ghcr.io cannot be reached).
+    mlflow_image: str | None = None
+    #: HOKUSAI_BASE_IMAGE: the base of compose/Dockerfile in place of python:3.11-slim.
+    base_image: str | None = None
+    #: HOKUSAI_PROXY_IMAGE: your proxy's image in place of the reference proxy.
+    proxy_image: str | None = None
+    #: HOKUSAI_DOCKER_NETWORK: ``host`` where containers must not use the daemon's bridge networks.
+    docker_network: Literal["bridge", "host"] = "bridge"
+
+    def variables(self) -> dict[str, str]:
+        """The compose variables these settings choose."""
+        chosen = {"HOKUSAI_MLFLOW_IMAGE": self.mlflow_image, "HOKUSAI_BASE_IMAGE": self.base_image}
+        return {name: value for name, value in chosen.items() if value}
+
+
+def load_docker_settings() -> DockerSettings:
+    try:
+        return DockerSettings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "HOKUSAI_" + str(problem["loc"][0]).upper()
+        raise UsageError(f"{name}: {problem['msg']} (got {problem.get('input')!r})") from None
 
 
 # -- the stack -----------------------------------------------------------------------------------
@@ -93,15 +137,16 @@ class ContainerPart:
 @dataclass
 class DockerStack:
     definition: StackDefinition = field(default_factory=StackDefinition)
-    #: Your proxy's image in place of the reference proxy (HOKUSAI_PROXY_IMAGE); pin it by tag or digest.
+    #: Your proxy's image in place of the reference proxy (else HOKUSAI_PROXY_IMAGE); pin it by tag or digest.
     proxy_image: str | None = None
     profiles: Sequence[str] = ()
-    network: Literal["bridge", "host"] = "bridge"
+    #: None: HOKUSAI_DOCKER_NETWORK, else bridge.
+    network: Literal["bridge", "host"] | None = None
     #: Publish the fixed DEFAULT_PORTS (compose-up) instead of free ports (runs never collide).
     fixed_ports: bool = False
     compose_path: Path = COMPOSE_FILE
-    #: Compose variables to set explicitly (e.g. HOKUSAI_BASE_IMAGE, or HOKUSAI_MLFLOW_IMAGE for a mirror);
-    #: they win over what the definition gives, so use them knowingly.
+    #: Compose variables to set explicitly; they win over what the definition and the environment
+    #: (DockerSettings) give, so use them knowingly.
     variables: Mapping[str, str] = field(default_factory=dict)
     client: Any = None
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
@@ -116,6 +161,10 @@ class DockerStack:
 
     def start(self) -> StackEndpoints:
         started = time.perf_counter()
+        settings = load_docker_settings()
+        self.network = self.network or settings.docker_network
+        self.proxy_image = self.proxy_image or settings.proxy_image
+        self.variables = {**settings.variables(), **self.variables}
         self.client = engine(self.client)  # before anything is created: no engine, nothing to undo
         self.root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{self.run_id}-"))
         try:
@@ -184,11 +233,15 @@ class DockerStack:
     def _build(self, image: str, build: Build) -> None:
         import docker
 
+        base = build.args.get("BASE_IMAGE")
+        if base:  # pulled here, not by the builder: one place says what to do when it cannot be
+            self._pull_if_missing(base)
         context = build_context(build.context, build.dockerfile)
         try:
             self.client.images.build(fileobj=context, custom_context=True, encoding="gzip",
                                      dockerfile=build.dockerfile, tag=image, buildargs=build.args,
-                                     target=build.target, rm=True, forcerm=True)
+                                     target=build.target, rm=True, forcerm=True,
+                                     network_mode="host" if self.network == "host" else None)
         except docker.errors.BuildError as exc:
             tail = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log)
             raise StackError(f"building {image} from {build.dockerfile} failed: {exc.msg}. Last lines of the "
@@ -208,7 +261,8 @@ class DockerStack:
             self.client.images.pull(image)
         except docker.errors.APIError as exc:
             raise StackError(f"cannot pull {image} ({reason_of(exc)}); check the name and tag, the network, or "
-                             "`docker login` to its registry") from None
+                             "`docker login` to its registry. Without a registry, give local images (BASE_IMAGE, "
+                             "MLFLOW_IMAGE, PROXY_IMAGE): compose/local-images.sh builds them") from None
 
     # -- containers ------------------------------------------------------------------------
 
@@ -219,6 +273,8 @@ class DockerStack:
             for port in service.ports:
                 number = port.container_port if self.network == "host" else port.host_port or port.container_port
                 with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                    # As servers bind: a previous run's connections in TIME_WAIT do not hold the port.
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     try:
                         probe.bind(("127.0.0.1", number))
                     except OSError:
@@ -469,7 +525,7 @@ def running_docker_stack(definition: StackDefinition | None = None, proxy_image:
 
 
 def compose_up(definition: StackDefinition | None = None, *, proxy_image: str | None = None,
-               profiles: Sequence[str] = (), network: Literal["bridge", "host"] = "bridge",
+               profiles: Sequence[str] = (), network: Literal["bridge", "host"] | None = None,
                client: Any = None) -> DockerStack:
     """Start the stack on the fixed DEFAULT_PORTS and leave it running; ``compose_down`` removes it.
 
