@@ -13,6 +13,8 @@ import pytest
 
 from hokusai_contracts.stack.compose_file import (
     COMPOSE_FILE,
+    JOURNAL_FAULTS,
+    MLFLOW_DOCKERFILE,
     ComposeFileError,
     RunSecrets,
     check_compose,
@@ -23,7 +25,15 @@ from hokusai_contracts.stack.compose_file import (
     stack_variables,
     variable_defaults,
 )
-from hokusai_contracts.stack.definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition, project_root
+from hokusai_contracts.stack.definition import (
+    DEFAULT_PORTS,
+    HEALTH_PATHS,
+    MLFLOW_FAULTS,
+    Part,
+    StackDefinition,
+    project_root,
+)
+from hokusai_contracts.stack.journal import FaultMode
 
 SECRETS = RunSecrets(seed_key="hk_live_" + "a" * 32, postgres_password="pg" * 8, minio_password="mn" * 8)
 #: Variables a user chooses; every other one the runner sets from the definition.
@@ -130,6 +140,20 @@ def test_journals_and_faults_follow_the_definition(definition: StackDefinition, 
     assert services["mlflow-journal"].option("--fault") == journal_fault
 
 
+@pytest.mark.parametrize("fault", JOURNAL_FAULTS)
+def test_every_mlflow_fault_of_the_definition_reaches_the_journal(fault: str) -> None:
+    # The journal in the container takes the fault on its command line: it must know each one.
+    assert fault in {mode.value for mode in FaultMode}
+    definition = StackDefinition(with_journals=False, mlflow_fault=fault)
+    services = load_compose(COMPOSE_FILE, stack_variables(definition, secrets=SECRETS)).services
+    assert services["mlflow-journal"].option("--fault") == fault
+    assert services["proxy"].environment["MLFLOW_SERVER_URL"] == "http://mlflow-journal:8102"
+
+
+def test_the_journal_carries_every_mlflow_fault_but_down() -> None:
+    assert set(JOURNAL_FAULTS) == set(MLFLOW_FAULTS) - {"none", "down"}
+
+
 @pytest.mark.parametrize(
     ("profile", "backend", "artifacts", "extra_services"),
     [
@@ -216,6 +240,23 @@ def test_a_stale_mlflow_version_in_the_docs_is_detected(compose_copy: Path) -> N
     example = compose_copy.parent / ".env.example"
     example.write_text(example.read_text("utf-8").replace("v3.17.2-full", "v3.9.0-full"), "utf-8")
     assert any("names MLflow 3.9.0" in p for p in check_compose(compose_copy))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        pytest.param("ARG MLFLOW_VERSION=3.17.2", "ARG MLFLOW_VERSION=3.16.0", "pinned MLflow is 3.17.2",
+                     id="mlflow-version"),
+        pytest.param("ARG BASE_IMAGE=python:3.11-slim", "ARG BASE_IMAGE=python:3.12-slim", "one base for both",
+                     id="base-image"),
+    ],
+)
+def test_a_drifted_mlflow_dockerfile_is_detected(compose_copy: Path, old: str, new: str, problem: str) -> None:
+    dockerfile = compose_copy.parent / MLFLOW_DOCKERFILE
+    text = dockerfile.read_text("utf-8")
+    assert old in text
+    dockerfile.write_text(text.replace(old, new, 1), "utf-8")
+    assert any(problem in p for p in check_compose(compose_copy)), check_compose(compose_copy)
 
 
 # -- the image -------------------------------------------------------------------------------------

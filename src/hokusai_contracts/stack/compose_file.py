@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from .._errors import UsageError
-from .definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition, project_root
+from .definition import DEFAULT_PORTS, HEALTH_PATHS, MLFLOW_FAULTS, Part, StackDefinition, project_root
 
 __all__ = [
     "COMPOSE_FILE",
@@ -47,6 +47,8 @@ __all__ = [
 COMPOSE_FILE = project_root() / "compose" / "docker-compose.yml"
 PROFILES = ("postgres", "s3")
 MLFLOW_IMAGE_REPOSITORY = "ghcr.io/mlflow/mlflow"
+#: Beside the compose file: the official MLflow image rebuilt on a chosen base (no registry needed).
+MLFLOW_DOCKERFILE = "mlflow.Dockerfile"
 #: Inside the project's containers: the bind-mounted run folder and the seed file.
 RUN_MOUNT = "/hokusai/run"
 SEED_MOUNT = "/hokusai/seed/keys.yaml"
@@ -54,6 +56,8 @@ SEED_MOUNT = "/hokusai/seed/keys.yaml"
 JOURNALS = {Part.AUTH_JOURNAL: (Part.AUTH, "proxy->auth"), Part.MLFLOW_JOURNAL: (Part.MLFLOW, "proxy->mlflow")}
 #: Where the proxy sends MLflow calls when the definition says MLflow is down: nobody listens there.
 UNREACHABLE_URL = "http://127.0.0.1:1"
+#: The MLflow faults the journal in front of MLflow injects: every one but ``down`` (no journal needed).
+JOURNAL_FAULTS = tuple(fault for fault in MLFLOW_FAULTS if fault not in ("none", "down"))
 
 _SERVICE_KEYS = {"image", "build", "entrypoint", "command", "environment", "ports", "volumes", "healthcheck",
                  "depends_on", "user", "profiles"}
@@ -197,7 +201,7 @@ def stack_variables(definition: StackDefinition, *, secrets: RunSecrets, run_dir
         "HOKUSAI_MINIO_PASSWORD": secrets.minio_password,
         "HOKUSAI_SERVICE_ID": d.service_id,
         "HOKUSAI_AUTH_PROFILE": d.auth_profile,
-        "HOKUSAI_MLFLOW_JOURNAL_FAULT": d.mlflow_fault if d.mlflow_fault in ("slow", "error") else "none",
+        "HOKUSAI_MLFLOW_JOURNAL_FAULT": d.mlflow_fault if d.mlflow_fault in JOURNAL_FAULTS else "none",
         "HOKUSAI_FAULT_DELAY_S": f"{d.fault_delay_s:g}",
         "HOKUSAI_PROXY_AUTH_URL": auth_url,
         "HOKUSAI_PROXY_MLFLOW_URL": mlflow_url,
@@ -220,7 +224,7 @@ def stack_variables(definition: StackDefinition, *, secrets: RunSecrets, run_dir
 
 def journals_needed(definition: StackDefinition) -> bool:
     """As in the process stack: journals run when asked for, and when one carries the MLflow fault."""
-    return definition.with_journals or definition.mlflow_fault in ("slow", "error")
+    return definition.with_journals or definition.mlflow_fault in JOURNAL_FAULTS
 
 
 def _url(part: Part) -> str:
@@ -607,4 +611,22 @@ def _check_documents(path: Path, compose: ComposeFile, used: dict[str, set[str |
         elif any(arg not in (None, base.group(1)) for arg in built):
             problems.append(f"the compose build arg BASE_IMAGE differs from {dockerfile.name}'s default "
                             f"{base.group(1)}")
+    problems += _check_mlflow_dockerfile(path.parent / MLFLOW_DOCKERFILE, dockerfile)
+    return problems
+
+
+def _check_mlflow_dockerfile(path: Path, dockerfile: Path) -> list[str]:
+    """The stand-in for the official MLflow image installs the pinned MLflow on the same base."""
+    if not path.exists():
+        return []
+    text = path.read_text("utf-8")
+    problems = []
+    version = re.search(r"^ARG MLFLOW_VERSION=(\S*)", text, re.MULTILINE)
+    if version is None or version.group(1) != mlflow_version():
+        found = version.group(1) if version else "nothing"
+        problems.append(f"{path.name}: `ARG MLFLOW_VERSION=` is {found}, but the pinned MLflow is {mlflow_version()}")
+    bases = [re.search(r"^ARG BASE_IMAGE=(\S*)", f.read_text("utf-8"), re.MULTILINE)
+             for f in (path, dockerfile) if f.exists()]
+    if len({b.group(1) if b else None for b in bases}) > 1:
+        problems.append(f"{path.name}: `ARG BASE_IMAGE=` differs from {dockerfile.name}'s: one base for both")
     return problems
