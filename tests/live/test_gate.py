@@ -123,3 +123,16 @@ def test_egress_forwards_to_the_real_base_and_answers_599_for_refusals(gate: Gat
         assert spent.status_code == GUARD_STATUS and spent.json()["error_code"] == "REQUEST_BUDGET_EXHAUSTED"
         assert egress.real_urls()[base] == BASES[Target.PROXY]
     assert len(seen) == 5
+
+
+def test_egress_passes_paths_starlette_routes_would_not_match(gate: Gate) -> None:
+    seen: list[str] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(404, json={"error_code": "RESOURCE_DOES_NOT_EXIST"})
+
+    with running_egress(gate, True, 5.0, transport=httpx.MockTransport(upstream)) as egress:
+        answer = httpx.get(egress.base(Target.MLFLOW) + "/api/2.0/mlflow/logged-models/%0A%C3%B6")
+    assert answer.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST"}
+    assert seen == ["/mlflow/api/2.0/mlflow/logged-models/%0A%C3%B6"]

@@ -100,7 +100,8 @@ def run_preflight(proxy_url: str, auth_url: str, mlflow_url: str | None, api_key
          probe("GET", proxy_url.rstrip("/") + "/health/mlflow", timeout=timeout, verify=verify, client=client)),
         ("proxied read", Hop.CLIENT_TO_PROXY, "GET /api/2.0/mlflow/experiments/search",
          probe("GET", proxy_url.rstrip("/") + "/api/2.0/mlflow/experiments/search", timeout=timeout,
-               verify=verify, params={"max_results": 1}, headers={"Authorization": f"Bearer {api_key}"})),
+               verify=verify, client=client, params={"max_results": 1},
+               headers={"Authorization": f"Bearer {api_key}"})),
     ]
     for name, hop, operation, result in probes:
         finding = _judge(result, hop, operation, slow_after_s)
