@@ -164,3 +164,11 @@ def test_drop_fault_resets_the_callers_connection_without_a_status(tmp_path: Pat
         assert 256 * 1024 <= dropped.request_body_size < size
     else:
         assert upstream_got == ["GET 0", "GET 0"] and "before the answer" in (dropped.error or "")
+
+
+def test_paths_holding_a_newline_are_forwarded(tmp_path: Path) -> None:
+    # Starlette's "/{path:path}" would not match this path and answer its own text/plain 404.
+    answer = asyncio.run(_send(tmp_path / "j.jsonl", "GET", "/api/2.0/mlflow/logged-models/%0A0"))
+    assert answer.status_code == 201 and answer.json() == {"ok": True}
+    (entry,) = read_journal(tmp_path / "j.jsonl")
+    assert entry.path.startswith("/api/2.0/mlflow/logged-models/") and entry.status == 201

@@ -31,6 +31,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .._redact import KEY_PATTERN, mask, redact
 
@@ -284,9 +285,17 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
         Route("/__journal__/fault", set_fault, methods=["POST"]),
         Route("/__journal__/entries", entries, methods=["GET"]),
         Route("/__journal__/reset", reset, methods=["POST"]),
-        Route("/{path:path}", relay, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    async def everything_else(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await relay(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # Not a "/{path:path}" route: Starlette's path patterns do not match a newline (%0A), and a
+    # pass-through must forward every path a client sends, fuzzed ones included.
+    app.router.default = everything_else
+    return app
 
 
 class _Cut(Exception):
