@@ -100,3 +100,37 @@ def _safe_cwd(process: psutil.Process) -> bool:
     except psutil.Error:
         return False
     return True
+
+
+def test_sigterm_during_the_suites_stops_their_pytest_children_too(tmp_path: Path) -> None:
+    # The suites run in child pytest processes that a signal sent to the run alone never reaches;
+    # the run must kill them, not wait for them (that held the stack up for ~45 s).
+    process = subprocess.Popen([sys.executable, "-m", "hokusai_contracts.cli", "local", "--no-faults",
+                                "--report-dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if "Contract suites" in line or time.monotonic() > deadline:
+            break
+    time.sleep(2)  # the suites' pytest processes are running now
+    suites = {p.pid for p in psutil.Process(process.pid).children(recursive=True)
+              if "pytest" in " ".join(_cmdline(p))}
+    assert suites, "no suite process was running"
+    everything = _descendants([process.pid]) - {process.pid}
+    process.send_signal(signal.SIGTERM)
+    # Killed, not waited for: a suite left to finish runs on for 20 s or more.
+    killed_by = time.monotonic() + 10
+    while _alive(suites) and time.monotonic() < killed_by:
+        time.sleep(0.2)
+    assert not _alive(suites)
+    process.wait(60)  # a loaded machine stops MLflow slowly; a hang still fails
+    assert process.returncode == 130
+    assert not _alive(everything)
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []

@@ -58,6 +58,8 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
     """
     here = Path(__file__).parent
     suites = [name for name in context.suites if (here / SUITE_MODULES[name]).exists()]
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
 
     def run_one(name: str) -> tuple[str, int, float]:
         own = context.model_copy(update={"results_file": workdir / f"{name}.results.jsonl", "suites": [name]})
@@ -65,34 +67,49 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
         context_file.touch(mode=0o600)
         context_file.write_text(own.model_dump_json(), "utf-8")
         started = time.perf_counter()
+        if stopping:
+            return name, -1, 0.0
         with (workdir / f"{name}.pytest.log").open("wb") as log:
-            completed = subprocess.run(
+            child = subprocess.Popen(
                 [sys.executable, "-m", "pytest", str(here / SUITE_MODULES[name]), "-q", "--no-header",
                  "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning",
                  "--rootdir", str(here), "-c", str(here / "pytest.ini")],
                 env={**os.environ, CONTEXT_ENV: str(context_file)}, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        return name, completed.returncode, time.perf_counter() - started
+            children.append(child)
+            code = child.wait()
+        return name, code, time.perf_counter() - started
 
     records: list[dict[str, Any]] = []
     walls: dict[str, float] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(len(suites), os.cpu_count() or 1))) as pool:
-        for name, code, seconds in pool.map(run_one, suites):
-            results = workdir / f"{name}.results.jsonl"
-            lines = results.read_text("utf-8").split("\n") if results.exists() else []
-            suite_records = [json.loads(line) for line in lines if line.strip()]
-            out(f"  {name}: {len(suite_records)} tests in {seconds:.1f} s (pytest exit {code})")
-            walls[name] = round(seconds, 3)
-            if code not in (0, 1) or not suite_records:
-                tail = (workdir / f"{name}.pytest.log").read_text("utf-8", errors="replace")[-1500:]
-                suite_records.append({
-                    "suite": name, "name": f"run {SUITE_MODULES[name]}", "outcome": "error", "seconds": seconds,
-                    "cases": 0, "statuses": {}, "contract": None, "findings": [],
-                    "message": redact(f"pytest exited with {code}: {tail}",
-                                      [s for s in (context.api_key, context.admin_token) if s]),
-                })
-            records += suite_records
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(suites), os.cpu_count() or 1)))
+    try:
+        finished = list(pool.map(run_one, suites))
+    except BaseException:
+        # Ctrl-C or SIGTERM (turned into KeyboardInterrupt by the run): a child pytest never gets
+        # a signal sent to us alone, and waiting for it would hold the stack up for minutes.
+        stopping = True
+        for child in children:
+            child.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    for name, code, seconds in finished:
+        results = workdir / f"{name}.results.jsonl"
+        lines = results.read_text("utf-8").split("\n") if results.exists() else []
+        suite_records = [json.loads(line) for line in lines if line.strip()]
+        out(f"  {name}: {len(suite_records)} tests in {seconds:.1f} s (pytest exit {code})")
+        walls[name] = round(seconds, 3)
+        if code not in (0, 1) or not suite_records:
+            tail = (workdir / f"{name}.pytest.log").read_text("utf-8", errors="replace")[-1500:]
+            suite_records.append({
+                "suite": name, "name": f"run {SUITE_MODULES[name]}", "outcome": "error", "seconds": seconds,
+                "cases": 0, "statuses": {}, "contract": None, "findings": [],
+                "message": redact(f"pytest exited with {code}: {tail}",
+                                  [s for s in (context.api_key, context.admin_token) if s]),
+            })
+        records += suite_records
     return records, walls
 
 
