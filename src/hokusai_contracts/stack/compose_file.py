@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from .._errors import UsageError
-from .definition import DEFAULT_PORTS, HEALTH_PATHS, MLFLOW_FAULTS, Part, StackDefinition, project_root
+from .definition import DEFAULT_PORTS, HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition, project_root
 
 __all__ = [
     "COMPOSE_FILE",
@@ -56,8 +56,6 @@ SEED_MOUNT = "/hokusai/seed/keys.yaml"
 JOURNALS = {Part.AUTH_JOURNAL: (Part.AUTH, "proxy->auth"), Part.MLFLOW_JOURNAL: (Part.MLFLOW, "proxy->mlflow")}
 #: Where the proxy sends MLflow calls when the definition says MLflow is down: nobody listens there.
 UNREACHABLE_URL = "http://127.0.0.1:1"
-#: The MLflow faults the journal in front of MLflow injects: every one but ``down`` (no journal needed).
-JOURNAL_FAULTS = tuple(fault for fault in MLFLOW_FAULTS if fault not in ("none", "down"))
 
 _SERVICE_KEYS = {"image", "build", "entrypoint", "command", "environment", "ports", "volumes", "healthcheck",
                  "depends_on", "user", "profiles"}

@@ -12,13 +12,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "MLFLOW_FAULTS", "Part", "StackDefinition", "project_root"]
+__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "JOURNAL_FAULTS", "MLFLOW_FAULTS", "Part", "StackDefinition",
+           "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
 #: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
 #: connection cut mid-upload or before the answer) through the journal, ``down`` by pointing the
 #: proxy at a port nobody listens on.
 MLFLOW_FAULTS = ("none", "slow", "error", "down", "drop")
+#: The MLflow faults the journal in front of MLflow injects: every one but ``down`` (no journal needed).
+JOURNAL_FAULTS = tuple(fault for fault in MLFLOW_FAULTS if fault not in ("none", "down"))
 
 
 class Part(StrEnum):

@@ -30,12 +30,10 @@ import httpx
 
 from .._errors import StackError
 from .._redact import redact
-from .definition import HEALTH_PATHS, MLFLOW_FAULTS, Part, StackDefinition
+from .definition import HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition
 
-__all__ = ["JOURNAL_FAULTS", "ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
+__all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
 
-#: The MLflow faults the journal in front of MLflow injects (``down`` needs no journal).
-JOURNAL_FAULTS = tuple(fault for fault in MLFLOW_FAULTS if fault not in ("none", "down"))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
