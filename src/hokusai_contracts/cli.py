@@ -43,6 +43,15 @@ def _suites(text: str) -> list[str]:
     return names
 
 
+def _url(text: str) -> str:
+    from .live.settings import http_url
+
+    try:
+        return http_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+
 def _live_suites(text: str) -> list[str]:
     from .live.run import LIVE_SUITES
 
@@ -100,15 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     s_auth.add_argument("--profile", choices=["contract", "production"], default="production")
     s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
     s_proxy.add_argument("--port", type=int, default=8080)
-    s_proxy.add_argument("--auth-url", required=True)
-    s_proxy.add_argument("--mlflow-url", required=True)
+    s_proxy.add_argument("--auth-url", required=True, type=_url)
+    s_proxy.add_argument("--mlflow-url", required=True, type=_url)
     s_proxy.add_argument("--service-id", default="platform")
     s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
     s_stack.add_argument("--proxy-cmd")
     s_stack.add_argument("--profile", choices=["contract", "production"], default="production")
 
     scenario = commands.add_parser("scenario", help="register one model through a tracking URI")
-    scenario.add_argument("--tracking-uri", required=True)
+    scenario.add_argument("--tracking-uri", required=True, type=_url)
     scenario.add_argument("--models", type=_models, default=None)
     scenario.add_argument("--ca-bundle")
     scenario.add_argument("--register-as", help="register under this model name (default: a new probe name)")

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .._errors import UsageError
 from .._redact import KEY_PATTERN, mask
 
-__all__ = ["KEY_FORMAT", "LiveSettings", "load_live_settings"]
+__all__ = ["KEY_FORMAT", "LiveSettings", "http_url", "load_live_settings"]
 
 KEY_FORMAT = "hk_live_ or hk_test_ followed by 32 letters and digits (40 characters in all)"
 
@@ -26,7 +26,8 @@ PRODUCTION_AUTH_URL = "https://auth.hokus.ai"
 PRODUCTION_MLFLOW_URL = "https://registry.hokus.ai/mlflow"
 
 
-def _http_url(value: str) -> str:
+def http_url(value: str) -> str:
+    """``value`` without a trailing slash; ``ValueError`` unless it is a usable http(s) base URL."""
     value = value.strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -69,12 +70,12 @@ class LiveSettings(BaseSettings):
     @field_validator("proxy_url", "auth_url")
     @classmethod
     def _required_url(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @field_validator("mlflow_url")
     @classmethod
     def _optional_url(cls, value: str) -> str:
-        return _http_url(value) if value.strip() else ""
+        return http_url(value) if value.strip() else ""
 
     @field_validator("ca_bundle")
     @classmethod
