@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._errors import UsageError
 
-__all__ = ["LocalSettings", "load_local_settings"]
+__all__ = ["LocalSettings", "load_local_settings", "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -33,6 +33,13 @@ def load_local_settings() -> LocalSettings:
     try:
         return LocalSettings()
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        name = "HOKUSAI_" + str(problem["loc"][0]).upper()
-        raise UsageError(f"{name}: {problem['msg']} (got {problem.get('input')!r})") from None
+        raise settings_error(exc) from None
+
+
+def settings_error(exc: ValidationError, secret: frozenset[str] = frozenset()) -> UsageError:
+    """One line naming the ``HOKUSAI_*`` variable and what is wrong; values of ``secret`` ones are not shown."""
+    problem = exc.errors()[0]
+    name = "HOKUSAI_" + str(problem["loc"][0]).upper()
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    shown = problem.get("input")
+    return UsageError(f"{name}: {message}" + ("" if name in secret or shown is None else f" (got {shown!r})"))

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .._errors import UsageError
 from .._redact import KEY_PATTERN, mask
+from ..settings import settings_error
 
 __all__ = ["KEY_FORMAT", "LiveSettings", "http_url", "load_live_settings"]
 
@@ -106,12 +107,7 @@ def load_live_settings(env_file: Path | None = Path(".env")) -> LiveSettings:
     try:
         settings = LiveSettings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        name = "HOKUSAI_" + str(problem["loc"][0]).upper()
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        shown = problem.get("input")
-        shown_text = "" if name == "HOKUSAI_API_KEY" or shown is None else f" (got {shown!r})"
-        raise UsageError(f"{name}: {message}{shown_text}") from None
+        raise settings_error(exc, secret=frozenset({"HOKUSAI_API_KEY"})) from None
     if settings.api_key is None or not settings.key:
         raise UsageError("HOKUSAI_API_KEY is not set: give the API key to test with, e.g. "
                          "`HOKUSAI_API_KEY=hk_live_... make contract-live` (or put it in a git-ignored .env). "

@@ -39,8 +39,9 @@ import httpx
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .._errors import StackError, UsageError
+from .._errors import StackError
 from .._redact import redact
+from ..settings import settings_error
 from .compose_file import (
     COMPOSE_FILE,
     JOURNALS,
@@ -108,9 +109,7 @@ def load_docker_settings() -> DockerSettings:
     try:
         return DockerSettings()
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        name = "HOKUSAI_" + str(problem["loc"][0]).upper()
-        raise UsageError(f"{name}: {problem['msg']} (got {problem.get('input')!r})") from None
+        raise settings_error(exc) from None
 
 
 # -- the stack -----------------------------------------------------------------------------------
