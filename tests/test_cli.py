@@ -67,9 +67,7 @@ sys.exit(code)
 
 @pytest.mark.parametrize("missing", [
     "script",
-    pytest.param("package", marks=pytest.mark.xfail(
-        strict=True, reason="local_run._warm_imports lets the ImportError escape its thread, which prints a "
-                            "traceback before the one-line error; the fix belongs in local_run.py")),
+    "package",
 ])
 def test_local_without_mlflow_is_one_line_exit_2_and_leaves_nothing(tmp_path: Path, missing: str) -> None:
     import os

@@ -19,7 +19,7 @@ from .probes.faults import run_faults
 from .probes.preflight import run_preflight
 from .report import CheckRecord, CheckStatus, Report, Targets
 from .reporting import write_reports
-from .scenario import ModelKind, ScenarioResult, run_registration
+from .scenario import ModelKind, ScenarioResult, run_registration, warm_imports
 from .stack.definition import Part, StackDefinition
 from .stack.processes import ProcessStack, Stack, StackEndpoints, describe, running_stack
 
@@ -49,14 +49,6 @@ class LocalOptions:
     proxy_image: str | None = None
 
 
-def _warm_imports() -> None:
-    # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots
-    # takes it off the critical path.
-    import mlflow  # noqa: F401
-    import mlflow.sklearn  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-
-
 def scenario_checks(result: ScenarioResult, suite: str = "scenario") -> list[CheckRecord]:
     checks = []
     for step in result.steps:
@@ -71,7 +63,9 @@ def scenario_checks(result: ScenarioResult, suite: str = "scenario") -> list[Che
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
     report = Report(tool_version=__version__, mode="local",
                     targets=Targets(proxy=options.proxy_cmd or "reference"))
-    warm = threading.Thread(target=_warm_imports, name="warm-imports", daemon=True)
+    # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
+    # the critical path.
+    warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
     warm.start()
     definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
                                  mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s)

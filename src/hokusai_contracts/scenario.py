@@ -21,7 +21,7 @@ import httpx
 
 from ._redact import mask, redact
 
-__all__ = ["ModelKind", "ScenarioResult", "StepResult", "probe_name", "run_registration"]
+__all__ = ["ModelKind", "ScenarioResult", "StepResult", "probe_name", "run_registration", "warm_imports"]
 
 
 class ModelKind(StrEnum):
@@ -59,6 +59,20 @@ class ScenarioResult:
     @property
     def seconds(self) -> float:
         return sum(step.seconds for step in self.steps)
+
+
+def warm_imports() -> None:
+    """Import what the scenario needs (seconds of work), meant for a thread started early.
+
+    A missing package is not this thread's to report: the step that needs it says so, once,
+    in the user's terms, instead of a thread's traceback.
+    """
+    try:
+        import mlflow  # noqa: F401
+        import mlflow.sklearn  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+    except ImportError:
+        return
 
 
 class ScenarioFailed(Exception):

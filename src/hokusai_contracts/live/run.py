@@ -32,7 +32,7 @@ from ..diagnosis import diagnose
 from ..probes.preflight import run_preflight
 from ..report import CheckRecord, CheckStatus, Report, Targets
 from ..reporting import write_reports
-from ..scenario import ModelKind, run_registration
+from ..scenario import ModelKind, run_registration, warm_imports
 from ..stack.definition import project_root
 from .auth_checks import run_auth_checks
 from .bearer_checks import KEY_ACCEPTED, run_bearer_checks
@@ -121,7 +121,7 @@ def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], 
     out(say(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}"))
     out(f"  key {mask(key)}, at most {settings.rate_limit:g} requests/s and {settings.request_budget} requests"
         + (f", CA bundle {settings.ca_bundle}" if settings.ca_bundle else ""))
-    warm = threading.Thread(target=_warm_imports, name="warm-imports", daemon=True)
+    warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
     warm.start()
     started = time.perf_counter()
     perf = Performance()
@@ -155,12 +155,6 @@ def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], 
     write_performance(perf, options.report_dir)
     write_reports(report, options.report_dir)
     return report
-
-
-def _warm_imports() -> None:
-    import mlflow  # noqa: F401
-    import mlflow.sklearn  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
 
 
 def _phases(report: Report, probes: LiveProbes, egress: Egress, settings: LiveSettings, options: LiveOptions,
