@@ -43,6 +43,15 @@ def _search(stack: ProcessStack) -> httpx.Response:
                      timeout=20)
 
 
+def _answers_before_the_fault(stack: ProcessStack) -> None:
+    # The short timeouts above can expire on a loaded machine too (a 504 with nothing broken yet):
+    # the baseline may take a few tries; the fault's answer below gets one.
+    deadline = time.monotonic() + 15
+    while (response := _search(stack)).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize(
     ("part", "action", "status", "error_code"),
     [
@@ -54,7 +63,7 @@ def _search(stack: ProcessStack) -> httpx.Response:
 )
 def test_upstream_faults_map_to_documented_statuses(stack: ProcessStack, part: Part, action: str, status: int,
                                                     error_code: str) -> None:
-    assert _search(stack).status_code == 200
+    _answers_before_the_fault(stack)
     getattr(stack, action)(part)
     try:
         response = _search(stack)
@@ -71,8 +80,7 @@ DROP = next(case for case in FAULTS if case.operation == UPLOAD)
 @pytest.fixture(scope="module")
 def mended_stack() -> Iterator[ProcessStack]:
     """One stack for the drop tests: each mends the fault it sets, so they can share it."""
-    definition = StackDefinition(proxy_env={"PROXY_AUTH_TIMEOUT_S": "1", "PROXY_MLFLOW_TIMEOUT_S": "2"})
-    with running_stack(definition) as running:
+    with running_stack(StackDefinition()) as running:
         yield running
 
 
@@ -96,7 +104,7 @@ def _mlflow_fault(stack: ProcessStack, mode: str) -> None:
 
 def test_mlflow_dropping_an_upload_is_a_bad_gateway_and_the_proxy_recovers(mended_stack: ProcessStack) -> None:
     stack = mended_stack
-    assert _search(stack).status_code == 200
+    _answers_before_the_fault(stack)
     _mlflow_fault(stack, "drop")
     started = time.monotonic()
     response = _upload(stack)
