@@ -1,0 +1,1 @@
+"""``make contract-live``: safe checks against the real endpoints (see ``run``)."""
