@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from .._findings import Finding, FindingKind
 from .._hops import Hop
 from ..probes.http import ProbeResult
+from .bearer_checks import KEY_ACCEPTED
 from .probing import LiveProbes, answer_of
 
 __all__ = ["PREFIXES", "SUITE", "run_investigation"]
@@ -51,9 +52,15 @@ def run_investigation(probes: LiveProbes) -> None:
                 location="status", expected=f"what MLflow answers directly: {answer_of(direct)}",
                 observed=answer_of(through), suite=SUITE, exchanges=[through.exchange(), direct.exchange()],
                 recommendation="Forward this path to MLflow unchanged (no rewriting of api/ and ajax-api/)."))
-        ok = through.status is not None and through.status < 500 and (through.status == 200 or not required)
+        # A key the proxy refuses is bearer-auth's finding; routing cannot be judged behind a 401.
+        refused = through.status in (401, 403) and probes.facts.get(KEY_ACCEPTED) is False
+        ok = through.status is not None and through.status < 500 and (through.status == 200 or not required
+                                                                       or refused)
         shown = f"proxy {answer_of(through)[:60]}" + (f"; direct {answer_of(direct)[:60]}" if direct else "")
-        probes.check(SUITE, name, through, operation=f"GET {path}", ok=ok, message=shown, findings=findings)
+        if refused:
+            shown += " (key refused: routing not judged)"
+        probes.check(SUITE, name, through, operation=f"GET {path}", ok=ok, message=shown, findings=findings,
+                     skipped=refused)
 
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(probes.proxy_url))
     mount = urlsplit(probes.proxy_url).path.rstrip("/")

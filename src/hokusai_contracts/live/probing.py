@@ -59,8 +59,12 @@ class LiveProbes:
         return self.deviations.apply(findings, date.today())
 
     def check(self, suite: str, name: str, result: ProbeResult | None, *, ok: bool, message: str,
-              findings: list[Finding] | None = None, operation: str | None = None) -> CheckRecord:
-        """Record one check; it fails when ``ok`` is false or an unknown finding came with it."""
+              findings: list[Finding] | None = None, operation: str | None = None,
+              skipped: bool = False) -> CheckRecord:
+        """Record one check; it fails when ``ok`` is false or an unknown finding came with it.
+
+        ``skipped``: the probe was sent but its answer cannot judge what the check is about.
+        """
         findings = findings or []
         ids = [self.report.add_finding(f) for f in findings]
         unknown = [f for f in findings if not f.known]
@@ -69,10 +73,11 @@ class LiveProbes:
             message += "; " + "; ".join(f"{f.kind.value} at {f.location}" for f in unknown[:3])
         record = CheckRecord(suite=suite, name=name, operation=operation, cases=1 if result else 0,
                              seconds=round(result.seconds, 3) if result else 0.0,
-                             status=CheckStatus.FAILED if failed else CheckStatus.PASSED,
+                             status=CheckStatus.FAILED if failed else
+                             CheckStatus.SKIPPED if skipped else CheckStatus.PASSED,
                              message=message, finding_ids=sorted(set(ids)))
         self.report.checks.append(record)
-        self.out(f"{'✗' if failed else '✓'} [{suite}] {name}: {message}")
+        self.out(f"{'✗' if failed else '-' if skipped else '✓'} [{suite}] {name}: {message}")
         return record
 
 
