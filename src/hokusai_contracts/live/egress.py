@@ -27,16 +27,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .._errors import StackError
+from ..stack.journal import HOP_BY_HOP
 from .gate import BudgetExhausted, Gate, Refused
 from .policy import OutgoingRequest, Target
+from .transport import WIRE_HEADERS
 
 __all__ = ["GUARD_STATUS", "Egress", "running_egress"]
 
 #: The status of an answer the gate gave instead of the real service.
 GUARD_STATUS = 599
-_HOP_BY_HOP = {"host", "connection", "keep-alive", "te", "trailer", "upgrade", "transfer-encoding",
-               "proxy-connection", "content-length"}
-_WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
+# The egress buffers bodies, so the length it received is not necessarily the one it sends.
+_NOT_FORWARDED = HOP_BY_HOP | {"content-length"}
+_NOT_RETURNED = HOP_BY_HOP | WIRE_HEADERS
 
 
 class Egress:
@@ -82,7 +84,7 @@ def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float,
         raw_path = raw_path[len(target.value) + 1:] or "/"
         query = request.scope["query_string"].decode("latin-1")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]
-                   if k.decode("latin-1").lower() not in _HOP_BY_HOP}
+                   if k.decode("latin-1").lower() not in _NOT_FORWARDED}
         body = await request.body()
         outgoing = OutgoingRequest(target=target, method=request.method, path="/" + rest,
                                    query=query, headers=headers, body=body)
@@ -102,7 +104,7 @@ def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float,
             return JSONResponse({"error_code": "EGRESS_UPSTREAM_UNREACHABLE",
                                  "message": f"{target.value} did not answer: {type(exc).__name__}"}, status_code=502)
         gate.record(outgoing, answer.status_code, answer.content, time.perf_counter() - started)
-        passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in _WIRE_HEADERS}
+        passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in _NOT_RETURNED}
         return Response(answer.content, status_code=answer.status_code, headers=passthrough)
 
     async def every_request(scope: Scope, receive: Receive, send: Send) -> None:

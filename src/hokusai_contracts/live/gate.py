@@ -76,7 +76,7 @@ class Gate:
         with self._lock:
             if reason is None and self.sent >= self.budget:
                 reason = f"the request budget of {self.budget} is spent (HOKUSAI_REQUEST_BUDGET)"
-                refusal = Refusal(request.target.value, request.method, request.path, reason, budget=True)
+                refusal = Refusal(request.target.value, request.method, redact(request.path), reason, budget=True)
             elif reason is not None:
                 refusal = Refusal(request.target.value, request.method, redact(request.path), reason, budget=False)
             else:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..probes.http import ProbeResult
 from ..report import CheckRecord, CheckStatus
 from .probing import LiveProbes
 
@@ -72,25 +73,24 @@ def percentile(samples: list[float], rank: int) -> float | None:
     return round(ordered[index], 1)
 
 
-def measure(probes: LiveProbes, samples: int) -> Performance:
-    perf = Performance()
+def measure(probes: LiveProbes, samples: int, perf: Performance) -> None:
+    """Add ``samples`` latencies of validate, proxied read and direct read to ``perf``."""
     for _ in range(samples):
         validate = probes.ask("POST", probes.auth_url + "/api/v1/keys/validate",
                               json={"api_key": probes.api_key, "service_id": "platform"})
-        _add(perf.auth_validate, validate.response)
+        _add(perf.auth_validate, validate)
         read = "/api/2.0/mlflow/experiments/search"
         through = probes.ask("GET", probes.proxy_url + read, params={"max_results": "1"},
                              headers={"Authorization": f"Bearer {probes.api_key}"})
-        _add(perf.proxy_read, through.response)
+        _add(perf.proxy_read, through)
         if probes.mlflow_url:
             direct = probes.ask("GET", probes.mlflow_url + read, params={"max_results": "1"})
-            _add(perf.direct_read, direct.response)
-    return perf
+            _add(perf.direct_read, direct)
 
 
-def _add(latency: Latency, response: object) -> None:
+def _add(latency: Latency, result: ProbeResult) -> None:
     # Only answers count: a refused connection has no latency worth a percentile.
-    seconds = getattr(response, "extensions", {}).get("hokusai_upstream_s") if response is not None else None
+    seconds = result.response.extensions.get("hokusai_upstream_s") if result.response is not None else None
     if isinstance(seconds, float):
         latency.samples_ms.append(round(seconds * 1000, 1))
 

@@ -67,8 +67,9 @@ def _from_gate(finding: Finding) -> bool:
         or finding.observed.startswith(str(GUARD_STATUS))
 
 
-def _rewriter(egress: Egress | None, secrets: list[str]) -> Callable[[str], str]:
-    urls = egress.real_urls() if egress else {}
+def _rewriter(egress: Egress, secrets: list[str]) -> Callable[[str], str]:
+    """Loopback pass-through URLs back to the real ones, and secrets masked."""
+    urls = egress.real_urls()
 
     def rewrite(text: str) -> str:
         for loopback, real in urls.items():
@@ -116,9 +117,8 @@ def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], 
         bases[Target.MLFLOW] = settings.mlflow_url
     policy = SafetyPolicy(key, auth_contract, mlflow_contract)
     gate = Gate(policy, bases, settings.rate_limit, settings.request_budget - CLEANUP_RESERVE, log_path=traffic)
-    say = _rewriter(None, [key])
     direct = settings.mlflow_url or "(skipped)"
-    out(say(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}"))
+    out(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}")
     out(f"  key {mask(key)}, at most {settings.rate_limit:g} requests/s and {settings.request_budget} requests"
         + (f", CA bundle {settings.ca_bundle}" if settings.ca_bundle else ""))
     warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
@@ -147,8 +147,7 @@ def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], 
             _clean_up(report, probes, policy, options.keep, tell)
     report.timings["total"] = round(time.perf_counter() - started, 3)
     _record_gate(report, gate)
-    rewrite = _rewriter(egress, [key])
-    report = Report.model_validate_json(rewrite(report.model_dump_json()))
+    report = Report.model_validate_json(say(report.model_dump_json()))
     report.finished_at = datetime.now(UTC)
     report.summarise_suites()
     report.diagnosis = diagnose(report)
@@ -159,21 +158,21 @@ def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], 
 
 def _phases(report: Report, probes: LiveProbes, egress: Egress, settings: LiveSettings, options: LiveOptions,
             perf: Performance, warm: threading.Thread, tell: Callable[[str], None]) -> None:
-    def timed(name: str, action: Callable[[], object]) -> None:
+    def timed(name: str, action: Callable[[], object]) -> object:
         began = time.perf_counter()
         tell(f"\n— {name} —")
         try:
-            action()
+            return action()
         except Refused as exc:
             if isinstance(exc, BudgetExhausted):
                 raise
             report.checks.append(CheckRecord(suite=name, name="refused by the live safety policy",
                                              status=CheckStatus.ERROR, message=str(exc)))
-        report.timings[name] = round(time.perf_counter() - began, 3)
+            return None
+        finally:
+            report.timings[name] = round(time.perf_counter() - began, 3)
 
-    preflight_holder: dict[str, bool] = {}
-
-    def verify_proxy() -> None:
+    def verify_proxy() -> bool:
         preflight = run_preflight(settings.proxy_url, settings.auth_url, settings.mlflow_url or None,
                                   probes.api_key, timeout=min(settings.timeout_s, 15.0), client=probes.client)
         report.checks += preflight.checks
@@ -181,15 +180,14 @@ def _phases(report: Report, probes: LiveProbes, egress: Egress, settings: LiveSe
             tell(f"{'✓' if check.status is CheckStatus.PASSED else '✗'} [verify-proxy] {check.name}: {check.message}")
         for finding in preflight.findings:
             report.add_finding(finding)
-        preflight_holder["healthy"] = preflight.healthy
+        return preflight.healthy
 
-    timed("verify-proxy", verify_proxy)
+    healthy = timed("verify-proxy", verify_proxy) is True
     timed("auth-service", lambda: run_auth_checks(probes))
     timed("bearer-auth", lambda: run_bearer_checks(probes))
     timed("investigate", lambda: run_investigation(probes))
 
-    healthy, key_in = preflight_holder.get("healthy", False), probes.facts.get(KEY_ACCEPTED) is True
-    if not (healthy and key_in):
+    if not (healthy and probes.facts.get(KEY_ACCEPTED) is True):
         why = "a part is down or too slow (verify-proxy)" if not healthy else "the proxy does not let the key in"
         tell(f"\nSkipping the registration scenario and the contract suites: {why}.")
         for suite in ("scenario", "suites"):
@@ -197,7 +195,7 @@ def _phases(report: Report, probes: LiveProbes, egress: Egress, settings: LiveSe
                                              message=f"not run: {why}"))
     else:
         timed("scenario", lambda: _scenario(report, egress, probes.api_key, options, perf, warm, tell))
-        timed("suites", lambda: _suites(report, egress, settings, options, tell))
+        timed("suites", lambda: _suites(report, egress, settings, options, probes.deviations, tell))
     if healthy:
         timed("performance", lambda: _performance(report, probes, settings, perf, options))
 
@@ -220,7 +218,7 @@ def _scenario(report: Report, egress: Egress, key: str, options: LiveOptions, pe
 
 
 def _suites(report: Report, egress: Egress, settings: LiveSettings, options: LiveOptions,
-            tell: Callable[[str], None]) -> None:
+            deviations: KnownDeviations, tell: Callable[[str], None]) -> None:
     from ..suites.context import SuiteContext
     from ..suites.runner import add_coverage, fold_records, run_pytest_suites
 
@@ -237,16 +235,13 @@ def _suites(report: Report, egress: Egress, settings: LiveSettings, options: Liv
         )
         records, walls = run_pytest_suites(context, Path(workdir), tell) if suites else ([], {})
     report.timings.update({f"suites.{name}": seconds for name, seconds in walls.items()})
-    deviations = KnownDeviations.load(root / "contracts" / "known-deviations.yaml", root=root)
     coverage = fold_records(report, records, deviations, drop=_from_gate)
     add_coverage(report, coverage, root / "contracts", root)
 
 
 def _performance(report: Report, probes: LiveProbes, settings: LiveSettings, perf: Performance,
                  options: LiveOptions) -> None:
-    measured = measure(probes, settings.perf_samples)
-    perf.auth_validate, perf.proxy_read, perf.direct_read = measured.auth_validate, measured.proxy_read, \
-        measured.direct_read
+    measure(probes, settings.perf_samples, perf)
     report.metrics.update(perf.metrics())
     overhead = perf.proxy_overhead_ms()
     lines = [f"auth validate p50 {perf.auth_validate.p50} ms, p95 {perf.auth_validate.p95} ms",

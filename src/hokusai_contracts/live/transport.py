@@ -14,10 +14,11 @@ import httpx
 from .gate import Gate, Refused
 from .policy import OutgoingRequest
 
-__all__ = ["GatedTransport", "gated_client"]
+__all__ = ["WIRE_HEADERS", "GatedTransport", "gated_client"]
 
-# httpx has decoded the body by the time the gate has read it: these would describe the wire, not it.
-_WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
+#: Headers of an answer that describe its bytes on the wire: the gate hands on the decoded body,
+#: so they would lie about it.
+WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class GatedTransport(httpx.BaseTransport):
@@ -45,7 +46,7 @@ class GatedTransport(httpx.BaseTransport):
             raise
         seconds = time.perf_counter() - started
         self._gate.record(outgoing, response.status_code, content, seconds)
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in WIRE_HEADERS]
         answer = httpx.Response(response.status_code, headers=headers, content=content, request=request,
                                 extensions={**response.extensions, "hokusai_upstream_s": seconds})
         response.close()

@@ -42,7 +42,7 @@ __all__ = ["ConnectionDropped", "CredentialSighting", "Fault", "FaultMode", "Jou
 TEXT_BODY_LIMIT = 64 * 1024
 # Content-Length is kept on purpose: a journal must not turn a sized body into a chunked one
 # (MLflow's WSGI app reads a chunked request body as empty).
-_HOP_BY_HOP = {"host", "connection", "keep-alive", "te", "trailer", "upgrade", "transfer-encoding",
+HOP_BY_HOP = {"host", "connection", "keep-alive", "te", "trailer", "upgrade", "transfer-encoding",
                "proxy-connection"}
 _BEARER_OR_KEY = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{32}")
 # A key split across two chunks of a streamed body must still be seen.
@@ -241,7 +241,7 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
             await write(entry)
             return await _cut_connection(request)
 
-        headers = [(k, v) for k, v in raw_headers if k.lower() not in _HOP_BY_HOP]
+        headers = [(k, v) for k, v in raw_headers if k.lower() not in HOP_BY_HOP]
         outgoing = state["client"].build_request(
             request.method, _upstream_url(upstream, request.scope.get("raw_path") or request.url.path.encode(),
                                           request.scope["query_string"]),
@@ -278,7 +278,7 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
                 entry.elapsed_ms = (time.perf_counter() - started) * 1000
                 await write(entry)
 
-        passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
+        passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
         return StreamingResponse(relay_body(), status_code=answer.status_code, headers=passthrough)
 
     routes = [
