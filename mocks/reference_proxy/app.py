@@ -18,8 +18,9 @@ import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .auth import Identity, Rejection, Validator
 from .settings import ProxySettings
@@ -33,6 +34,7 @@ _DROP_REQUEST = {
     "host", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
     "transfer-encoding", "authorization", "x-api-key", "proxy-authorization",
 }
+_FORWARDED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
@@ -160,9 +162,19 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
         except httpx.HTTPError as exc:  # fire and forget: usage must never fail a registration
             log.info("usage not recorded: %s", type(exc).__name__)
 
-    routes = []
-    for mount in settings.mounts:
-        routes.append(Route(f"{mount}/health/mlflow", health, methods=["GET"]))
-        routes.append(Route(mount + "/{rest:path}", forward,
-                            methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    routes = [Route(f"{mount}/health/mlflow", health, methods=["GET"]) for mount in settings.mounts]
+    mounts = tuple(mount.rstrip("/") + "/" for mount in settings.mounts)
+
+    async def under_a_mount(scope: Scope, receive: Receive, send: Send) -> None:
+        # By prefix, not by a "{rest:path}" route: Starlette's path patterns do not match a newline
+        # (%0A), and the proxy forwards every path under its mounts to MLflow unchanged.
+        if scope["type"] != "http" or not str(scope["path"]).startswith(mounts):
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+        elif scope["method"] not in _FORWARDED_METHODS:
+            await PlainTextResponse("Method Not Allowed", status_code=405)(scope, receive, send)
+        else:
+            await (await forward(Request(scope, receive)))(scope, receive, send)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.default = under_a_mount
+    return app
