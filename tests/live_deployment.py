@@ -32,8 +32,8 @@ from pathlib import Path
 import trustme
 import uvicorn
 
+from hokusai_contracts.journal.recording import JournalEntry, create_journal, read_journal
 from hokusai_contracts.stack.definition import Part, StackDefinition
-from hokusai_contracts.stack.journal import JournalEntry, create_journal, read_journal
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
 
 __all__ = ["FRONTED_PARTS", "HttpsFront", "LiveDeployment", "live_deployment"]

@@ -1,8 +1,8 @@
 """hokusai-contracts: contract tests for third-party model registration on Hokusai."""
 
-from ._findings import ContractRef, Diagnosis, DiagnosisCategory, Exchange, Finding, FindingKind
-from ._hops import Hop
-from ._redact import mask, redact
+from hokusai_contracts.domain.findings import ContractRef, Diagnosis, DiagnosisCategory, Exchange, Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.redact import mask, redact
 
 __version__ = "0.1.0"
 

@@ -1,20 +1,27 @@
-"""Settings read from the environment, in one place.
+"""Settings read from the environment, in one place: the local run's and the live run's.
 
-Explicit command-line options win over these; these win over defaults. The
-fake auth service reads its own ``FAKE_AUTH_*`` settings (``FAKE_AUTH_FAULT``,
-``FAKE_AUTH_FAULT_DELAY_S``...) from the same environment, which the stack passes on.
+Every field is ``HOKUSAI_<NAME>``. Explicit command-line options win over these; these win over
+defaults. A live run also reads a ``.env`` file in the working directory (it is git-ignored); the
+environment wins over it. Everything is checked before the first request: a bad key or URL never
+reaches the network. The fake auth service reads its own ``FAKE_AUTH_*`` settings
+(``FAKE_AUTH_FAULT``, ``FAKE_AUTH_FAULT_DELAY_S``...) from the same environment, which the stack
+passes on.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ._errors import UsageError
+from hokusai_contracts._errors import UsageError
+from hokusai_contracts.domain.redact import KEY_PATTERN, mask
 
-__all__ = ["LocalSettings", "load_local_settings", "settings_error"]
+__all__ = ["KEY_FORMAT", "LiveSettings", "LocalSettings", "http_url", "load_live_settings", "load_local_settings",
+           "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -43,3 +50,108 @@ def settings_error(exc: ValidationError, secret: frozenset[str] = frozenset()) -
     message = str(problem["msg"]).removeprefix("Value error, ")
     shown = problem.get("input")
     return UsageError(f"{name}: {message}" + ("" if name in secret or shown is None else f" (got {shown!r})"))
+
+KEY_FORMAT = "hk_live_ or hk_test_ followed by 32 letters and digits (40 characters in all)"
+
+# The production endpoints of ../shared/reference/topology.md.
+PRODUCTION_PROXY_URL = "https://registry.hokus.ai/api/mlflow"
+PRODUCTION_AUTH_URL = "https://auth.hokus.ai"
+PRODUCTION_MLFLOW_URL = "https://registry.hokus.ai/mlflow"
+
+
+def http_url(value: str) -> str:
+    """``value`` without a trailing slash; ``ValueError`` unless it is a usable http(s) base URL."""
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://host/path")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or fragment")
+    try:
+        parts.port  # noqa: B018 - an out-of-range port raises here
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value
+
+
+class LiveSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", env_file=".env", extra="ignore")
+
+    #: The third party's API key, sent as ``Authorization: Bearer`` to the proxy only.
+    api_key: SecretStr | None = None
+    #: The MLflow tracking URI third parties use: the proxy with its mount.
+    proxy_url: str = PRODUCTION_PROXY_URL
+    auth_url: str = PRODUCTION_AUTH_URL
+    #: MLflow without the proxy, for health and differential reads; "" skips the direct checks.
+    mlflow_url: str = PRODUCTION_MLFLOW_URL
+    #: A PEM file of CA certificates to trust instead of the system's (private CAs, test setups).
+    ca_bundle: Path | None = None
+    #: Requests per second across every host, the tool's own and Schemathesis' together.
+    rate_limit: float = Field(default=5.0, gt=0, le=100)
+    #: The run stops sending after this many requests; the rest is skipped and said so.
+    request_budget: int = Field(default=1500, ge=20, le=100_000)
+    #: Schemathesis examples per operation in the read-only suites.
+    live_max_examples: int = Field(default=5, ge=1, le=100)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    #: Samples per latency measured for the performance section.
+    perf_samples: int = Field(default=5, ge=1, le=100)
+    #: A performance.json of an earlier run to compare with; a p95 slower by more than the
+    #: tolerance (0.5 = 50 %) is a regression.
+    perf_baseline: Path | None = None
+    perf_tolerance: float = Field(default=0.5, ge=0, le=100)
+
+    @field_validator("proxy_url", "auth_url")
+    @classmethod
+    def _required_url(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("mlflow_url")
+    @classmethod
+    def _optional_url(cls, value: str) -> str:
+        return http_url(value) if value.strip() else ""
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such file; point it at a PEM file of CA certificates")
+        return value
+
+    @field_validator("perf_baseline")
+    @classmethod
+    def _readable_baseline(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such file; use the performance.json of an earlier live run")
+        return value
+
+    @property
+    def key(self) -> str:
+        assert self.api_key is not None
+        return self.api_key.get_secret_value()
+
+    @property
+    def verify(self) -> str | bool:
+        return str(self.ca_bundle) if self.ca_bundle else True
+
+
+def load_live_settings(env_file: Path | None = Path(".env")) -> LiveSettings:
+    """Read and check the settings; a ``UsageError`` says what is wrong and what to set."""
+    try:
+        settings = LiveSettings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise settings_error(exc, secret=frozenset({"HOKUSAI_API_KEY"})) from None
+    if settings.api_key is None or not settings.key:
+        raise UsageError("HOKUSAI_API_KEY is not set: give the API key to test with, e.g. "
+                         "`HOKUSAI_API_KEY=hk_live_... make contract-live` (or put it in a git-ignored .env). "
+                         f"Expected: {KEY_FORMAT}.")
+    if not KEY_PATTERN.fullmatch(settings.key):
+        raise UsageError(f"HOKUSAI_API_KEY {_describe_bad_key(settings.key)} is not a Hokusai API key: expected "
+                         f"{KEY_FORMAT}. Nothing was sent.")
+    return settings
+
+
+def _describe_bad_key(key: str) -> str:
+    # Never echo the value: a malformed key is still somebody's secret (or a paste of one).
+    if len(key) > 14:
+        return f"{mask(key)} ({len(key)} characters)"
+    return f"({len(key)} characters)"

@@ -69,7 +69,7 @@ def test_the_build_context_is_only_what_the_dockerfile_copies() -> None:
     tops = {name.split("/")[0] for name in names}
     assert tops == {"constraints.txt", "pyproject.toml", "README.md", "src", "mocks", "compose"}
     assert "compose/Dockerfile" in names and "mocks/fake_auth/keys.yaml" in names
-    assert "src/hokusai_contracts/stack/journal.py" in names
+    assert "src/hokusai_contracts/journal/recording.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n]
     assert owners == {(0, 0)}  # the same tree gives the same context: the build cache holds
 
@@ -399,7 +399,7 @@ def test_a_failed_docker_start_leaves_nothing(real_engine: Any) -> None:
 @pytest.mark.slow
 def test_a_local_run_on_docker_passes_and_leaves_the_engine_as_it_was(real_engine: Any, tmp_path: Path) -> None:
     """`make contract-local STACK=docker` without the fuzzing: scenario, hop journals, faults, reports."""
-    from hokusai_contracts.local_run import LocalOptions, run_local
+    from hokusai_contracts.run.local import LocalOptions, run_local
 
     before = _everything(real_engine)
     options = LocalOptions(report_dir=tmp_path, stack="docker", suites=[], artifact_mb=0, refresh_consumers=False)

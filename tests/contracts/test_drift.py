@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hokusai_contracts.contracts.generate import (
+from hokusai_mlflow_openapi.generate import (
     MLFLOW_CONTRACT,
     OVERLAY,
     PROXY_CONTRACT,

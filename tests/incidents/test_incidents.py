@@ -23,7 +23,7 @@ ARGS = "--port {port} --auth-url {auth_url} --mlflow-url {mlflow_url}"
 
 def run_local(tmp_path: Path, proxy_cmd: str, suites: str = "none") -> tuple[int, str, dict[str, Any]]:
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--suites", suites,
+        [sys.executable, "-m", "hokusai_contracts", "local", "--suites", suites,
          "--report-dir", str(tmp_path), "--proxy-cmd", proxy_cmd],
         capture_output=True, text=True, timeout=300,
     )

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_eight_concurrent_registrations_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir", str(tmp_path), "--suites", "none",
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path), "--suites", "none",
          "--no-faults", "--full"], env={**os.environ, "HOKUSAI_ARTIFACT_MB": "0"}, capture_output=True, text=True,
         timeout=600,
     )

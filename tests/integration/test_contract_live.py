@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hokusai_contracts._redact import mask
+from hokusai_contracts.domain.redact import mask
+from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.stack.definition import Part, StackDefinition
-from hokusai_contracts.stack.journal import JournalEntry
 
 from ..live_deployment import LiveDeployment, live_deployment
 

@@ -25,7 +25,7 @@ PRD_LINES = [
 
 def test_contract_local_passes_with_every_operation_exercised(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir", str(tmp_path)],
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
     )
     output = completed.stdout + completed.stderr

@@ -23,7 +23,7 @@ ARGS = "--port {port} --auth-url {auth_url} --mlflow-url {mlflow_url}"
 
 def run(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, float, dict[str, object]]:
     started = time.monotonic()
-    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir",
+    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts", "local", "--report-dir",
                                 str(tmp_path), *args], env={**os.environ, **env}, capture_output=True, text=True,
                                timeout=300)
     return completed.returncode, time.monotonic() - started, json.loads((tmp_path / "contract-report.json").read_text())

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_200_mb_round_trip_through_the_reference_proxy(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts.cli", "local", "--report-dir", str(tmp_path), "--suites", "none",
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path), "--suites", "none",
          "--no-faults"], env={**os.environ, "HOKUSAI_ARTIFACT_MB": "200"}, capture_output=True, text=True,
         timeout=300,
     )

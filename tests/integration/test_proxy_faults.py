@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hokusai_contracts._findings import DiagnosisCategory, FindingKind
-from hokusai_contracts._hops import Hop
-from hokusai_contracts.diagnosis import diagnose
-from hokusai_contracts.probes.faults import FAULTS, UPLOAD, _finding, run_faults
-from hokusai_contracts.probes.http import ProbeResult
-from hokusai_contracts.report import CheckStatus, Report
+from hokusai_contracts.checks.probes.faults import FAULTS, UPLOAD, _finding, run_faults
+from hokusai_contracts.checks.probes.http import ProbeResult
+from hokusai_contracts.domain.findings import DiagnosisCategory, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.report.diagnosis import diagnose
+from hokusai_contracts.report.model import CheckStatus, Report
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
 

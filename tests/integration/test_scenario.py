@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hokusai_contracts.scenario import ModelKind, run_registration
+from hokusai_contracts.checks.scenario import ModelKind, run_registration
 from hokusai_contracts.stack.processes import ProcessStack
 
 pytestmark = pytest.mark.integration

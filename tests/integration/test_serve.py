@@ -33,7 +33,7 @@ def _wait(url: str, seconds: float = 30) -> None:
 def test_serve_auth_seeds_the_callers_keys() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "hokusai_contracts.cli", "serve", "auth", "--port", str(port), "--api-key", KEY,
+        [sys.executable, "-m", "hokusai_contracts", "serve", "auth", "--port", str(port), "--api-key", KEY,
          "--api-key", f"{WEBSITE_KEY}@website", "--profile", "production"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )

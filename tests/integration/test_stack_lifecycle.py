@@ -75,7 +75,7 @@ def test_a_bad_proxy_cmd_placeholder_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serve_stack_stops_everything_on_ctrl_c_or_sigterm(sig: signal.Signals) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "hokusai_contracts.cli", "serve", "stack"],
+    process = subprocess.Popen([sys.executable, "-m", "hokusai_contracts", "serve", "stack"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     seen = []
@@ -105,7 +105,7 @@ def _safe_cwd(process: psutil.Process) -> bool:
 def test_sigterm_during_the_suites_stops_their_pytest_children_too(tmp_path: Path) -> None:
     # The suites run in child pytest processes that a signal sent to the run alone never reaches;
     # the run must kill them, not wait for them (that held the stack up for ~45 s).
-    process = subprocess.Popen([sys.executable, "-m", "hokusai_contracts.cli", "local", "--no-faults",
+    process = subprocess.Popen([sys.executable, "-m", "hokusai_contracts", "local", "--no-faults",
                                 "--report-dir", str(tmp_path)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None

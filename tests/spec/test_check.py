@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hokusai_contracts._hops import Hop
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.report import CheckRecord, CheckStatus, Report
-from hokusai_contracts.spec.check import SPEC_CHANGES_FILE, judge_against_candidate, run_spec_check, spec_exit_code
-from hokusai_contracts.stack.journal import JournalEntry
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.recording import JournalEntry
+from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
+from hokusai_contracts.run.spec import SPEC_CHANGES_FILE, judge_against_candidate, run_spec_check, spec_exit_code
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "contracts" / "examples"
@@ -113,7 +113,7 @@ def test_exit_code_of_a_check_that_could_not_run() -> None:
 # -- the command line ---------------------------------------------------------------------------
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hokusai_contracts.cli", "spec-check", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hokusai_contracts", "spec-check", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd)
 
 

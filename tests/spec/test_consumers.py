@@ -11,9 +11,9 @@ import pytest
 
 from hokusai_contracts._errors import ContractError
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.spec import Consumer, diff_specs, expectations_from_journal, impact, load_consumers
 from hokusai_contracts.spec.consumers import render_expectations
-from hokusai_contracts.stack.journal import JournalEntry
 
 from . import test_diff as battery
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import get_args
 
+from hokusai_contracts.journal.recording import FaultMode
 from hokusai_contracts.settings import LocalSettings
 from hokusai_contracts.stack.definition import JOURNAL_FAULTS, MLFLOW_FAULTS
-from hokusai_contracts.stack.journal import FaultMode
 
 
 def test_every_mlflow_fault_is_a_setting_value() -> None:

@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .._findings import FindingKind
-from .._redact import KEY_PATTERN
-from ._source import join_pointer
-from ._verdicts import Verdicts, header_name
-from .known_values import property_rules
-from .loading import Contract, Operation
+from hokusai_contracts.contracts._source import join_pointer
+from hokusai_contracts.contracts._verdicts import Verdicts, header_name
+from hokusai_contracts.contracts.known_values import property_rules
+from hokusai_contracts.contracts.loading import Contract, Operation
+from hokusai_contracts.domain.findings import FindingKind
+from hokusai_contracts.domain.redact import KEY_PATTERN
 
 __all__ = ["leaks", "missing_credentials", "undeclared_credentials"]
 

@@ -27,10 +27,10 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from .._errors import ContractError
-from ._source import join_pointer, walk_mappings
-from .known_values import KnownValues, known_values_from_contract, property_rules
-from .loading import Contract
+from hokusai_contracts._errors import ContractError
+from hokusai_contracts.contracts._source import join_pointer, walk_mappings
+from hokusai_contracts.contracts.known_values import KnownValues, known_values_from_contract, property_rules
+from hokusai_contracts.contracts.loading import Contract
 
 __all__ = ["SchemaIssue", "compiled", "describe_location"]
 

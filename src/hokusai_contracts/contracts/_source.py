@@ -22,7 +22,7 @@ from jsonschema.exceptions import SchemaError
 from openapi_schema_validator import OAS30Validator, OAS31Validator
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from .._errors import ContractError
+from hokusai_contracts._errors import ContractError
 
 __all__ = [
     "SPEC_HINT",

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._findings import Finding, FindingKind
-from .._hops import Hop
-from .._redact import redact
-from .loading import Contract
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.redact import redact
 
 __all__ = ["Verdicts", "as_text", "header_name", "is_json", "media_for"]
 

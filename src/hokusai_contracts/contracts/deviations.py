@@ -25,10 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from .._errors import ContractError
-from .._findings import Finding, FindingKind
-from .._hops import Hop
-from ._source import join_pointer, nearest_line, parse_with_lines
+from hokusai_contracts._errors import ContractError
+from hokusai_contracts.contracts._source import join_pointer, nearest_line, parse_with_lines
+from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
 
 __all__ = ["KnownDeviation", "KnownDeviations"]
 

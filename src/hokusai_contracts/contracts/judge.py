@@ -33,14 +33,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._findings import Finding, FindingKind
-from .._hops import Hop
-from ._credentials import leaks, missing_credentials, undeclared_credentials
-from ._schemas import SchemaIssue, compiled, describe_location
-from ._source import join_pointer
-from ._verdicts import CLIP, Verdicts, as_text, header_name, is_json, media_for
-from .known_values import KnownValues, closed_set, known_values_from_contract
-from .loading import Contract, Operation
+from hokusai_contracts.contracts._credentials import leaks, missing_credentials, undeclared_credentials
+from hokusai_contracts.contracts._schemas import SchemaIssue, compiled, describe_location
+from hokusai_contracts.contracts._source import join_pointer
+from hokusai_contracts.contracts._verdicts import CLIP, Verdicts, as_text, header_name, is_json, media_for
+from hokusai_contracts.contracts.known_values import KnownValues, closed_set, known_values_from_contract
+from hokusai_contracts.contracts.loading import Contract, Operation
+from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
 
 __all__ = ["KnownValues", "judge_request", "judge_response", "known_values_from_contract"]
 

@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._source import join_pointer, walk_mappings
-from .loading import Contract
+from hokusai_contracts.contracts._source import join_pointer, walk_mappings
+from hokusai_contracts.contracts.loading import Contract
 
 __all__ = ["KnownValues", "closed_set", "known_values_from_contract", "property_rules"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .._errors import ContractError
-from .._findings import ContractRef
-from ._source import SPEC_HINT, check_document, join_pointer, parse_with_lines, split_pointer
+from hokusai_contracts._errors import ContractError
+from hokusai_contracts.contracts._source import SPEC_HINT, check_document, join_pointer, parse_with_lines, split_pointer
+from hokusai_contracts.domain.findings import ContractRef
 
 __all__ = ["Contract", "Operation", "OperationMatch", "Parameter"]
 

@@ -7,8 +7,14 @@ send or read what a change touches.
 
 from __future__ import annotations
 
-from .consumers import Consumer, ConsumerOperation, expectations_from_journal, impact, load_consumers
-from .diff import ChangeKind, Severity, SpecChange, diff_files, diff_specs, exit_code, verdict
+from hokusai_contracts.spec.consumers import (
+    Consumer,
+    ConsumerOperation,
+    expectations_from_journal,
+    impact,
+    load_consumers,
+)
+from hokusai_contracts.spec.diff import ChangeKind, Severity, SpecChange, diff_files, diff_specs, exit_code, verdict
 
 __all__ = [
     # The diff

@@ -28,9 +28,9 @@ from typing import Any, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .._errors import ContractError
-from ..contracts.loading import Contract
-from .diff import ChangeKind, SpecChange
+from hokusai_contracts._errors import ContractError
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.spec.diff import ChangeKind, SpecChange
 
 __all__ = [
     "Consumer",
@@ -185,7 +185,7 @@ def impact(changes: Iterable[SpecChange], consumers: Sequence[Consumer]) -> list
 # -- refreshing from a hop journal -----------------------------------------------------------
 
 class RecordedExchange(Protocol):
-    """What a hop journal records of one exchange (``hokusai_contracts.stack.journal.JournalEntry``)."""
+    """What a hop journal records of one exchange (``hokusai_contracts.journal.recording.JournalEntry``)."""
 
     @property
     def method(self) -> str: ...

@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._findings import ContractRef
-from ..contracts.loading import Contract, Operation, Parameter
-from .schema_diff import ChangeKind, SchemaComparer, Severity, Side, nearest_pointer
+from hokusai_contracts.contracts.loading import Contract, Operation, Parameter
+from hokusai_contracts.domain.findings import ContractRef
+from hokusai_contracts.spec.schema_diff import ChangeKind, SchemaComparer, Severity, Side, nearest_pointer
 
 __all__ = ["ChangeKind", "Severity", "SpecChange", "diff_files", "diff_specs", "exit_code", "verdict"]
 

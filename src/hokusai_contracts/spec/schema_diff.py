@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from ..contracts.loading import Contract
+from hokusai_contracts.contracts.loading import Contract
 
 __all__ = ["ChangeKind", "SchemaComparer", "SchemaDelta", "Severity", "Side", "nearest_pointer"]
 

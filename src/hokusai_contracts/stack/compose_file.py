@@ -22,8 +22,15 @@ from typing import Any
 
 import yaml
 
-from .._errors import UsageError
-from .definition import DEFAULT_PORTS, HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition, project_root
+from hokusai_contracts._errors import UsageError
+from hokusai_contracts.stack.definition import (
+    DEFAULT_PORTS,
+    HEALTH_PATHS,
+    JOURNAL_FAULTS,
+    Part,
+    StackDefinition,
+    project_root,
+)
 
 __all__ = [
     "COMPOSE_FILE",

@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from .._errors import StackError
+from hokusai_contracts._errors import StackError
 
 __all__ = ["LABEL_ROOT", "LABEL_RUN", "LABEL_SERVICE", "build_context", "connect", "docker_available", "engine",
            "reason_of", "remove_labelled"]

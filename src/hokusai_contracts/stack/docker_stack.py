@@ -39,10 +39,10 @@ import httpx
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .._errors import StackError
-from .._redact import redact
-from ..settings import settings_error
-from .compose_file import (
+from hokusai_contracts._errors import StackError
+from hokusai_contracts.domain.redact import redact
+from hokusai_contracts.settings import settings_error
+from hokusai_contracts.stack.compose_file import (
     COMPOSE_FILE,
     JOURNALS,
     Build,
@@ -55,8 +55,8 @@ from .compose_file import (
     load_compose,
     stack_variables,
 )
-from .definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition
-from .docker_engine import (
+from hokusai_contracts.stack.definition import DEFAULT_PORTS, HEALTH_PATHS, Part, StackDefinition
+from hokusai_contracts.stack.docker_engine import (
     LABEL_ROOT,
     LABEL_RUN,
     LABEL_SERVICE,
@@ -66,7 +66,7 @@ from .docker_engine import (
     reason_of,
     remove_labelled,
 )
-from .processes import StackEndpoints, sigterm_as_interrupt
+from hokusai_contracts.stack.processes import StackEndpoints, sigterm_as_interrupt
 
 __all__ = ["ContainerPart", "DockerSettings", "DockerStack", "compose_down", "compose_up", "docker_available",
            "load_docker_settings", "running_docker_stack"]

@@ -28,9 +28,9 @@ from typing import Protocol
 
 import httpx
 
-from .._errors import StackError
-from .._redact import redact
-from .definition import HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition
+from hokusai_contracts._errors import StackError
+from hokusai_contracts.domain.redact import redact
+from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition
 
 __all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
 
@@ -133,7 +133,7 @@ class ProcessStack:
                                            (Part.MLFLOW_JOURNAL, url[Part.MLFLOW], "proxy->mlflow")):
                 fault = d.mlflow_fault if journal is Part.MLFLOW_JOURNAL and d.mlflow_fault != "down" else "none"
                 self._launch(journal, url[journal], [
-                    sys.executable, "-m", "hokusai_contracts.stack.journal", "--upstream", upstream,
+                    sys.executable, "-m", "hokusai_contracts.journal.recording", "--upstream", upstream,
                     "--hop", hop, "--out", str(self.root / f"{journal}.jsonl"),
                     "--host", d.host, "--port", str(ports[journal]),
                     "--fault", fault, "--fault-delay", str(d.fault_delay_s),
@@ -348,7 +348,7 @@ def running_stack(definition: StackDefinition | None = None, proxy_cmd: str | No
 
 def describe(endpoints: StackEndpoints) -> str:
     """A few lines telling where the stack answers, with the key masked."""
-    from .._redact import mask
+    from hokusai_contracts.domain.redact import mask
 
     return "\n".join([
         f"  MLflow server : {endpoints.mlflow_url}",

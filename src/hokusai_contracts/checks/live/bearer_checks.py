@@ -1,0 +1,94 @@
+"""``bearer-auth``: how the proxy takes a key (the seeds' ``test_bearer_auth.py``).
+
+One read (``GET .../experiments/search``) sent with the key as the MLflow
+client sends it, and with every wrong way of sending one. Each answer must be
+a status the proxy's contract documents; only the Bearer key may get in. A
+proxy refusing a key the auth service accepts for ``platform`` is the
+evidence of ``service_config`` / ``contract_mismatch``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from hokusai_contracts.checks.live.auth_checks import PROXY_SERVICE_ID, VALID_FOR
+from hokusai_contracts.checks.live.probing import LiveProbes, answer_of
+from hokusai_contracts.checks.probes.http import ProbeResult
+from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+
+__all__ = ["KEY_ACCEPTED", "SUITE", "run_bearer_checks"]
+
+SUITE = "bearer-auth"
+READ = "/api/2.0/mlflow/experiments/search"
+OPERATION = f"GET {READ}"
+#: ``facts`` key: did the proxy let the key in (None when it did not answer)?
+KEY_ACCEPTED = "key_accepted"
+
+
+def _made_up_key() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "hk_live_" + "".join(secrets.choice(alphabet) for _ in range(32))
+
+
+def run_bearer_checks(probes: LiveProbes) -> None:
+    url = probes.proxy_url + READ
+    params = {"max_results": "1"}
+    key = probes.api_key
+
+    result = probes.ask("GET", url, params=params, headers={"Authorization": f"Bearer {key}"})
+    accepted = result.status == 200
+    probes.facts[KEY_ACCEPTED] = accepted if result.status is not None and result.status < 500 else None
+    findings = _judged(probes, result)
+    valid_for = probes.facts.get(VALID_FOR)
+    if result.status in (401, 403) and valid_for is not None and PROXY_SERVICE_ID in valid_for:
+        findings.append(Finding(
+            hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.AUTH_REJECTED,
+            location="header.Authorization", suite=SUITE, exchanges=[result.exchange()],
+            contract=probes.proxy_contract.ref("/components/securitySchemes/bearerAuth"),
+            expected=f"200: the auth service accepts this key for {PROXY_SERVICE_ID!r} when asked directly",
+            observed=f"{answer_of(result)}",
+            recommendation="The proxy asks the auth service something else than the contract says: check the "
+                           f"service id it validates for (must be {PROXY_SERVICE_ID!r}) and that it sends the key "
+                           "in the validate body.",
+        ))
+    probes.check(SUITE, "Bearer key accepted", result, operation=OPERATION, ok=accepted,
+                 message=answer_of(result), findings=findings)
+
+    wrong_ways: list[tuple[str, dict[str, str], dict[str, str]]] = [
+        ("missing key", {}, {}),
+        ("malformed key", {"Authorization": "Bearer not-a-hokusai-key"}, {}),
+        ("unknown key", {"Authorization": f"Bearer {_made_up_key()}"}, {}),
+        ("key in X-API-Key", {"X-API-Key": key}, {}),
+        ("key in a query parameter", {}, {"api_key": key}),
+    ]
+    for name, headers, extra in wrong_ways:
+        result = probes.ask("GET", url, params={**params, **extra}, headers=headers)
+        findings = _judged(probes, result)
+        let_in = result.status is not None and 200 <= result.status < 300
+        ok = result.status is not None and result.status < 500
+        if let_in and name in ("missing key", "malformed key", "unknown key"):
+            ok = False
+            findings.append(Finding(
+                hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.IGNORED_AUTH,
+                location="header.Authorization", expected="401: the contract requires a valid Bearer key",
+                contract=probes.ref(probes.proxy_contract, "GET", READ, "/responses/401"),
+                observed=answer_of(result), suite=SUITE,
+                recommendation="The proxy must validate every request's key with the auth service and refuse "
+                               "on failure.",
+                exchanges=[result.exchange()]))
+        if let_in and name == "key in a query parameter":
+            findings.append(Finding(
+                hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.UNDECLARED_CREDENTIAL,
+                location="query.api_key", expected="401: the contract takes the key from Authorization: Bearer only",
+                contract=probes.proxy_contract.ref("/components/securitySchemes/bearerAuth"),
+                observed=answer_of(result), suite=SUITE, exchanges=[result.exchange()],
+                recommendation="Refuse keys in the query string: URLs end up in access logs and browser history."))
+        verdict = "let in" if let_in else "refused"
+        probes.check(SUITE, name, result, operation=OPERATION, ok=ok, message=f"{answer_of(result)} ({verdict})",
+                     findings=findings)
+
+
+def _judged(probes: LiveProbes, result: ProbeResult) -> list[Finding]:
+    return probes.judged(result, probes.proxy_contract, Hop.CLIENT_TO_PROXY, "GET", READ, SUITE)

@@ -1,0 +1,42 @@
+"""Deleting what a live run created, and nothing else.
+
+The policy learned every id the run's creates handed out; cleanup deletes
+those registered models (their versions go with them) and experiments
+(MLflow's REST API only soft-deletes an experiment: it moves to the
+``deleted`` stage, with its runs and logged models, and ``mlflow gc`` on the
+server purges it). Deletes go through the proxy with the key, the way the
+resources were made, and through the gate, which refuses any other target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hokusai_contracts.checks.live.probing import LiveProbes, answer_of
+from hokusai_contracts.safety.policy import Created
+
+__all__ = ["CleanupResult", "clean_up"]
+
+SUITE = "cleanup"
+
+
+@dataclass
+class CleanupResult:
+    deleted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def clean_up(probes: LiveProbes, created: Created) -> CleanupResult:
+    outcome = CleanupResult()
+    # MLflow's REST API: DELETE with a JSON body for registered models, POST for experiments.
+    calls = [("registered model", "DELETE", "/api/2.0/mlflow/registered-models/delete", {"name": name})
+             for name in sorted(created.registered_model)]
+    calls += [("experiment", "POST", "/api/2.0/mlflow/experiments/delete", {"experiment_id": experiment})
+              for experiment in sorted(created.experiment, key=lambda e: (len(e), e))]
+    headers = {"Authorization": f"Bearer {probes.api_key}"}
+    for kind, method, path, body in calls:
+        what = f"{kind} {next(iter(body.values()))}"
+        result = probes.ask(method, probes.proxy_url + path, json=body, headers=headers)
+        gone = result.status == 200 or (result.status == 404 and kind == "registered model")
+        (outcome.deleted if gone else outcome.failed).append(what if gone else f"{what}: {answer_of(result)}")
+    return outcome

@@ -1,0 +1,53 @@
+"""One probe request and what it tells: an answer, a refusal to connect, or silence."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from hokusai_contracts.domain.findings import Exchange
+from hokusai_contracts.domain.redact import redact
+
+__all__ = ["ProbeResult", "probe"]
+
+
+@dataclass
+class ProbeResult:
+    method: str
+    url: str
+    seconds: float
+    response: httpx.Response | None = None
+    error: str | None = None  # "timeout" or "unreachable: <exception>"
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def text(self, limit: int = 200) -> str:
+        if self.response is None:
+            return self.error or ""
+        return redact(self.response.text[:limit].replace("\n", " "))
+
+    def exchange(self) -> Exchange:
+        return Exchange(method=self.method, url=redact(self.url), status=self.status,
+                        response_body=self.text(300) if self.response is not None else None,
+                        elapsed_ms=round(self.seconds * 1000, 1), error=self.error)
+
+
+def probe(method: str, url: str, *, timeout: float, verify: str | bool = True, client: httpx.Client | None = None,
+          **kwargs: Any) -> ProbeResult:
+    """One request; ``client`` (a live run's gated client) replaces a fresh connection."""
+    started = time.perf_counter()
+    try:
+        if client is not None:
+            response = client.request(method, url, timeout=timeout, **kwargs)
+        else:
+            response = httpx.request(method, url, timeout=timeout, verify=verify, **kwargs)
+    except httpx.TimeoutException:
+        return ProbeResult(method, url, time.perf_counter() - started, error="timeout")
+    except httpx.TransportError as exc:
+        return ProbeResult(method, url, time.perf_counter() - started, error=f"unreachable: {type(exc).__name__}")
+    return ProbeResult(method, url, time.perf_counter() - started, response=response)

@@ -1,0 +1,257 @@
+"""The registration scenario: what a third-party developer does, with the real MLflow client.
+
+It is the seeds' ``test_real_registration.py`` flow: check the proxy, connect
+with nothing but ``MLFLOW_TRACKING_TOKEN``, create an experiment, train a
+scikit-learn model, log it with a signature, register it, and read the
+version back. It prints the PRD's success lines in their order and wording.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from hokusai_contracts.domain.redact import mask, redact
+
+__all__ = ["ModelKind", "ScenarioResult", "StepResult", "probe_name", "run_registration", "warm_imports"]
+
+
+class ModelKind(StrEnum):
+    LOGISTIC = "logistic"
+    RANDOM_FOREST = "random_forest"
+    PIPELINE = "pipeline"
+
+
+@dataclass
+class StepResult:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+@dataclass
+class ScenarioResult:
+    model_kind: ModelKind
+    steps: list[StepResult] = field(default_factory=list)
+    experiment_id: str | None = None
+    run_id: str | None = None
+    model_name: str | None = None
+    version: str | None = None
+    accuracy: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(step.ok for step in self.steps)
+
+    @property
+    def failed_step(self) -> StepResult | None:
+        return next((step for step in self.steps if not step.ok), None)
+
+    @property
+    def seconds(self) -> float:
+        return sum(step.seconds for step in self.steps)
+
+
+def warm_imports() -> None:
+    """Import what the scenario needs (seconds of work), meant for a thread started early.
+
+    A missing package is not this thread's to report: the step that needs it says so, once,
+    in the user's terms, instead of a thread's traceback.
+    """
+    try:
+        import mlflow  # noqa: F401
+        import mlflow.sklearn  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+    except ImportError:
+        return
+
+
+class ScenarioFailed(Exception):
+    """A step failed; the message says why in the user's terms."""
+
+
+def probe_name(prefix: str = "contract-probe") -> str:
+    """A resource name a live run can recognise as its own, and nobody else's."""
+    return f"{prefix}-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
+
+
+@contextmanager
+def _mlflow_environment(tracking_uri: str, api_key: str, ca_bundle: str | None) -> Iterator[None]:
+    # The MLflow client reads these at request time; the retry budget is cut so that a
+    # broken proxy fails in seconds instead of retrying with back-off for minutes.
+    settings = {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_TRACKING_TOKEN": api_key,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+        # The scenario prints its own lines; MLflow's "View run at" URLs would point past the proxy.
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    }
+    if ca_bundle:
+        settings["MLFLOW_TRACKING_SERVER_CERT_PATH"] = ca_bundle
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# MLflow 3 saves scikit-learn models with skops, which refuses types it does not know
+# unless the caller vouches for them; these are the ones our own models use.
+_TRUSTED_TYPES: dict[ModelKind, list[str]] = {
+    ModelKind.LOGISTIC: [],
+    ModelKind.RANDOM_FOREST: ["sklearn.tree._tree.Tree"],
+    ModelKind.PIPELINE: [],
+}
+
+
+def _train(kind: ModelKind) -> tuple[Any, Any, Any, float]:
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features, labels = load_iris(return_X_y=True, as_frame=True)
+    x_train, x_test, y_train, y_test = train_test_split(features, labels, test_size=0.25, random_state=7)
+    model: Any
+    if kind is ModelKind.LOGISTIC:
+        model = LogisticRegression(max_iter=500)
+    elif kind is ModelKind.RANDOM_FOREST:
+        model = RandomForestClassifier(n_estimators=20, random_state=7)
+    else:
+        model = Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(max_iter=500))])
+    model.fit(x_train, y_train)
+    return model, x_train, x_test, float(model.score(x_test, y_test))
+
+
+def run_registration(
+    tracking_uri: str,
+    api_key: str,
+    *,
+    model_kind: ModelKind = ModelKind.LOGISTIC,
+    health_url: str | None = None,
+    name: str | None = None,
+    register_as: str | None = None,
+    ca_bundle: str | None = None,
+    out: Callable[[str], None] = print,
+) -> ScenarioResult:
+    """Register one model through ``tracking_uri``; never raises for a failed step."""
+    result = ScenarioResult(model_kind)
+    name = name or probe_name()
+    # Several scenarios may register versions of one model (the concurrency probe); each still
+    # creates its own experiment.
+    model_name = register_as or name
+
+    def step(title: str, action: Callable[[], str]) -> None:
+        started = time.perf_counter()
+        try:
+            detail = action()
+        except Exception as exc:  # a step's failure is the result, not a crash
+            text = str(exc) if isinstance(exc, ScenarioFailed) else f"{type(exc).__name__}: {exc}"
+            message = (redact(text, [api_key]).splitlines() or [""])[0][:500]
+            result.steps.append(StepResult(title, False, message, time.perf_counter() - started))
+            raise ScenarioFailed(message) from None
+        result.steps.append(StepResult(title, True, detail, time.perf_counter() - started))
+        out(f"✓ {detail}")
+
+    state: dict[str, Any] = {}
+
+    def check_key() -> str:
+        from hokusai_contracts.domain.redact import KEY_PATTERN
+
+        if not KEY_PATTERN.fullmatch(api_key):
+            raise ScenarioFailed(f"API key {mask(api_key)} is not hk_live_/hk_test_ followed by 32 letters and digits")
+        return f"API Key: {mask(api_key)}"
+
+    def check_proxy() -> str:
+        if health_url is None:
+            return f"Using proxy endpoint: {tracking_uri}"
+        answer = httpx.get(health_url, timeout=10.0, verify=ca_bundle or True)
+        if answer.status_code != 200:
+            raise ScenarioFailed(f"proxy health {health_url} answered {answer.status_code}: {answer.text[:200]}")
+        return f"Using proxy endpoint: {tracking_uri} (health: {answer.status_code})"
+
+    def connect() -> str:
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+        state["client"] = client
+        found = client.search_experiments(max_results=1000)
+        return f"MLflow client connected! Found {len(found)} experiments"
+
+    def create_experiment() -> str:
+        import mlflow
+
+        result.experiment_id = state["client"].create_experiment(name)
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_experiment(experiment_id=result.experiment_id)
+        return f"Experiment created: {name} (id {result.experiment_id})"
+
+    def train() -> str:
+        model, x_train, x_test, accuracy = _train(model_kind)
+        state.update(model=model, x_train=x_train, x_test=x_test)
+        result.accuracy = accuracy
+        return f"Model trained with accuracy: {accuracy:.3f}"
+
+    def log_model() -> str:
+        import mlflow
+        from mlflow.models import infer_signature
+
+        model, x_train = state["model"], state["x_train"]
+        signature = infer_signature(x_train, model.predict(x_train))
+        with mlflow.start_run(experiment_id=result.experiment_id) as run:
+            mlflow.log_param("model_kind", model_kind.value)
+            mlflow.log_metric("accuracy", result.accuracy or 0.0)
+            mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=x_train.head(2),
+                                     skops_trusted_types=_TRUSTED_TYPES[model_kind])
+            mlflow.set_tag("hokusai.contract_probe", "true")
+            result.run_id = run.info.run_id
+        return f"Model logged! Run ID: {result.run_id}"
+
+    def register() -> str:
+        import mlflow
+
+        version = mlflow.register_model(f"runs:/{result.run_id}/model", model_name)
+        result.model_name, result.version = model_name, str(version.version)
+        return f"Model registered! Name: {model_name}, Version: {version.version}"
+
+    def verify() -> str:
+        client = state["client"]
+        found = client.search_registered_models(filter_string=f"name='{model_name}'")
+        if not found:
+            raise ScenarioFailed(f"registered model {model_name!r} is not found by search_registered_models")
+        version = client.get_model_version(model_name, result.version)
+        if str(version.version) != result.version or version.run_id != result.run_id:
+            raise ScenarioFailed(f"version {result.version} of {model_name!r} does not point at run {result.run_id}")
+        return f"Registered model verified: {model_name} version {version.version} ({version.status})"
+
+    with _mlflow_environment(tracking_uri, api_key, ca_bundle):
+        try:
+            for title, action in (("api_key", check_key), ("proxy", check_proxy), ("connect", connect),
+                                  ("experiment", create_experiment), ("train", train), ("log_model", log_model),
+                                  ("register", register), ("verify", verify)):
+                step(title, action)
+        except ScenarioFailed:
+            failed = result.failed_step
+            assert failed is not None
+            out(f"❌ FAILED at step '{failed.name}': {failed.detail}")
+            return result
+    out("✅ SUCCESS: Third-party model registration completed!")
+    return result

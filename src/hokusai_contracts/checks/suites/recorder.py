@@ -1,0 +1,87 @@
+"""One test's record: the cases it sent, the statuses it saw, the findings it made.
+
+A Schemathesis test runs many cases inside one pytest test. Raising on the
+first failure would stop there and make Hypothesis shrink; recording every
+failure as a finding and judging once at the end reports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from schemathesis import Case, Response
+from schemathesis.core.failures import Failure, FailureGroup
+
+from hokusai_contracts.checks.suites.context import SuiteContext
+from hokusai_contracts.checks.suites.failures import exchange_of, finding_from_failure, operation_pointer
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.redact import redact
+
+__all__ = ["Recorder"]
+
+
+@dataclass
+class Recorder:
+    suite: str
+    hop: Hop
+    contract: Contract
+    context: SuiteContext
+    findings: list[Finding] = field(default_factory=list)
+    cases: int = 0
+    # operation label -> statuses seen, for the coverage table
+    statuses: dict[str, set[int]] = field(default_factory=dict)
+    # One connection pool for all cases: a fresh connection per case costs more than the case.
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.context.api_key, self.context.admin_token) if s)
+
+    def add(self, finding: Finding) -> None:
+        for existing in self.findings:
+            if existing.identity() == finding.identity():
+                existing.count += 1
+                return
+        self.findings.append(finding)
+
+    def call(self, case: Case[Any], base_url: str, headers: dict[str, str] | None = None,
+             extra_checks: list[Callable[..., Any]] | None = None) -> Response | None:
+        """Send ``case``, validate the answer with Schemathesis' checks, record what broke."""
+        self.cases += 1
+        label = f"{case.method.upper()} {case.operation.path}"
+        try:
+            response = case.call(base_url=base_url, headers=headers, timeout=self.context.request_timeout_s,
+                                 verify=self.context.ca_bundle or True, session=self.session)
+        except requests.Timeout as exc:
+            self._transport_problem(case, FindingKind.TIMEOUT, f"no answer within "
+                                    f"{self.context.request_timeout_s:.0f} s", exc)
+            return None
+        except requests.ConnectionError as exc:
+            self._transport_problem(case, FindingKind.UNREACHABLE, "the connection failed", exc)
+            return None
+        self.statuses.setdefault(label, set()).add(response.status_code)
+        failures: list[Failure] = []
+        try:
+            case.validate_response(response, headers=headers, additional_checks=extra_checks)
+        except FailureGroup as group:
+            failures = list(group.exceptions)
+        except Failure as single:
+            failures = [single]
+        for failure in failures:
+            self.add(finding_from_failure(failure, case, response, self.contract, self.hop, self.suite,
+                                          self.secrets, headers))
+        return response
+
+    def _transport_problem(self, case: Case[Any], kind: FindingKind, what: str, exc: Exception) -> None:
+        self.add(Finding(
+            hop=self.hop, operation=f"{case.method.upper()} {case.operation.path}", kind=kind, location="connection",
+            contract=self.contract.ref(operation_pointer(case)), expected="an HTTP answer",
+            observed=redact(f"{what}: {type(exc).__name__}", self.secrets),
+            recommendation=f"Check that the {self.hop.receiver} is up and reachable from here.",
+            suite=self.suite, exchanges=[exchange_of(case, None, error=type(exc).__name__)],
+        ))

@@ -1,0 +1,66 @@
+"""Loading a contract for Schemathesis, the same way for every suite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from schemathesis import Config
+
+from hokusai_contracts.checks.suites.context import SuiteContext
+
+__all__ = ["CHECKS", "load_schema"]
+
+#: The Schemathesis checks the suites run: the contract's promises, nothing about HTTP style.
+#: (``unsupported_method`` and ``allow_header_conformance`` judge behaviour no contract here
+#: states; ``positive_data_acceptance`` is what the generated MLflow contract cannot promise.)
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "ignored_auth",
+)
+# Values MLflow parses with grammars or state no OpenAPI schema can express (search filters, page
+# tokens, model sources): generated ones are rejected for reasons outside the contract.
+FIXED_PARAMETERS = {
+    "query.filter": "",
+    "body.filter": "",
+    "query.page_token": "",
+    "body.page_token": "",
+    "body.source": "s3://contract-tests/model",
+}
+_OFF = ("positive_data_acceptance", "use_after_free", "ensure_resource_availability", "missing_required_header",
+        "object_level_authorization", "unsupported_method", "allow_header_conformance")
+
+
+def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
+                bearer: dict[str, str] | None = None, positive_only: bool = False) -> Any:
+    """A Schemathesis schema for ``contract_file``, aimed at ``base_url``.
+
+    ``bearer`` maps security scheme names to the token Schemathesis should send for them.
+    ``positive_only`` generates only requests the contract allows (see the proxy suite for why).
+    """
+    config: dict[str, Any] = {
+        "base-url": base_url,
+        "generation": {"max-examples": context.max_examples, **({"mode": "positive"} if positive_only else {})},
+        "checks": {name: {"enabled": name in CHECKS} for name in (*CHECKS, *_OFF)},
+        "parameters": FIXED_PARAMETERS,
+        # Methods the contract does not declare are the unsupported_method check's business, which
+        # is off: sending them would only cost time.
+        # A live run has a request budget and a rate limit: the coverage phase's every-case sweep
+        # would spend both on boundary values, so live runs keep to examples and fuzzing.
+        "phases": {"coverage": {"unexpected-methods": [], **({"enabled": False} if context.live_safe_only else {})}},
+        # Reproductions are redacted by us (keys masked); Schemathesis' own filter would also hide
+        # page tokens and make the curl lines lie.
+        "output": {"sanitization": {"enabled": False}},
+    }
+    if bearer:
+        config["auth"] = {"openapi": {scheme: {"bearer": token} for scheme, token in bearer.items()}}
+    schema: Any = schemathesis.openapi.from_path(context.contracts_dir / contract_file, config=Config.from_dict(config))
+    if context.live_safe_only:
+        # Only operations their contract marks safe to call against production.
+        schema = schema.include(func=lambda ctx: bool(ctx.operation.definition.raw.get("x-live-safe")))
+    return schema

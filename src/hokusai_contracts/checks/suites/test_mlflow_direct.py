@@ -1,0 +1,35 @@
+"""Real MLflow against the generated MLflow contract (``contracts/mlflow.yaml``).
+
+This proves the contract generated from MLflow's protos matches the server
+it describes; where MLflow deviates from its own protos, the finding is
+recorded in ``contracts/known-deviations.yaml`` with the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from schemathesis import Case
+
+from hokusai_contracts.checks.suites.context import load_context
+from hokusai_contracts.checks.suites.recorder import Recorder
+from hokusai_contracts.checks.suites.schemas import load_schema
+from hokusai_contracts.domain.hops import Hop
+
+context = load_context()
+if context.mlflow_url is None:
+    pytest.skip("no direct MLflow URL: set HOKUSAI_MLFLOW_URL to test MLflow itself", allow_module_level=True)
+schema = load_schema(context, "mlflow.yaml", context.mlflow_url)
+
+pytestmark = pytest.mark.suite("mlflow-direct")
+
+
+@schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
+def test_mlflow_direct(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
+    recorder = recorder_factory("mlflow-direct", Hop.CLIENT_TO_MLFLOW, "mlflow.yaml")
+    assert context.mlflow_url is not None
+    recorder.call(case, context.mlflow_url)

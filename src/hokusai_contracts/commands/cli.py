@@ -1,0 +1,284 @@
+"""The ``hokusai-contracts`` command line.
+
+Exit codes follow Schemathesis: 0 passed, 1 failures found, 2 bad input or a
+setup that could not run. Errors are one paragraph on stderr; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hokusai_contracts import __version__
+from hokusai_contracts._errors import HokusaiContractsError, UsageError
+
+if TYPE_CHECKING:
+    from hokusai_contracts.report.model import Report
+
+__all__ = ["main"]
+
+
+def _models(text: str) -> list[object]:
+    from hokusai_contracts.checks.scenario import ModelKind
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        return [ModelKind(name) for name in names]
+    except ValueError:
+        choices = ", ".join(kind.value for kind in ModelKind)
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}; choose from {choices}") from None
+
+
+def _suites(text: str) -> list[str]:
+    from hokusai_contracts.run.local import ALL_SUITES
+
+    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
+    unknown = [name for name in names if name not in ALL_SUITES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown suite {unknown[0]!r}; choose from {', '.join(ALL_SUITES)} or none")
+    return names
+
+
+def _url(text: str) -> str:
+    from hokusai_contracts.settings import http_url
+
+    try:
+        return http_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+
+def _live_suites(text: str) -> list[str]:
+    from hokusai_contracts.run.live import LIVE_SUITES
+
+    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
+    unknown = [name for name in names if name not in LIVE_SUITES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown live suite {unknown[0]!r}; choose from {', '.join(LIVE_SUITES)} "
+                                         "or none")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hokusai-contracts", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    local = commands.add_parser("local", help="run the scenario and the suites against the local stack")
+    local.add_argument("--report-dir", type=Path, default=Path("reports"))
+    local.add_argument("--stack", choices=["process", "docker"], default="process")
+    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url}")
+    local.add_argument("--proxy-image", help="with --stack docker: your proxy's image instead of the reference one")
+    local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
+                       help="how the fake auth service answers bad keys (default: production, as the real one)")
+    local.add_argument("--models", type=_models, default=None,
+                       help="comma-separated model kinds for the scenario: logistic,random_forest,pipeline")
+    local.add_argument("--suites", type=_suites, default=None,
+                       help="comma-separated Schemathesis suites (auth-service,mlflow-direct,proxy,stateful); "
+                            "'none' runs only the scenario and the hop journals")
+    local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
+    local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
+    local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+
+    live = commands.add_parser(
+        "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
+        description="Settings come from HOKUSAI_* environment variables or a git-ignored .env file: HOKUSAI_API_KEY "
+                    "(required), HOKUSAI_PROXY_URL, HOKUSAI_AUTH_URL, HOKUSAI_MLFLOW_URL ('' skips direct MLflow), "
+                    "HOKUSAI_CA_BUNDLE, HOKUSAI_RATE_LIMIT, HOKUSAI_REQUEST_BUDGET, HOKUSAI_LIVE_MAX_EXAMPLES, "
+                    "HOKUSAI_TIMEOUT_S, HOKUSAI_PERF_SAMPLES, HOKUSAI_PERF_BASELINE, HOKUSAI_PERF_TOLERANCE.")
+    live.add_argument("--report-dir", type=Path, default=Path("reports"))
+    live.add_argument("--keep", action="store_true", help="keep the contract-probe-* resources the run created")
+    live.add_argument("--suites", type=_live_suites, default=None,
+                      help="comma-separated read-only suites (auth-service,mlflow-direct,proxy) or none")
+    live.add_argument("--models", type=_models, default=None, help="model kinds for the registration scenario")
+
+    serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
+    parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
+    s_mlflow = parts.add_parser("mlflow", help="the pinned MLflow server on throw-away storage")
+    s_mlflow.add_argument("--port", type=int, default=5000)
+    s_auth = parts.add_parser("auth", help="the fake auth service")
+    s_auth.add_argument("--port", type=int, default=8001)
+    s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]")
+    s_auth.add_argument("--admin-token")
+    s_auth.add_argument("--profile", choices=["contract", "production"], default="production")
+    s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
+    s_proxy.add_argument("--port", type=int, default=8080)
+    s_proxy.add_argument("--auth-url", required=True, type=_url)
+    s_proxy.add_argument("--mlflow-url", required=True, type=_url)
+    s_proxy.add_argument("--service-id", default="platform")
+    s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
+    s_stack.add_argument("--proxy-cmd")
+    s_stack.add_argument("--profile", choices=["contract", "production"], default="production")
+
+    scenario = commands.add_parser("scenario", help="register one model through a tracking URI")
+    scenario.add_argument("--tracking-uri", required=True, type=_url)
+    scenario.add_argument("--models", type=_models, default=None)
+    scenario.add_argument("--ca-bundle")
+    scenario.add_argument("--register-as", help="register under this model name (default: a new probe name)")
+
+    bench = commands.add_parser("bench", help="where the time of contract-local goes")
+    bench.add_argument("--report-dir", type=Path, default=Path("reports"))
+
+    generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
+    generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+
+    spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
+    spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
+    spec.add_argument("--report-dir", type=Path, default=Path("reports"))
+    spec.add_argument("--no-dynamic", action="store_true", help="only the static diff and consumer impact")
+
+    compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
+    compose.add_argument("action", choices=["up", "down"])
+    compose.add_argument("--proxy-image")
+    compose.add_argument("--profile", action="append", default=[], choices=["postgres", "s3"])
+
+    commands.add_parser("report-schema", help="print the JSON Schema of contract-report.json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except HokusaiContractsError as exc:
+        if args.debug:
+            raise
+        print(f"hokusai-contracts: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hokusai-contracts: interrupted; the stack was stopped.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "local":
+        return _local(args)
+    if args.command == "live":
+        return _live(args)
+    if args.command == "serve":
+        from hokusai_contracts.commands.serve import serve
+
+        return serve(args)
+    if args.command == "scenario":
+        return _scenario(args)
+    if args.command == "bench":
+        from hokusai_contracts.commands.bench import run_bench
+
+        return run_bench(args.report_dir)
+    if args.command == "generate-contracts":
+        from hokusai_contracts.stack.definition import project_root
+        from hokusai_mlflow_openapi.generate import check_drift, generate_contracts
+
+        contracts = project_root() / "contracts"
+        if args.check:
+            drift = check_drift(contracts)
+            for line in drift:
+                print(line)
+            return 1 if drift else 0
+        for path in generate_contracts(contracts):
+            print(f"wrote {path}")
+        return 0
+    if args.command == "compose":
+        return _compose(args)
+    if args.command == "spec-check":
+        from hokusai_contracts.run.spec import run_spec_check, spec_exit_code
+
+        return spec_exit_code(run_spec_check(args.path, report_dir=args.report_dir, dynamic=not args.no_dynamic))
+    if args.command == "report-schema":
+        from hokusai_contracts.report.model import report_json_schema
+
+        print(report_json_schema())
+        return 0
+    raise UsageError(f"unknown command {args.command!r}")
+
+
+def _local(args: argparse.Namespace) -> int:
+    from hokusai_contracts.run.local import LocalOptions, run_local
+    from hokusai_contracts.settings import load_local_settings
+
+    settings = load_local_settings()
+
+    if args.stack == "docker" and args.proxy_cmd:
+        raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
+                         "with PROXY_IMAGE=... (or drop STACK=docker)")
+    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
+                           full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
+                           mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
+                           artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image)
+    if args.suites is not None:
+        options.suites = args.suites
+    if args.models:
+        options.models = args.models
+    report = run_local(options)
+    _print_outcome(report, args.report_dir)
+    return 0 if report.verdict == "pass" else 1
+
+
+def _live(args: argparse.Namespace) -> int:
+    from hokusai_contracts.run.live import LiveOptions, run_live
+    from hokusai_contracts.settings import load_live_settings
+
+    settings = load_live_settings()
+    options = LiveOptions(report_dir=args.report_dir, keep=args.keep)
+    if args.suites is not None:
+        options.suites = args.suites
+    if args.models:
+        options.models = args.models
+    report = run_live(settings, options)
+    _print_outcome(report, args.report_dir)
+    return 0 if report.verdict == "pass" else 1
+
+
+def _print_outcome(report: Report, report_dir: Path) -> None:
+    unknown = sum(not f.known for f in report.findings)
+    for item in report.diagnosis:
+        print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
+    for warning in report.warnings:
+        print(f"Warning: {warning}")
+    print(f"\nReport: {report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
+          f"{len(report.findings)} findings, {unknown} unknown)")
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from hokusai_contracts.stack.docker_stack import compose_down, compose_up
+    from hokusai_contracts.stack.processes import describe
+
+    if args.action == "down":
+        for line in compose_down():
+            print(line)
+        return 0
+    stack = compose_up(proxy_image=args.proxy_image, profiles=args.profile)
+    assert stack.endpoints is not None and stack.root is not None
+    print("Compose stack is up (stop it with `make compose-down`):")
+    print(describe(stack.endpoints))
+    print(f"  seeded keys   : {stack.root / 'run' / 'state' / 'auth-state.json'} (mode 0600)")
+    print(f"  hop journals  : {stack.root / 'run' / 'journals'}")
+    return 0
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    import os
+
+    from hokusai_contracts.checks.scenario import ModelKind, run_registration
+
+    key = os.environ.get("MLFLOW_TRACKING_TOKEN") or os.environ.get("HOKUSAI_API_KEY")
+    if not key:
+        raise UsageError("set MLFLOW_TRACKING_TOKEN (or HOKUSAI_API_KEY) to the API key to register with")
+    ok = True
+    for kind in args.models or [ModelKind.LOGISTIC]:
+        result = run_registration(args.tracking_uri, key, model_kind=kind, ca_bundle=args.ca_bundle,
+                                  health_url=args.tracking_uri.rstrip("/") + "/health/mlflow",
+                                  register_as=args.register_as)
+        ok = ok and result.ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""``hokusai-contracts serve PART``: one part of the stack in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hokusai_contracts._errors import StackError, UsageError
+from hokusai_contracts.stack.definition import StackDefinition
+from hokusai_contracts.stack.processes import describe, running_stack
+
+__all__ = ["serve"]
+
+
+def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise UsageError(f"port {port} on {host} is already in use; choose another with --port "
+                             "or stop what is listening there") from None
+
+
+def _foreground(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Run a child in the foreground; forward SIGTERM so the child stops with us."""
+    child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, cwd=cwd)
+
+    def forward(signum: int, frame: object) -> None:
+        child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        return 130
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.part == "stack":
+        return _serve_stack(args)
+    ensure_port_free(args.port)
+    if args.part == "mlflow":
+        mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")
+        if mlflow is None:
+            raise StackError("MLflow is not installed in this environment; run `make venv` first")
+        storage = Path(tempfile.mkdtemp(prefix="hokusai-mlflow-"))
+        print(f"MLflow server on http://127.0.0.1:{args.port} (throw-away storage {storage})", flush=True)
+        try:
+            return _foreground([mlflow, "server", "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1",
+                                "--backend-store-uri", f"sqlite:///{storage / 'mlflow.db'}",
+                                "--artifacts-destination", str(storage / "artifacts")],
+                               env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, cwd=storage)
+        finally:
+            shutil.rmtree(storage, ignore_errors=True)
+    if args.part == "auth":
+        argv = [sys.executable, "-m", "hokusai_mocks.fake_auth", "--host", "127.0.0.1", "--port", str(args.port),
+                "--profile", args.profile]
+        for key in args.api_key:
+            argv += ["--api-key", key]
+        env = {"FAKE_AUTH_ADMIN_TOKEN": args.admin_token} if args.admin_token else None
+        return _foreground(argv, env)
+    if args.part == "proxy":
+        return _foreground([sys.executable, "-m", "hokusai_mocks.reference_proxy", "--host", "127.0.0.1",
+                            "--port", str(args.port), "--auth-url", args.auth_url, "--mlflow-url", args.mlflow_url,
+                            "--service-id", args.service_id])
+    raise UsageError(f"unknown part {args.part!r}; choose mlflow, auth, proxy or stack")
+
+
+def _serve_stack(args: argparse.Namespace) -> int:
+    definition = StackDefinition(auth_profile=args.profile, with_journals=True)
+    with running_stack(definition, args.proxy_cmd) as stack:
+        assert stack.endpoints is not None
+        print("Local stack is up (Ctrl-C to stop):", flush=True)
+        print(describe(stack.endpoints), flush=True)
+        try:
+            while all(part.process.poll() is None for part in stack.parts.values()):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0
+        dead = [str(p.part) for p in stack.parts.values() if p.process.poll() is not None]
+        raise StackError(f"{', '.join(dead)} stopped unexpectedly; the stack was shut down")

@@ -1,0 +1,118 @@
+"""Findings and diagnoses: the records a run produces.
+
+A ``Finding`` is one disagreement between what crossed a hop and the
+receiving side's contract. A ``Diagnosis`` is a root cause inferred over all
+findings and probes of a run. Both are pydantic models because their JSON
+Schema *is* the documented report format.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hokusai_contracts.domain.hops import Hop
+
+__all__ = [
+    "ContractRef",
+    "Diagnosis",
+    "DiagnosisCategory",
+    "Exchange",
+    "Finding",
+    "FindingKind",
+]
+
+
+class FindingKind(StrEnum):
+    MISSING_REQUIRED_FIELD = "missing_required_field"
+    REQUEST_SCHEMA = "request_schema"
+    UNDOCUMENTED_STATUS = "undocumented_status"
+    RESPONSE_SCHEMA = "response_schema"
+    MISSING_HEADER = "missing_header"
+    CONTENT_TYPE = "content_type"
+    SERVER_ERROR = "server_error"
+    PATH_NOT_FOUND = "path_not_found"
+    UNKNOWN_OPERATION = "unknown_operation"
+    UNDECLARED_CREDENTIAL = "undeclared_credential"
+    CREDENTIAL_LEAK = "credential_leak"
+    DIFFERS_FROM_UPSTREAM = "differs_from_upstream"
+    UNKNOWN_VALUE = "unknown_value"
+    SCENARIO_STEP = "scenario_step"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    ARTIFACT_MISMATCH = "artifact_mismatch"
+    AUTH_REJECTED = "auth_rejected"
+    NEGATIVE_DATA_ACCEPTED = "negative_data_accepted"
+    REJECTED_VALID_REQUEST = "rejected_valid_request"
+    IGNORED_AUTH = "ignored_auth"
+    CHECK_FAILED = "check_failed"
+
+
+class ContractRef(BaseModel):
+    """Where in which contract the violated rule is written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str = Field(description="Contract file, relative to the project root.")
+    pointer: str = Field(description="JSON pointer into that file, e.g. /paths/~1api~1v1~1keys~1validate/post.")
+    line: int | None = Field(default=None, description="1-based line of the pointer in the file, if known.")
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}#{self.pointer}"
+
+
+class Exchange(BaseModel):
+    """One request and its answer, redacted, enough to reproduce the finding."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str] = Field(default_factory=dict)
+    request_body: str | None = None
+    status: int | None = None
+    response_headers: dict[str, str] = Field(default_factory=dict)
+    response_body: str | None = None
+    elapsed_ms: float | None = None
+    error: str | None = Field(default=None, description="Transport error instead of a response.")
+
+
+class Finding(BaseModel):
+    """One contract disagreement on one hop."""
+
+    hop: Hop
+    operation: str = Field(description="`METHOD /path` as written in the contract, or the raw request line.")
+    kind: FindingKind
+    location: str = Field(description="Where in the message: body.api_key, status, header.Retry-After, query.key ...")
+    contract: ContractRef | None = None
+    expected: str
+    observed: str = Field(description="Redacted: no credential appears whole.")
+    recommendation: str
+    known: bool = Field(default=False, description="Matches an entry of contracts/known-deviations.yaml.")
+    known_reason: str | None = None
+    suite: str = Field(default="", description="The suite or check that produced it.")
+    exchanges: list[Exchange] = Field(default_factory=list, description="The failing exchange(s), redacted.")
+    reproduction: str | None = Field(default=None, description="A curl command with credentials redacted.")
+    count: int = Field(default=1, description="How many times the same finding was seen.")
+
+    def identity(self) -> tuple[str, str, str, str]:
+        """Findings with the same identity are the same disagreement seen again."""
+        return (self.hop.value, self.operation, self.kind.value, self.location)
+
+
+class DiagnosisCategory(StrEnum):
+    API_KEY = "api_key"
+    SERVICE_CONFIG = "service_config"
+    CONTRACT_MISMATCH = "contract_mismatch"
+    INFRASTRUCTURE = "infrastructure"
+    CODE_BUG = "code_bug"
+
+
+class Diagnosis(BaseModel):
+    """A root cause over all findings and probes of a run."""
+
+    category: DiagnosisCategory
+    confidence: float = Field(ge=0.0, le=1.0)
+    summary: str
+    evidence: list[str] = Field(default_factory=list)
+    recommendation: str

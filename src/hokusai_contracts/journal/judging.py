@@ -1,0 +1,92 @@
+"""Judging hop journals: every recorded request against the receiving side's contract.
+
+This is what no provider-side test sees: what the *proxy* sent to the auth
+service and to MLflow. Incident 1 (key moved from body to header) surfaces
+here as ``missing_required_field`` at ``body.api_key`` plus
+``undeclared_credential`` at ``header.Authorization``; a caller's key reaching
+MLflow as ``credential_leak``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hokusai_contracts.contracts.judge import judge_request, judge_response
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.recording import JournalEntry
+
+__all__ = ["coverage_of", "judge_journal"]
+
+
+def _exchange(entry: JournalEntry) -> Exchange:
+    query = "&".join(f"{k}={v}" for k, v in entry.query)
+    return Exchange(
+        method=entry.method, url=entry.path + (f"?{query}" if query else ""),
+        request_headers=entry.request_headers, request_body=entry.request_body, status=entry.status,
+        response_headers=entry.response_headers,
+        response_body=(entry.response_body or "")[:300] or None, elapsed_ms=entry.elapsed_ms, error=entry.error,
+    )
+
+
+def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop, *,
+                  forbid_credentials: bool = False, leaks_only: bool = False,
+                  suite: str = "hop-journal") -> list[Finding]:
+    """Findings for every journaled exchange, merged by identity (hop, operation, kind, location).
+
+    ``leaks_only`` judges nothing but credentials: for traffic a fuzzer sent through the proxy on
+    purpose, a malformed request reaching MLflow is the fuzzer's doing, but a caller's key
+    reaching MLflow is always the proxy's.
+    """
+    merged: dict[tuple[str, str, str, str], Finding] = {}
+    for entry in entries:
+        if entry.fault:
+            continue  # what we broke on purpose is not the sender's fault
+        # A body too large to keep was still sent: only its media type can be judged.
+        request_omitted = entry.request_body is None and entry.request_body_size > 0
+        found = judge_request(
+            contract, hop, entry.method, entry.path, query=entry.query, headers=entry.request_headers,
+            body=entry.request_body.encode("utf-8") if entry.request_body is not None else None,
+            body_omitted=request_omitted, forbid_credentials=forbid_credentials,
+        )
+        if leaks_only:
+            found = [f for f in found if f.kind is FindingKind.CREDENTIAL_LEAK]
+        if forbid_credentials and request_omitted:
+            # The judge cannot scan a body it never saw; the journal scanned it while streaming.
+            found += [_leak(entry, hop, s.location, s.masked) for s in entry.credentials if s.location == "body"]
+        if entry.status is not None and not leaks_only:
+            found += judge_response(
+                contract, hop, entry.method, entry.path, status=entry.status, headers=entry.response_headers,
+                body=entry.response_body.encode("utf-8") if entry.response_body is not None else None,
+                body_omitted=entry.response_body is None and entry.response_body_size > 0,
+            )
+        for finding in found:
+            finding.suite = suite
+            if not finding.exchanges:
+                finding.exchanges = [_exchange(entry)]
+            key = finding.identity()
+            if key in merged:
+                merged[key].count += 1
+            else:
+                merged[key] = finding
+    return list(merged.values())
+
+
+def _leak(entry: JournalEntry, hop: Hop, location: str, masked: str) -> Finding:
+    return Finding(
+        hop=hop, operation=f"{entry.method} {entry.path}", kind=FindingKind.CREDENTIAL_LEAK, location=location,
+        expected="no API key: the caller's credential must stop at the proxy", observed=f"{masked} in {location}",
+        recommendation=f"The {hop.sender} must not forward the caller's API key to the {hop.receiver}: "
+                       f"drop it from {location}.",
+    )
+
+
+def coverage_of(entries: Iterable[JournalEntry], contract: Contract) -> dict[str, set[int]]:
+    """Which of ``contract``'s operations the journal saw, with which statuses."""
+    seen: dict[str, set[int]] = {}
+    for entry in entries:
+        match = contract.match(entry.method, entry.path)
+        if match is not None and entry.status is not None:
+            seen.setdefault(match.operation.label, set()).add(entry.status)
+    return seen

@@ -1,0 +1,130 @@
+"""The human report, in the spirit of the seeds' FINAL_TEST_REPORT.
+
+Pass/fail first; then the diagnosis; then findings grouped by hop, each with
+its failing exchange as a short Mermaid sequence diagram and a ``curl`` to
+reproduce it (credentials redacted); coverage and timings last.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.report.model import CheckStatus, Report
+
+__all__ = ["render_markdown", "write_markdown"]
+
+_ACTOR = {"client": "Client", "proxy": "Proxy", "auth": "Auth", "mlflow": "MLflow"}
+
+
+def _sequence(finding: Finding) -> list[str]:
+    sender, receiver = _ACTOR[finding.hop.sender], _ACTOR[finding.hop.receiver]
+    lines = ["```mermaid", "sequenceDiagram"]
+    if finding.hop in (Hop.PROXY_TO_AUTH, Hop.PROXY_TO_MLFLOW):
+        lines.append("    Client->>Proxy: MLflow call (Bearer key)")
+    exchange = finding.exchanges[0] if finding.exchanges else None
+    request = f"{exchange.method} {exchange.url}" if exchange else finding.operation
+    lines.append(f"    {sender}->>{receiver}: {_mermaid_text(request)}")
+    answer = (f"{exchange.status}" if exchange and exchange.status is not None
+              else (exchange.error if exchange and exchange.error else "(answer)"))
+    lines.append(f"    {receiver}-->>{sender}: {_mermaid_text(str(answer))}")
+    lines.append(f"    Note over {sender},{receiver}: {finding.kind.value} at {_mermaid_text(finding.location)}")
+    lines.append("```")
+    return lines
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid ends a message at ';' or a newline and treats '#' as an entity start.
+    return text.replace(";", ",").replace("#", "").replace("\n", " ")[:120]
+
+
+def _finding_section(number: int, finding: Finding) -> list[str]:
+    known = f" — known deviation: {finding.known_reason}" if finding.known else ""
+    lines = [
+        f"#### {number}. `{finding.kind.value}` on `{finding.operation}`{known}",
+        "",
+        f"- **Hop**: `{finding.hop}`  **Location**: `{finding.location}`  **Seen**: {finding.count}×",
+        f"- **Contract**: `{finding.contract}`" if finding.contract else "- **Contract**: (none)",
+        f"- **Expected**: {finding.expected}",
+        f"- **Observed**: {finding.observed}",
+        f"- **Recommendation**: {finding.recommendation}",
+        "",
+    ]
+    if finding.exchanges:
+        lines += _sequence(finding) + [""]
+    if finding.reproduction:
+        lines += ["```sh", finding.reproduction, "```", ""]
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    verdict = "✅ PASS" if report.verdict == "pass" else "❌ FAIL"
+    unknown = [f for f in report.findings if not f.known]
+    failed = [c for c in report.checks if c.status in (CheckStatus.FAILED, CheckStatus.ERROR)]
+    lines = [
+        f"# Contract report ({report.mode}): {verdict}",
+        "",
+        f"{len(report.checks)} checks, {len(failed)} failed; {len(report.findings)} findings, "
+        f"{len(unknown)} unknown. Started {report.started_at:%Y-%m-%d %H:%M:%S} UTC.",
+        "",
+    ]
+    if report.targets.proxy_url or report.targets.auth_url:
+        lines += [f"Targets: proxy `{report.targets.proxy_url}` ({report.targets.proxy}), auth "
+                  f"`{report.targets.auth_url}`, MLflow `{report.targets.mlflow_url}`.", ""]
+    if report.diagnosis:
+        lines += ["## Diagnosis", ""]
+        for rank, item in enumerate(report.diagnosis, 1):
+            lines.append(f"{rank}. **{item.category.value}** ({item.confidence:.0%}): {item.summary}")
+            lines += [f"   - evidence: {e}" for e in item.evidence]
+            lines.append(f"   - recommendation: {item.recommendation}")
+        lines.append("")
+    if failed:
+        lines += ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
+        lines += [f"| {c.suite} | {c.name} | {c.message[:200].replace('|', '/')} |" for c in failed]
+        lines.append("")
+    unknown_findings = [f for f in report.findings if not f.known]
+    lines += ["## Findings by hop", ""]
+    if not unknown_findings:
+        lines += ["No unknown findings.", ""]
+    number = 0
+    for hop in Hop:
+        on_hop = [f for f in unknown_findings if f.hop is hop]
+        if not on_hop:
+            continue
+        lines += [f"### `{hop}`", ""]
+        for finding in on_hop:
+            number += 1
+            lines += _finding_section(number, finding)
+    known = [f for f in report.findings if f.known]
+    if known:
+        lines += [f"## Known deviations seen ({len(known)})", "",
+                  "Reported, not failing: each matches a reviewed entry of `contracts/known-deviations.yaml`.", "",
+                  "| hop | operation | kind | location | seen | why |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| `{f.hop}` | `{f.operation}` | {f.kind.value} | `{f.location}` | {f.count} | "
+                  f"{(f.known_reason or '').replace('|', '/')[:160]} |" for f in known]
+        lines.append("")
+    if report.coverage:
+        exercised = sum(c.exercised for c in report.coverage)
+        lines += ["## Coverage", "", f"{exercised} of {len(report.coverage)} contract operations exercised.", "",
+                  "| contract | operation | exercised | statuses |", "| --- | --- | --- | --- |"]
+        lines += [f"| {c.contract} | `{c.operation}` | {'yes' if c.exercised else '**no**'} | "
+                  f"{', '.join(map(str, c.statuses))} |" for c in report.coverage]
+        lines.append("")
+    if report.suites:
+        lines += ["## Suites", "", "| suite | passed | failed | skipped | errors | cases | seconds |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {s.name} | {s.passed} | {s.failed} | {s.skipped} | {s.errors} | {s.cases} | {s.seconds:.1f} |"
+                  for s in report.suites]
+        lines.append("")
+    if report.timings:
+        lines += ["## Timings", "", "| phase | seconds |", "| --- | --- |"]
+        lines += [f"| {name} | {seconds:.2f} |" for name, seconds in report.timings.items()]
+        lines.append("")
+    if report.warnings:
+        lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
+    return "\n".join(lines)
+
+
+def write_markdown(report: Report, path: Path) -> None:
+    path.write_text(render_markdown(report), "utf-8")

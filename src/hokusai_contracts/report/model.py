@@ -1,0 +1,129 @@
+"""The report of a run: one pydantic model, whose JSON Schema is the documented format.
+
+Each check is one ``CheckRecord`` and each finding one ``Finding``; the
+verdict is derived, never stored by hand: a run fails when a check failed or
+a finding is not known.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from hokusai_contracts.domain.findings import Diagnosis, Finding
+
+__all__ = [
+    "CheckRecord",
+    "CheckStatus",
+    "OperationCoverage",
+    "Report",
+    "SuiteSummary",
+    "Targets",
+    "report_json_schema",
+]
+
+REPORT_SCHEMA_VERSION = "1"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class CheckRecord(BaseModel):
+    """One check: a scenario step, a Schemathesis operation test, a probe."""
+
+    suite: str
+    name: str
+    status: CheckStatus
+    operation: str | None = None
+    seconds: float = 0.0
+    message: str = ""
+    cases: int = Field(default=0, description="Generated test cases, for Schemathesis checks.")
+    finding_ids: list[int] = Field(default_factory=list, description="Indexes into `findings`.")
+
+
+class SuiteSummary(BaseModel):
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    cases: int = 0
+
+
+class OperationCoverage(BaseModel):
+    contract: str
+    operation: str
+    exercised: bool
+    statuses: list[int] = Field(default_factory=list)
+
+
+class Targets(BaseModel):
+    proxy_url: str | None = None
+    auth_url: str | None = None
+    mlflow_url: str | None = None
+    proxy: str = Field(default="reference", description="`reference`, or the PROXY_CMD that was run.")
+
+
+class Report(BaseModel):
+    schema_version: str = REPORT_SCHEMA_VERSION
+    tool_version: str
+    mode: Literal["local", "live", "spec"]
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    targets: Targets = Field(default_factory=Targets)
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds per phase.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="Measurements: artifact size and time, "
+                                      "proxy peak RSS growth, validate calls that reached the auth service...")
+    suites: list[SuiteSummary] = Field(default_factory=list)
+    checks: list[CheckRecord] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    diagnosis: list[Diagnosis] = Field(default_factory=list)
+    coverage: list[OperationCoverage] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> Literal["pass", "fail"]:
+        failed = any(c.status in (CheckStatus.FAILED, CheckStatus.ERROR) for c in self.checks)
+        unknown = any(not f.known for f in self.findings)
+        return "fail" if failed or unknown else "pass"
+
+    def add_finding(self, finding: Finding) -> int:
+        """Add a finding, merging it into an equal one (same hop, operation, kind, location)."""
+        for index, existing in enumerate(self.findings):
+            if existing.identity() == finding.identity():
+                existing.count += finding.count
+                return index
+        self.findings.append(finding)
+        return len(self.findings) - 1
+
+    def summarise_suites(self) -> None:
+        summaries: dict[str, SuiteSummary] = {}
+        for check in self.checks:
+            summary = summaries.setdefault(check.suite, SuiteSummary(name=check.suite))
+            setattr(summary, _COUNTER[check.status], getattr(summary, _COUNTER[check.status]) + 1)
+            summary.seconds += check.seconds
+            summary.cases += check.cases
+        self.suites = list(summaries.values())
+
+
+_COUNTER = {CheckStatus.PASSED: "passed", CheckStatus.FAILED: "failed", CheckStatus.SKIPPED: "skipped",
+            CheckStatus.ERROR: "errors"}
+
+
+def report_json_schema() -> str:
+    return json.dumps(Report.model_json_schema(mode="serialization"), indent=2)
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.write_text(report.model_dump_json(indent=2) + "\n", "utf-8")

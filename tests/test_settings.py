@@ -1,0 +1,91 @@
+"""Live settings: checked before any request, the key never echoed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hokusai_contracts._errors import UsageError
+from hokusai_contracts.settings import PRODUCTION_PROXY_URL, load_live_settings
+
+KEY = "hk_live_" + "Ab3" * 10 + "Zz"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("HOKUSAI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env from the checkout
+
+
+def test_production_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOKUSAI_API_KEY", KEY)
+    settings = load_live_settings()
+    assert settings.proxy_url == PRODUCTION_PROXY_URL
+    assert settings.key == KEY and settings.verify is True
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    monkeypatch.setenv("HOKUSAI_API_KEY", KEY)
+    monkeypatch.setenv("HOKUSAI_PROXY_URL", "https://127.0.0.1:8443/api/mlflow/")
+    monkeypatch.setenv("HOKUSAI_MLFLOW_URL", "")
+    monkeypatch.setenv("HOKUSAI_CA_BUNDLE", str(bundle))
+    monkeypatch.setenv("HOKUSAI_RATE_LIMIT", "2.5")
+    monkeypatch.setenv("HOKUSAI_REQUEST_BUDGET", "300")
+    settings = load_live_settings()
+    assert settings.proxy_url == "https://127.0.0.1:8443/api/mlflow"
+    assert settings.mlflow_url == "" and settings.verify == str(bundle)
+    assert (settings.rate_limit, settings.request_budget) == (2.5, 300)
+
+
+def test_dotenv_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"HOKUSAI_API_KEY={KEY}\nHOKUSAI_AUTH_URL=https://auth.example\n")
+    monkeypatch.setenv("HOKUSAI_AUTH_URL", "https://auth.override")
+    settings = load_live_settings()
+    assert settings.key == KEY and settings.auth_url == "https://auth.override"
+
+
+@pytest.mark.parametrize("key", [None, "", "hk_live_short", "hk_prod_" + "a" * 32, "hk_live_" + "a" * 31 + "!",
+                                 "sk_live_" + "a" * 32, "hk_live_" + "a" * 33])
+def test_missing_or_malformed_key_is_refused_without_echoing_it(monkeypatch: pytest.MonkeyPatch,
+                                                                 key: str | None) -> None:
+    if key is not None:
+        monkeypatch.setenv("HOKUSAI_API_KEY", key)
+    with pytest.raises(UsageError) as caught:
+        load_live_settings()
+    message = str(caught.value)
+    assert "hk_live_ or hk_test_ followed by 32 letters and digits" in message
+    if key and len(key) > 14:
+        assert key not in message
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("HOKUSAI_PROXY_URL", "registry.hokus.ai/api/mlflow", "http(s) URL"),
+    ("HOKUSAI_AUTH_URL", "ftp://auth", "http(s) URL"),
+    ("HOKUSAI_PROXY_URL", "https://host:99999/x", "invalid port"),
+    ("HOKUSAI_RATE_LIMIT", "0", "greater than 0"),
+    ("HOKUSAI_REQUEST_BUDGET", "many", "valid integer"),
+    ("HOKUSAI_CA_BUNDLE", "/nonexistent/ca.pem", "no such file"),
+])
+def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+    monkeypatch.setenv("HOKUSAI_API_KEY", KEY)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError, match=name) as caught:
+        load_live_settings()
+    assert expected in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+def test_a_host_that_does_not_resolve_is_refused_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hokusai_contracts.run.live import check_hosts_resolve
+
+    monkeypatch.setenv("HOKUSAI_API_KEY", KEY)
+    monkeypatch.setenv("HOKUSAI_AUTH_URL", "https://auth.hokusai.invalid")
+    monkeypatch.setenv("HOKUSAI_PROXY_URL", "http://127.0.0.1:9/api/mlflow")
+    monkeypatch.setenv("HOKUSAI_MLFLOW_URL", "")
+    with pytest.raises(UsageError, match=r"HOKUSAI_AUTH_URL: host 'auth.hokusai.invalid' does not resolve"):
+        check_hosts_resolve(load_live_settings())
