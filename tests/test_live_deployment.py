@@ -51,7 +51,7 @@ def cert(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_front_relays_over_tls_only_for_clients_trusting_its_ca(tmp_path: Path, upstream: str,
                                                                   cert: tuple[Path, Path]) -> None:
     ca_bundle, server_pem = cert
-    front = HttpsFront.start(upstream, "client->test", tmp_path / "front.jsonl", server_pem)
+    front = HttpsFront.start(upstream, "client->proxy", tmp_path / "front.jsonl", server_pem)
     try:
         assert front.url.startswith("https://127.0.0.1:")
         answer = httpx.get(front.url + "/anything?x=1", verify=ssl.create_default_context(cafile=ca_bundle))
@@ -62,7 +62,7 @@ def test_a_front_relays_over_tls_only_for_clients_trusting_its_ca(tmp_path: Path
             httpx.get(front.url.replace("https://", "http://") + "/anything")  # no plain HTTP either
         (entry,) = front.entries()
         assert (entry.hop, entry.method, entry.path, entry.query, entry.status) == (
-            "client->test", "GET", "/anything", [("x", "1")], 200)
+            "client->proxy", "GET", "/anything", [("x", "1")], 200)
     finally:
         front.stop()
     with pytest.raises(httpx.ConnectError):
@@ -71,7 +71,7 @@ def test_a_front_relays_over_tls_only_for_clients_trusting_its_ca(tmp_path: Path
 
 def test_a_front_before_a_dead_upstream_answers_502(tmp_path: Path, cert: tuple[Path, Path]) -> None:
     ca_bundle, server_pem = cert
-    front = HttpsFront.start(f"http://127.0.0.1:{free_port()}", "client->test", tmp_path / "front.jsonl", server_pem)
+    front = HttpsFront.start(f"http://127.0.0.1:{free_port()}", "client->proxy", tmp_path / "front.jsonl", server_pem)
     try:
         assert httpx.get(front.url + "/health", verify=ssl.create_default_context(cafile=ca_bundle)).status_code == 502
     finally:

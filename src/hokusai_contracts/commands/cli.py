@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument("--no-dynamic", action="store_true", help="only the static diff and consumer impact")
 
     compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
-    compose.add_argument("action", choices=["up", "down"])
+    compose.add_argument("action", choices=["up", "down", "render"])
+    compose.add_argument("--check", action="store_true", help="render: list the files that differ, change nothing")
     compose.add_argument("--proxy-image")
     compose.add_argument("--profile", action="append", default=[], choices=["postgres", "s3"])
 
@@ -250,6 +251,13 @@ def _compose(args: argparse.Namespace) -> int:
     from hokusai_contracts.stack.docker_stack import compose_down, compose_up
     from hokusai_contracts.stack.processes import describe
 
+    if args.action == "render":
+        from hokusai_contracts.stack.compose_render import check_rendered, write_rendered
+
+        drift = check_rendered() if args.check else [f"wrote {path}" for path in write_rendered()]
+        for line in drift:
+            print(line)
+        return 1 if args.check and drift else 0
     if args.action == "down":
         for line in compose_down():
             print(line)

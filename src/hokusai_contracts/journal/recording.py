@@ -5,7 +5,8 @@ line (``JournalEntry``) with credentials masked and large bodies summarised by
 size and SHA-256; the engine judges the entries against the receiving side's
 contract after the run. The same piece injects faults (``Fault``) so that the
 proxy's behaviour with a slow, failing or disconnecting upstream can be observed
-(an absent upstream is a stopped process: see ``stack.processes``).
+(an absent upstream is a stopped process: see ``stack.processes``). Each entry names
+its ``Hop``, the edge of the topology the journal sits on.
 
 Control endpoints live under ``/__journal__/`` (faults, entries, reset): a
 prefix no contract of ours uses.
@@ -33,6 +34,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, redact
 
 __all__ = ["ConnectionDropped", "CredentialSighting", "Fault", "FaultMode", "JournalEntry", "create_journal",
@@ -78,7 +80,7 @@ class CredentialSighting(BaseModel):
 
 class JournalEntry(BaseModel):
     seq: int
-    hop: str
+    hop: Hop
     started_at: float
     method: str
     path: str
@@ -162,12 +164,14 @@ def _masked_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
     return {k: redact(v) for k, v in headers}
 
 
-def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = None,
+def create_journal(upstream: str, hop: Hop | str, out: Path, fault: Fault | None = None,
                    transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """An ASGI app forwarding everything to ``upstream`` and journaling it to ``out`` (JSON lines).
 
-    ``transport`` replaces the network for unit tests (an ``httpx.MockTransport``).
+    ``hop`` is the edge it sits on (a ``Hop`` or its value: ValueError for any other name, before
+    anything is recorded). ``transport`` replaces the network for unit tests (an ``httpx.MockTransport``).
     """
+    edge = Hop(hop)
     state: dict[str, Any] = {"fault": fault or Fault(), "seq": 0}
     upstream = upstream.rstrip("/")
     lock = asyncio.Lock()
@@ -203,7 +207,7 @@ def create_journal(upstream: str, hop: str, out: Path, fault: Fault | None = Non
         applies = fault.mode is not FaultMode.NONE and fault.path_contains in request.url.path
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
         entry = JournalEntry(
-            seq=state["seq"], hop=hop, started_at=time.time(), method=request.method,
+            seq=state["seq"], hop=edge, started_at=time.time(), method=request.method,
             path=redact(request.url.path),
             query=[(k, redact(v)) for k, v in request.query_params.multi_items()],
             request_headers=_masked_headers(raw_headers),
@@ -353,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m hokusai_contracts.journal.recording", description=__doc__)
     parser.add_argument("--upstream", required=True)
-    parser.add_argument("--hop", required=True)
+    parser.add_argument("--hop", required=True, type=Hop, choices=list(Hop))
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

@@ -1,7 +1,8 @@
 """What the local stack is made of, as data.
 
-The process runner, the compose file and the tests all read this one
-definition, so ports, settings and seeded keys cannot drift apart.
+``plan.build_plan`` turns this definition into the parts to run; the process runner, the
+compose file (generated from the plan) and the tests all read it, so ports, settings, health
+rules and seeded keys cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "JOURNAL_FAULTS", "MLFLOW_FAULTS", "Part", "StackDefinition",
-           "project_root"]
+from hokusai_contracts.domain.hops import Hop
+
+__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS",
+           "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
 #: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
@@ -45,14 +48,45 @@ DEFAULT_PORTS: dict[Part, int] = {
     Part.MLFLOW_JOURNAL: 8102,
 }
 
-#: Where each part answers its health check, relative to its base URL.
-HEALTH_PATHS: dict[Part, str] = {
-    Part.MLFLOW: "/health",
-    Part.AUTH: "/health",
-    Part.PROXY: "/api/mlflow/health/mlflow",
-    Part.AUTH_JOURNAL: "/__journal__/entries",
-    Part.MLFLOW_JOURNAL: "/__journal__/entries",
+#: Each journal, the part it fronts and the hop it records.
+JOURNALS: dict[Part, tuple[Part, Hop]] = {
+    Part.AUTH_JOURNAL: (Part.AUTH, Hop.PROXY_TO_AUTH),
+    Part.MLFLOW_JOURNAL: (Part.MLFLOW, Hop.PROXY_TO_MLFLOW),
 }
+
+
+class Expect(StrEnum):
+    """What a health route must answer for its part to count as started."""
+
+    OK = "200"  # exactly 200
+    ANSWER = "any HTTP answer"  # listening and speaking HTTP, whatever the status
+
+
+@dataclass(frozen=True)
+class HealthRule:
+    path: str  # relative to the part's base URL
+    expect: Expect
+
+    def accepts(self, status: int) -> bool:
+        return status == 200 if self.expect is Expect.OK else 100 <= status < 600
+
+
+#: The one start condition per part, used by both backends (and rendered into the compose file).
+#: The parts that are ours (fake auth, journals) and MLflow itself answer 200 once they can
+#: serve: anything else means they are broken, and a start that waits for them says so. The proxy
+#: may be anyone's, and its health route reports on its upstreams: it may answer 503 (or 502) while
+#: MLflow is still starting, or because a fault run took MLflow down on purpose. Whether it then
+#: says "healthy" is a finding of the preflight check, not a reason to fail the start, so the
+#: proxy is up as soon as it answers its health route at all.
+HEALTH: dict[Part, HealthRule] = {
+    Part.MLFLOW: HealthRule("/health", Expect.OK),
+    Part.AUTH: HealthRule("/health", Expect.OK),
+    Part.PROXY: HealthRule("/api/mlflow/health/mlflow", Expect.ANSWER),
+    Part.AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
+    Part.MLFLOW_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
+}
+#: Where each part answers its health check, relative to its base URL.
+HEALTH_PATHS: dict[Part, str] = {part: rule.path for part, rule in HEALTH.items()}
 
 
 def project_root() -> Path:
@@ -69,7 +103,7 @@ class StackDefinition:
     # The key the scenario authenticates with: the fixture's entry of this name.
     scenario_key_name: str = "primary"
     seed_file: Path = field(default_factory=lambda: project_root() / "mocks" / "fake_auth" / "keys.yaml")
-    admin_token: str = field(default_factory=lambda: "adm_" + secrets.token_urlsafe(24))
+    admin_token: str = field(default_factory=lambda: "adm_" + secrets.token_urlsafe(24), repr=False)
     # A start that takes longer than this is a failed start, with the log tail shown.
     start_timeout_s: float = 60.0
     stop_timeout_s: float = 5.0
@@ -81,3 +115,8 @@ class StackDefinition:
     mlflow_fault: str = "none"
     # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.
     fault_delay_s: float = 6.0
+
+
+def journals_needed(definition: StackDefinition) -> bool:
+    """Journals run when asked for, and when one carries the MLflow fault."""
+    return definition.with_journals or definition.mlflow_fault in JOURNAL_FAULTS

@@ -1,152 +1,114 @@
-"""The Docker engine as the docker runner needs it: a client that answered, labels, clean-up, build contexts.
+"""The Docker engine as the docker runner uses it: the ``docker`` CLI and its compose plugin, as subprocesses.
 
-Nothing here knows the stack. ``connect`` finds the engine as the ``docker`` CLI would
-(``DOCKER_HOST``, else the current docker context, else the default socket) and pings it with a
-short timeout, so a missing engine is reported in a second, with where it was looked for and why
-it did not answer.
+Nothing here knows the stack. ``require_compose`` stops at once, in one line naming what is
+missing and what to do, when there is no ``docker`` command, no compose plugin (2.20 or newer:
+the generated file uses ``depends_on.required``) or no engine answering. Variables (secrets among
+them) reach ``docker compose`` through its environment, never its argv.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import io
 import os
 import re
-import tarfile
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hokusai_contracts._errors import StackError
+from hokusai_contracts.domain.redact import redact
 
-__all__ = ["LABEL_ROOT", "LABEL_RUN", "LABEL_SERVICE", "build_context", "connect", "docker_available", "engine",
-           "reason_of", "remove_labelled"]
+__all__ = ["MIN_COMPOSE", "Compose", "docker_available", "require_compose", "rootless_engine"]
 
-#: Every container, network and volume the runner creates carries ``LABEL_RUN=<run id>``.
-LABEL_RUN = "hokusai-contracts.run"
-LABEL_SERVICE = "hokusai-contracts.service"
-#: The run's host folder (journals, state), so that ``compose down`` can remove it too.
-LABEL_ROOT = "hokusai-contracts.root"
-_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_HINT = "run the default process stack with `make contract-local`, or start Docker and retry"
+MIN_COMPOSE = (2, 20)
+_HINT = "or run the default process stack with `make contract-local`"
+_ENGINE_TIMEOUT_S = 20.0
 
 
-def _engine_address() -> str:
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
+def _docker() -> str:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise StackError(f"the docker stack needs the `docker` command, and none is on PATH; install Docker Engine "
+                         f"with the compose plugin, {_HINT}")
+    return docker
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return redact(lines[0] if lines else "no output")[:300]
+
+
+def _run(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None,
+         ) -> subprocess.CompletedProcess[str]:
     try:
-        from docker.context import ContextAPI
-
-        return str(ContextAPI.get_current_context().Host or _DEFAULT_SOCKET)
-    except Exception:  # a broken ~/.docker/config.json must not hide the real problem
-        return _DEFAULT_SOCKET
-
-
-def reason_of(exc: BaseException) -> str:
-    """The useful end of a docker-py error chain: 'Connection refused', not three wrapped reprs."""
-    explanation = getattr(exc, "explanation", None)  # the engine's own words, on an APIError
-    if isinstance(explanation, str) and explanation:
-        return explanation
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    text = str(exc)
-    found = re.findall(r"\w+Error\(\d+, '([^']+)'\)", text)
-    if found:
-        return str(found[-1])
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired:
+        raise StackError(f"`{' '.join(argv[1:3])}` did not finish within {timeout:.0f} s; check that the Docker "
+                         f"engine answers (`docker info`), {_HINT}") from None
+    except OSError as exc:
+        raise StackError(f"cannot run {argv[0]} ({exc.strerror}); {_HINT}") from None
 
 
-def connect(timeout: float = 3.0) -> tuple[Any, str | None]:
-    """A client of an engine that answered a ping, or (None, why not)."""
-    where = _engine_address()
-    try:
-        import docker
-    except ImportError:
-        return None, "the docker Python package is not installed: `pip install -c constraints.txt docker`"
-    try:
-        if os.environ.get("DOCKER_HOST"):
-            client = docker.from_env(timeout=int(max(timeout, 1)))
-        else:
-            from docker.context import ContextAPI
-
-            context = ContextAPI.get_current_context()
-            client = docker.DockerClient(base_url=context.Host or _DEFAULT_SOCKET, tls=context.TLSConfig or False,
-                                         timeout=int(max(timeout, 1)))
-        client.ping()
-    except Exception as exc:  # docker-py raises DockerException, requests' errors, or OSError
-        return None, f"no Docker engine reachable at {where} ({reason_of(exc)})"
-    # Builds and pulls stream for minutes; only the ping had to be quick.
-    client.api.timeout = 600
-    return client, None
+def require_compose() -> str:
+    """The compose plugin's version, once the engine answered; else StackError (one line, exit 2)."""
+    docker = _docker()
+    version = _run([docker, "compose", "version"], 20)  # "Docker Compose version v2.29.1"
+    found = re.search(r"\bv?(\d+)\.(\d+)\.\d+", version.stdout)
+    if version.returncode != 0 or found is None:
+        raise StackError(f"the docker stack needs Docker Compose v2 (`docker compose`), which is not installed "
+                         f"({_first_line(version.stderr or version.stdout)}); install the compose plugin "
+                         f"{MIN_COMPOSE[0]}.{MIN_COMPOSE[1]} or newer, {_HINT}")
+    if (int(found.group(1)), int(found.group(2))) < MIN_COMPOSE:
+        raise StackError(f"Docker Compose {found.group(0)} is too old for the docker stack; install "
+                         f"{MIN_COMPOSE[0]}.{MIN_COMPOSE[1]} or newer, {_HINT}")
+    info = _run([docker, "info", "--format", "{{.ServerVersion}}"], _ENGINE_TIMEOUT_S)
+    if info.returncode != 0 or not info.stdout.strip():
+        where = os.environ.get("DOCKER_HOST") or "the current docker context"
+        raise StackError(f"no Docker engine reachable at {where} ({_first_line(info.stderr)}); start Docker and "
+                         f"retry, {_HINT}")
+    return found.group(0)
 
 
 def docker_available() -> str | None:
-    """None if a Docker engine answers, else one line saying where none did and why."""
-    client, reason = connect()
-    if client is not None:
-        client.close()
-    return reason
-
-
-def engine(client: Any | None) -> Any:
-    """The given client, else one of an engine that answered; StackError (what, where, what next) if none."""
-    if client is not None:
-        return client
-    connected, reason = connect()
-    if connected is None:
-        raise StackError(f"{reason}; {_HINT}")
-    return connected
-
-
-def build_context(context: Path, dockerfile: str) -> io.BytesIO:
-    """A gzipped tar of what ``<dockerfile>.dockerignore`` lets through (the subset: ``*``, ``!path``, ``**/glob``).
-
-    Entries carry no owner or time, so an unchanged tree gives the builder the same context and
-    every cached layer is reused.
-    """
-    ignore_file = context / f"{dockerfile}.dockerignore"
+    """None if a Docker engine and compose answer, else one line saying what is missing."""
     try:
-        lines = [line.strip() for line in ignore_file.read_text("utf-8").splitlines()]
-    except OSError as exc:
-        raise StackError(f"cannot read {ignore_file} ({exc.strerror}): it lists the build context") from None
-    patterns = [line for line in lines if line and not line.startswith("#") and line != "*"]
-    included = [p[1:].rstrip("/") for p in patterns if p.startswith("!")]
-    excluded = [p.removeprefix("**/") for p in patterns if not p.startswith("!")]
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for top in included:
-            root = context / top
-            files = [root] if root.is_file() else sorted(f for f in root.rglob("*") if f.is_file())
-            for path in files:
-                relative = path.relative_to(context)
-                if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in excluded):
-                    continue
-                info = tarfile.TarInfo(relative.as_posix())
-                info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
-                with path.open("rb") as handle:
-                    tar.addfile(info, handle)
-    buffer.seek(0)
-    return buffer
+        require_compose()
+    except StackError as exc:
+        return str(exc)
+    return None
 
 
-def remove_labelled(client: Any, run_id: str | None = None) -> list[str]:
-    """Remove the containers, networks and volumes of one run (or of every run); what is left."""
-    label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
-    left: list[str] = []
-    for container in client.containers.list(all=True, filters={"label": label}):
-        _remove(lambda c=container: c.remove(force=True, v=True), f"container {container.name}", left)
-    for network in client.networks.list(filters={"label": label}):
-        _remove(network.remove, f"network {network.name}", left)
-    for volume in client.volumes.list(filters={"label": label}):
-        _remove(lambda v=volume: v.remove(force=True), f"volume {volume.name}", left)
-    return left
+def rootless_engine() -> bool:
+    """A rootless engine maps the container's root to the caller; elsewhere containers run as the caller's uid."""
+    info = _run([_docker(), "info", "--format", "{{json .SecurityOptions}}"], _ENGINE_TIMEOUT_S)
+    return "rootless" in info.stdout
 
 
-def _remove(action: Any, what: str, left: list[str]) -> None:
-    try:
-        action()
-    except Exception as exc:
-        if "No such" not in str(exc) and "not found" not in str(exc).lower():
-            left.append(f"{what} ({reason_of(exc)})")
+@dataclass(frozen=True)
+class Compose:
+    """``docker compose`` for one project and its files, with the run's variables in its environment."""
+
+    project: str
+    files: tuple[Path, ...]
+    variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+    profiles: tuple[str, ...] = ()
+
+    def argv(self, *args: str) -> list[str]:
+        files = [option for path in self.files for option in ("-f", str(path))]
+        profiles = [option for profile in self.profiles for option in ("--profile", profile)]
+        # --env-file /dev/null: a compose/.env written for use by hand must not change a run.
+        return [_docker(), "compose", "-p", self.project, *files, "--env-file", os.devnull, *profiles, *args]
+
+    def run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        return _run(self.argv(*args), timeout, env=self.variables)
+
+    def checked(self, *args: str, timeout: float = 120.0, hidden: Sequence[str] = ()) -> str:
+        """Run a command; its output, or StackError with the tail of what compose said."""
+        done = self.run(*args, timeout=timeout)
+        if done.returncode != 0:
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+            raise StackError(f"`docker compose {args[0]}` failed (exit {done.returncode}) for project {self.project}:\n"
+                             f"{redact(tail, hidden)}")
+        return done.stdout + done.stderr

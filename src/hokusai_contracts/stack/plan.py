@@ -1,0 +1,174 @@
+"""The stack as a plan of parts: what each runs, with which environment, on which port, healthy when.
+
+``build_plan`` is the one place that knows how the parts are wired together. Where they run is a
+``Site``: the process runner's site resolves every name to loopback URLs, free ports and files in
+its temporary directory; the compose site (``compose_render``) to service names, the fixed ports
+and the container's mounts, with the run's choices as ``${HOKUSAI_*}`` variables. The process
+runner executes the plan it gets; the compose file is this plan rendered, so both backends start
+the same parts with the same settings and wait for them by the same health rules.
+
+Secrets (the admin token, seeded keys) only ever go into a part's environment, never its argv:
+``ps`` and ``/proc/<pid>/cmdline`` show argv to every user of the machine.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hokusai_contracts._errors import UsageError
+from hokusai_contracts.stack.definition import (
+    HEALTH,
+    JOURNAL_FAULTS,
+    JOURNALS,
+    HealthRule,
+    Part,
+    StackDefinition,
+    journals_needed,
+)
+
+__all__ = ["PROXY_CMD_PLACEHOLDERS", "PartPlan", "Site", "StackPlan", "build_plan", "check_proxy_cmd"]
+
+#: What a PROXY_CMD may name, with a sample value of the type it gets (for the check before any start).
+PROXY_CMD_PLACEHOLDERS: dict[str, object] = {"port": 8080, "auth_url": "http://127.0.0.1:8001",
+                                             "mlflow_url": "http://127.0.0.1:5000", "host": "127.0.0.1",
+                                             "service_id": "platform"}
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    part: Part
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    port: int  # where it listens, as its site sees it
+    health: HealthRule
+    #: Parts that must be healthy before this one starts.
+    needs: tuple[Part, ...] = ()
+    #: argv is one shell command line (a user's PROXY_CMD).
+    shell: bool = False
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    parts: dict[Part, PartPlan]
+
+    def startable(self, started: set[Part], healthy: set[Part]) -> list[PartPlan]:
+        """Parts not yet started whose every dependency is healthy."""
+        return [p for p in self.parts.values() if p.part not in started and set(p.needs) <= healthy]
+
+
+@dataclass
+class Site:
+    """Where the parts of a plan run, and how they name each other.
+
+    ``value`` and ``secret`` let a site keep a definition's choices out of what it renders (the
+    compose site turns them into variables); here they are the values themselves.
+    """
+
+    python: str
+    mlflow: str
+    bind_host: str
+    ports: Mapping[Part, int]
+    hosts: Mapping[Part, str]  # the address other parts reach each part at
+    run_dir: str  # where the journals and the fake auth's state file go
+    seed_file: str
+    unreachable_url: str  # where the proxy is sent when MLflow is "down": nobody listens there
+    mlflow_stores: tuple[str, str] = ("", "")  # backend store URI, artifacts destination
+    mlflow_env: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, part: Part) -> str:
+        return f"http://{self.hosts[part]}:{self.ports[part]}"
+
+    def value(self, name: str, value: str) -> str:
+        return value
+
+    def secret(self, name: str, value: str) -> str:
+        return value
+
+    def auth_env(self, definition: StackDefinition) -> dict[str, str]:
+        """Extra environment of the fake auth service (the compose site seeds a key of its own)."""
+        return {}
+
+    @property
+    def state_file(self) -> str:
+        return f"{self.run_dir}/state/auth-state.json"
+
+    def journal_file(self, journal: Part) -> str:
+        return f"{self.run_dir}/journals/{journal.value}.jsonl"
+
+
+def check_proxy_cmd(proxy_cmd: str | None) -> None:
+    """A UsageError now, before anything starts, for a PROXY_CMD that would not format."""
+    if proxy_cmd is None:
+        return
+    known = ", ".join("{" + name + "}" for name in PROXY_CMD_PLACEHOLDERS)
+    hint = f"PROXY_CMD may use {known}; write {{{{ and }}}} for literal braces"
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(proxy_cmd) if name is not None]
+        unknown = sorted({name for name in names if name not in PROXY_CMD_PLACEHOLDERS})
+        if unknown:
+            shown = ", ".join("{" + name + "}" if name else "{}" for name in unknown)
+            raise UsageError(f"PROXY_CMD has an unknown placeholder {shown}; {hint}")
+        proxy_cmd.format(**PROXY_CMD_PLACEHOLDERS)
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        raise UsageError(f"PROXY_CMD is not a valid command template ({exc}); {hint}") from None
+
+
+def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = None) -> StackPlan:
+    d, url, port = definition, site.url, site.ports
+    journals = journals_needed(d)
+    delay = site.value("HOKUSAI_FAULT_DELAY_S", f"{d.fault_delay_s:g}")
+    parts: dict[Part, PartPlan] = {}
+
+    backend, artifacts = site.mlflow_stores
+    parts[Part.MLFLOW] = PartPlan(
+        Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port[Part.MLFLOW]),
+                      "--workers", "1"),
+        {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
+         "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
+         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env},
+        port[Part.MLFLOW], HEALTH[Part.MLFLOW])
+    parts[Part.AUTH] = PartPlan(
+        Part.AUTH, (site.python, "-m", "hokusai_mocks.fake_auth", "--host", site.bind_host,
+                    "--port", str(port[Part.AUTH]), "--seed", site.seed_file,
+                    "--profile", site.value("HOKUSAI_AUTH_PROFILE", d.auth_profile), "--state-file", site.state_file),
+        {"FAKE_AUTH_ADMIN_TOKEN": site.secret("HOKUSAI_ADMIN_TOKEN", d.admin_token), **site.auth_env(d)},
+        port[Part.AUTH], HEALTH[Part.AUTH])
+
+    auth_target, mlflow_target = url(Part.AUTH), url(Part.MLFLOW)
+    if journals:
+        for journal, (upstream, hop) in JOURNALS.items():
+            fault = "none"
+            if journal is Part.MLFLOW_JOURNAL:
+                fault = site.value("HOKUSAI_MLFLOW_JOURNAL_FAULT",
+                                   d.mlflow_fault if d.mlflow_fault in JOURNAL_FAULTS else "none")
+            parts[journal] = PartPlan(
+                journal, (site.python, "-m", "hokusai_contracts.journal.recording", "--upstream", url(upstream),
+                          "--hop", hop.value, "--out", site.journal_file(journal), "--host", site.bind_host,
+                          "--port", str(port[journal]), "--fault", fault, "--fault-delay", delay),
+                {}, port[journal], HEALTH[journal])
+        auth_target, mlflow_target = url(Part.AUTH_JOURNAL), url(Part.MLFLOW_JOURNAL)
+    if d.mlflow_fault == "down":
+        mlflow_target = site.unreachable_url
+
+    env = {
+        "HOST": site.bind_host, "PORT": str(port[Part.PROXY]),
+        "HOKUSAI_AUTH_SERVICE_URL": site.value("HOKUSAI_PROXY_AUTH_URL", auth_target),
+        "MLFLOW_SERVER_URL": site.value("HOKUSAI_PROXY_MLFLOW_URL", mlflow_target),
+        "AUTH_SERVICE_ID": site.value("HOKUSAI_SERVICE_ID", d.service_id), **d.proxy_env,
+    }
+    # A proxy may look at its upstreams when it starts: it starts once the auth service (and the
+    # journals it talks through) answer. MLflow is not waited for: it takes seconds, and a proxy
+    # must cope with a slow upstream anyway.
+    needs = (Part.AUTH, *JOURNALS) if journals else (Part.AUTH,)
+    if proxy_cmd is None:
+        # Configured by environment only, like any user's proxy (and the compose image's default).
+        argv: tuple[str, ...] = (site.python, "-m", "hokusai_mocks.reference_proxy")
+    else:
+        check_proxy_cmd(proxy_cmd)
+        argv = (proxy_cmd.format(port=port[Part.PROXY], auth_url=env["HOKUSAI_AUTH_SERVICE_URL"],
+                                 mlflow_url=env["MLFLOW_SERVER_URL"], host=site.bind_host, service_id=d.service_id),)
+    parts[Part.PROXY] = PartPlan(Part.PROXY, argv, env, port[Part.PROXY], HEALTH[Part.PROXY], needs,
+                                 shell=proxy_cmd is not None)
+    return StackPlan(parts)
