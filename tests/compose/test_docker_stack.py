@@ -282,7 +282,8 @@ def _everything() -> dict[str, set[str]]:
     """What `docker ps -a`, `docker network ls` and `docker volume ls` list."""
     def ids(*argv: str) -> set[str]:
         return set(subprocess.run(["docker", *argv], capture_output=True, text=True, check=True).stdout.split())
-    return {"containers": ids("ps", "-aq"), "networks": ids("network", "ls", "-q"), "volumes": ids("volume", "ls", "-q")}
+    return {"containers": ids("ps", "-aq"), "networks": ids("network", "ls", "-q"),
+            "volumes": ids("volume", "ls", "-q")}
 
 
 @pytest.mark.docker

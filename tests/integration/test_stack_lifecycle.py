@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -12,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hokusai_contracts._errors import StackError
+from hokusai_contracts._errors import StackError, UsageError
+from hokusai_contracts.domain.redact import mask
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack
 
@@ -40,17 +43,34 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
-def test_stop_leaves_no_process_and_no_temp_dir() -> None:
-    stack = ProcessStack(StackDefinition())
-    stack.start()
+def _proc_cmdline(pid: int) -> list[str]:
     try:
-        pids = _descendants([p.process.pid for p in stack.parts.values()])
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return []  # ended meanwhile
+
+
+def test_no_secret_in_any_childs_argv_private_files_and_nothing_left_after_stop() -> None:
+    stack = ProcessStack(StackDefinition())
+    endpoints = stack.start()
+    try:
         root = stack.root
         assert root is not None and root.exists()
-        assert len(pids) >= len(Part)
+        children = _descendants([os.getpid()]) - {os.getpid()}
+        assert len(children) >= len(Part) + 1  # every part, MLflow's workers, the watchdog
+        secrets = [endpoints.admin_token, *(key["key"] for key in endpoints.keys.values())]
+        assert len(secrets) >= 3
+        for pid in children:
+            argv = _proc_cmdline(pid)
+            assert not [mask(s) for s in secrets if any(s in arg for arg in argv)], (pid, argv[:3])
+        # Every file of the directory holding the keys is the runner's user's alone.
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+        modes = {path.relative_to(root).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in root.rglob("*")}
+        assert "state/auth-state.json" in modes and "mlflow/mlflow.db" in modes
+        assert {name: mode for name, mode in modes.items() if mode & 0o077} == {}
     finally:
         stack.stop()
-    assert not _alive(pids)
+    assert not _alive(children)
     assert not root.exists()
 
 
@@ -68,9 +88,46 @@ def test_a_proxy_that_dies_is_named_with_its_log_and_nothing_is_left() -> None:
 
 def test_a_bad_proxy_cmd_placeholder_is_a_clear_error() -> None:
     stack = ProcessStack(StackDefinition(), proxy_cmd="my-proxy --port {prot}")
-    with pytest.raises(StackError, match="unknown placeholder"):
+    with pytest.raises(UsageError, match=r"^PROXY_CMD has an unknown placeholder \{prot\}; PROXY_CMD may use \{port\}"):
         stack.start()
-    assert stack.root is not None and not stack.root.exists()
+    assert stack.root is None and stack.parts == {}  # refused before anything was made
+
+
+_RUNNER = """
+import sys, time
+from hokusai_contracts.stack.definition import StackDefinition
+from hokusai_contracts.stack.processes import ProcessStack
+stack = ProcessStack(StackDefinition(), proxy_cmd=sys.argv[1])
+stack.start()
+print(stack.root, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_runner_killed_with_sigkill_leaves_no_process_and_no_temp_dir() -> None:
+    # A PROXY_CMD with a child of its own: a shell that leaves `sleep` behind and runs the proxy.
+    proxy_cmd = f"sleep 600 & exec {sys.executable} -m hokusai_mocks.reference_proxy"
+    runner = subprocess.Popen([sys.executable, "-c", _RUNNER, proxy_cmd], stdout=subprocess.PIPE, text=True)
+    assert runner.stdout is not None
+    root = Path(runner.stdout.readline().strip())
+    assert root.name.startswith("hokusai-stack-") and root.exists()
+    everything = _descendants([runner.pid]) - {runner.pid}
+    names = {psutil.Process(pid).name() for pid in everything}
+    assert "sleep" in names and len(everything) >= len(Part) + 2, names  # the parts, the sleep, the watchdog
+
+    runner.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    runner.wait(10)
+    while _alive(everything) and time.monotonic() - killed < 15:
+        time.sleep(0.1)
+    took = time.monotonic() - killed
+    left = {pid: _proc_cmdline(pid)[:3] for pid in _alive(everything)}
+    assert left == {}, left
+    while root.exists() and time.monotonic() - killed < 15:
+        time.sleep(0.1)
+    assert not root.exists()
+    print(f"every process of the stack ended {took:.1f} s after the runner's SIGKILL")
+    assert took < 10
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

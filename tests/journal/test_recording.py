@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from pydantic import ValidationError
 from starlette.applications import Starlette
 
-from hokusai_contracts.journal.recording import ConnectionDropped, create_journal, read_journal
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.recording import ConnectionDropped, JournalEntry, create_journal, read_journal
 
 KEY = "hk_live_" + "j" * 28 + "WXYZ"
 
@@ -50,6 +52,21 @@ def test_records_the_exchange_and_passes_the_answer_through(tmp_path: Path) -> N
     assert entry.request_body == '{"experiment_id":"1"}'
     assert entry.response_body == '{"ok":true}'
     assert entry.credentials == []
+
+
+def test_every_entry_names_its_hop_as_a_hop(tmp_path: Path) -> None:
+    out = tmp_path / "j.jsonl"
+    asyncio.run(_send(out, "GET", "/x"))
+    (entry,) = read_journal(out)
+    assert entry.hop is Hop.PROXY_TO_MLFLOW
+    assert '"hop":"proxy->mlflow"' in out.read_text("utf-8")  # the file format is unchanged
+
+
+def test_a_journal_on_an_unknown_hop_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="proxy->nowhere"):
+        create_journal("http://upstream", "proxy->nowhere", tmp_path / "j.jsonl")
+    with pytest.raises(ValidationError):
+        JournalEntry(seq=1, hop="client->test", started_at=0.0, method="GET", path="/")
 
 
 def test_masks_and_reports_credentials_everywhere(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The stack's plan: one health rule per part, dependencies, secrets only in the environment, PROXY_CMD checked first."""
+"""The stack's plan: one health rule per part, dependencies, secrets only in the environment, PROXY_CMD
+checked first."""
 
 from __future__ import annotations
 
