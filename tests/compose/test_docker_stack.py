@@ -141,7 +141,9 @@ def test_a_run_is_compose_up_wait_on_the_generated_file_and_down_after(fake_dock
     argv = up["argv"]
     assert argv[:7] == ["compose", "-p", f"hokusai-{stack.run_id}", "-f", str(compose_file(Network.BRIDGE)),
                         "--env-file", os.devnull]
-    assert {"--wait", "--detach", "--build"} <= set(argv)
+    assert {"--wait", "--detach"} <= set(argv)
+    actions = [c["argv"][7] for c in fake_docker.calls() if c["argv"][:1] == ["compose"] and "-p" in c["argv"]]
+    assert actions[:2] == ["build", "up"]  # the shared image exists before `up` would look for it
     variables = up["env"]
     used = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", render(Network.BRIDGE)))
     assert used - set(variables) == USER_CHOICES  # every other variable is the run's own

@@ -167,8 +167,12 @@ class DockerStack:
         timeout = max(d.start_timeout_s, 120.0)
         images = time.perf_counter()
         try:
-            self.compose.checked("up", "--detach", "--wait", "--wait-timeout", f"{timeout:.0f}", "--build",
-                                 timeout=timeout + 900, hidden=self._hidden())  # + builds and pulls
+            # Built first, on its own: `up` would try to pull the image the journals and the reference
+            # proxy share with the fake auth service (only that service says how to build it) from a
+            # registry, where it is not. Built every run: an unchanged tree is a cache hit.
+            self.compose.checked("build", timeout=900, hidden=self._hidden())
+            self.compose.checked("up", "--detach", "--wait", "--wait-timeout", f"{timeout:.0f}",
+                                 timeout=timeout + 600, hidden=self._hidden())  # + pulls
         except StackError as exc:
             raise StackError(f"{exc}{self._tails_of_named(str(exc))}") from None
         self.timings["images+up"] = time.perf_counter() - images
