@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hokusai_contracts.domain.redact import redact_obj
 from hokusai_contracts.report.junit import write_junit
 from hokusai_contracts.report.markdown import write_markdown
 from hokusai_contracts.report.model import Report, write_json
 
-__all__ = ["REPORT_FILES", "write_reports"]
+__all__ = ["REPORT_FILES", "mask_secrets", "write_reports"]
 
 REPORT_FILES = ("contract-report.json", "junit.xml", "contract-report.md")
 
 
+def mask_secrets(report: Report) -> None:
+    """Mask, in place, every secret the process knows in every string of ``report``.
+
+    The last net before the files: a check message or warning built from an answer or a log may
+    hold what no builder thought of. In place, so that what the command prints afterwards is
+    masked too.
+    """
+    clean = Report.model_validate(redact_obj(report.model_dump(mode="json", exclude={"verdict"})))
+    for name in Report.model_fields:
+        setattr(report, name, getattr(clean, name))
+
+
 def write_reports(report: Report, report_dir: Path) -> list[Path]:
+    mask_secrets(report)
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = [report_dir / name for name in REPORT_FILES]
     write_json(report, paths[0])

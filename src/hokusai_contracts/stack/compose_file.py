@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.domain.redact import register_secrets
 from hokusai_contracts.stack.definition import (
     DEFAULT_PORTS,
     HEALTH_PATHS,
@@ -165,6 +166,9 @@ class RunSecrets:
     seed_key: str
     postgres_password: str
     minio_password: str
+
+    def __post_init__(self) -> None:
+        register_secrets(self.seed_key, self.postgres_password, self.minio_password)
 
     @classmethod
     def generate(cls) -> RunSecrets:

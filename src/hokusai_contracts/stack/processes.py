@@ -29,7 +29,7 @@ from typing import Protocol
 import httpx
 
 from hokusai_contracts._errors import StackError
-from hokusai_contracts.domain.redact import redact
+from hokusai_contracts.domain.redact import redact, register_secrets
 from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition
 
 __all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "free_port", "running_stack"]
@@ -80,6 +80,10 @@ class StackEndpoints:
     mlflow_journal: Path | None = None
     auth_journal_url: str | None = None
     mlflow_journal_url: str | None = None
+
+    def __post_init__(self) -> None:
+        # Known from here on to every redact() of the process: reports, logs, error messages.
+        register_secrets(self.api_key, self.admin_token, *(str(k.get("key") or "") for k in self.keys.values()))
 
 
 class Stack(Protocol):
