@@ -36,6 +36,14 @@ class LocalSettings(BaseSettings):
     fault_delay_s: float = Field(default=6.0, gt=0, le=600)
     #: Size of the large artifact sent through the proxy and read back (0 skips the check).
     artifact_mb: int = Field(default=50, ge=0, le=4096)
+    #: Your proxy's command when ``--proxy-cmd`` is not given: how ``make contract-local PROXY_CMD=...``
+    #: hands it over, past make's and the shell's quoting. Empty means the reference proxy.
+    proxy_cmd: str | None = None
+
+    @field_validator("proxy_cmd")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
 
 
 def load_local_settings() -> LocalSettings:
