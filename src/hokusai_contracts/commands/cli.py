@@ -151,7 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HokusaiContractsError as exc:
         if args.debug:
             raise
-        print(f"hokusai-contracts: error: {exc}", file=sys.stderr)
+        from hokusai_contracts.domain.redact import redact
+
+        # A message may quote a log tail or an answer: every secret the run registered is masked.
+        print(f"hokusai-contracts: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hokusai-contracts: interrupted; the stack was stopped.", file=sys.stderr)
