@@ -38,10 +38,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## Create .venv and install the pinned dependencies
 
+# PROXY_CMD reaches the runner as HOKUSAI_PROXY_CMD in its environment, as typed: $(value ...) keeps
+# make from expanding its `$`, and no recipe quoting stands between it and the runner's own shell.
+ifneq ($(value PROXY_CMD),)
+contract-local: export HOKUSAI_PROXY_CMD = $(value PROXY_CMD)
+endif
+
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
 	$(DOCKER_ENV) $(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
-		$(if $(PROXY_CMD),--proxy-cmd '$(PROXY_CMD)') $(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') \
-		$(if $(FULL),--full)
+		$(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') $(if $(FULL),--full)
 
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
 	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep)

@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="run the scenario and the suites against the local stack")
     local.add_argument("--report-dir", type=Path, default=Path("reports"))
     local.add_argument("--stack", choices=["process", "docker"], default="process")
-    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url}")
+    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url} "
+                                           "(default: HOKUSAI_PROXY_CMD)")
     local.add_argument("--proxy-image", help="with --stack docker: your proxy's image instead of the reference one")
     local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
                        help="how the fake auth service answers bad keys (default: production, as the real one)")
@@ -151,7 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HokusaiContractsError as exc:
         if args.debug:
             raise
-        print(f"hokusai-contracts: error: {exc}", file=sys.stderr)
+        from hokusai_contracts.domain.redact import redact
+
+        # A message may quote a log tail or an answer: every secret the run registered is masked.
+        print(f"hokusai-contracts: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hokusai-contracts: interrupted; the stack was stopped.", file=sys.stderr)
@@ -205,11 +209,13 @@ def _local(args: argparse.Namespace) -> int:
     from hokusai_contracts.settings import load_local_settings
 
     settings = load_local_settings()
+    # The option wins over HOKUSAI_PROXY_CMD (what `make contract-local PROXY_CMD=...` sets).
+    proxy_cmd = args.proxy_cmd if args.proxy_cmd is not None else settings.proxy_cmd
 
-    if args.stack == "docker" and args.proxy_cmd:
+    if args.stack == "docker" and proxy_cmd:
         raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
                          "with PROXY_IMAGE=... (or drop STACK=docker)")
-    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
+    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image)

@@ -68,9 +68,12 @@ def serve(args: argparse.Namespace) -> int:
     if args.part == "auth":
         argv = [sys.executable, "-m", "hokusai_mocks.fake_auth", "--host", "127.0.0.1", "--port", str(args.port),
                 "--profile", args.profile]
-        for key in args.api_key:
-            argv += ["--api-key", key]
-        env = {"FAKE_AUTH_ADMIN_TOKEN": args.admin_token} if args.admin_token else None
+        # Secrets go to the child by environment, never argv: any user of the machine can read an
+        # argv (ps, /proc/PID/cmdline), only the owner an environment. As explicit as the options
+        # were: given keys replace a FAKE_AUTH_API_KEYS of the caller's, as --api-key did.
+        env = {"FAKE_AUTH_ADMIN_TOKEN": args.admin_token} if args.admin_token else {}
+        if args.api_key:
+            env["FAKE_AUTH_API_KEYS"] = ",".join(args.api_key)
         return _foreground(argv, env)
     if args.part == "proxy":
         return _foreground([sys.executable, "-m", "hokusai_mocks.reference_proxy", "--host", "127.0.0.1",
