@@ -1,27 +1,35 @@
 """The local stack as a pytest fixture, for this repository and any other.
 
-Installed through the ``pytest11`` entry point, so a repository that has
-``hokusai-contracts`` installed can write::
+Installed through the ``pytest11`` entry point, so a repository that has ``hokusai-contracts``
+installed (from the wheel: the contracts and the fakes come with it) can write::
 
     def test_my_proxy(hokusai_stack):
         endpoints = hokusai_stack.endpoints
         ...
 
 and run ``pytest --hokusai-proxy-cmd 'python -m my_proxy --port {port} ...'`` to put its own
-proxy in the reference proxy's place. The stack is started once per session,
-lazily (only when a test asks for it), and always stopped.
+proxy in the reference proxy's place (without the option, the reference proxy runs). The stack
+is started once per session, lazily (only when a test asks for it), and always stopped.
+
+Secrets stay masked in what a failing test prints: the stack's records have a masked repr (so
+``pytest -l`` shows the endpoints, not the key), and the failure text of a test that uses the
+stack is redacted with the session's key, seeded keys and admin token, wherever a test put them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
+from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.stack.definition import StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
 
 __all__ = ["hokusai_stack", "hokusai_stack_definition"]
+
+_SECRETS = pytest.StashKey[set[str]]()
+_FIXTURES = frozenset({"hokusai_stack", "hokusai_stack_definition"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,6 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run this proxy in the stack instead of the reference one ({port}, {auth_url}, {mlflow_url})")
     group.addoption("--hokusai-auth-profile", default="production", choices=["production", "contract"],
                     help="how the fake auth service answers bad keys")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SECRETS] = set()
 
 
 @pytest.fixture(scope="session")
@@ -42,5 +54,29 @@ def hokusai_stack_definition(request: pytest.FixtureRequest) -> StackDefinition:
 def hokusai_stack(request: pytest.FixtureRequest,
                   hokusai_stack_definition: StackDefinition) -> Iterator[ProcessStack]:
     """A running local stack: real MLflow server, fake auth service, proxy, hop journals."""
+    secrets = request.config.stash[_SECRETS]
+    secrets.add(hokusai_stack_definition.admin_token)  # known before the start, which may fail and say why
     with running_stack(hokusai_stack_definition, request.config.getoption("--hokusai-proxy-cmd")) as stack:
+        assert stack.endpoints is not None
+        secrets.update(entry["key"] for entry in stack.endpoints.keys.values() if entry.get("key"))
+        secrets.update((stack.endpoints.api_key, stack.endpoints.admin_token))
         yield stack
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                            pytest.TestReport]:
+    """Redact the failure text and captured output of a test that uses the stack."""
+    report = yield
+    if not _FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return report
+    known: set[str] = item.config.stash.get(_SECRETS, set())
+    secrets = sorted(known, key=len, reverse=True)  # a key inside a longer secret must not split it
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        cleaned = redact(text, secrets)
+        if cleaned != text:
+            # A plain string: what pytest prints for it is the same text, without the secret.
+            report.longrepr = cleaned
+    report.sections = [(title, redact(content, secrets)) for title, content in report.sections]
+    return report

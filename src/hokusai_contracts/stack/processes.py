@@ -29,6 +29,7 @@ from typing import Protocol
 import httpx
 
 from hokusai_contracts._errors import StackError
+from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNAL_FAULTS, Part, StackDefinition
 
@@ -80,6 +81,7 @@ class StackEndpoints:
     mlflow_journal: Path | None = None
     auth_journal_url: str | None = None
     mlflow_journal_url: str | None = None
+    __repr__ = masked_repr()  # pytest -l and debuggers print it: the key, token and seeded keys masked
 
 
 class Stack(Protocol):
@@ -102,6 +104,7 @@ class ProcessStack:
     timings: dict[str, float] = field(default_factory=dict)
     root: Path | None = None
     endpoints: StackEndpoints | None = None
+    __repr__ = masked_repr("endpoints", "proxy_cmd", "root")  # where it answers, secrets masked
 
     # -- start -----------------------------------------------------------------------------
 
