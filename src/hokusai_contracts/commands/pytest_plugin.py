@@ -18,7 +18,9 @@ stack is redacted with the session's key, seeded keys and admin token, wherever 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import dataclasses
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -73,10 +75,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     known: set[str] = item.config.stash.get(_SECRETS, set())
     secrets = sorted(known, key=len, reverse=True)  # a key inside a longer secret must not split it
     if report.failed and report.longrepr is not None:
-        text = str(report.longrepr)
-        cleaned = redact(text, secrets)
-        if cleaned != text:
-            # A plain string: what pytest prints for it is the same text, without the secret.
-            report.longrepr = cleaned
+        redacted = _RedactedRepr(report.longrepr, secrets)
+        if redacted.text != str(report.longrepr):
+            report.longrepr = redacted  # type: ignore[assignment]  # pytest's TerminalRepr protocol, not exported
     report.sections = [(title, redact(content, secrets)) for title, content in report.sections]
     return report
+
+
+class _RedactedRepr:
+    """A failure's text with the secrets masked, printed as pytest prints the original (less its colours).
+
+    ``reprcrash`` keeps the one-line summary (``FAILED test - message``) a line, as it is for the original.
+    """
+
+    def __init__(self, original: object, secrets: Sequence[str]) -> None:
+        self.text = redact(str(original), secrets)
+        crash: Any = getattr(original, "reprcrash", None)  # pytest's ReprFileLocation, a dataclass
+        self.reprcrash: Any = (dataclasses.replace(crash, message=redact(crash.message, secrets))
+                               if crash is not None else None)
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
