@@ -72,7 +72,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if not _FIXTURES.intersection(getattr(item, "fixturenames", ())):
         return report
-    known: set[str] = item.config.stash.get(_SECRETS, set())
+    started: set[str] = item.config.stash.get(_SECRETS, set())
+    known = set(started)
+    definition = getattr(item, "funcargs", {}).get("hokusai_stack_definition")
+    if isinstance(definition, StackDefinition):  # also when a test asks for the definition alone, or overrides it
+        known.add(definition.admin_token)
     secrets = sorted(known, key=len, reverse=True)  # a key inside a longer secret must not split it
     if report.failed and report.longrepr is not None:
         redacted = _RedactedRepr(report.longrepr, secrets)
