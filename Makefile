@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export REPORT_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts lock compose-up compose-down clean
+.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts dist lock compose-up compose-down clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ bench: $(STAMP) ## Where the time of contract-local goes (table + JSON in REPORT
 contracts: $(STAMP) ## Regenerate contracts/ from the pinned MLflow's protobuf descriptors
 	$(BIN)/hokusai-contracts generate-contracts
 
+dist: $(STAMP) ## Build the wheel and the sdist into dist/ (docs/ci.md: installing them elsewhere)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+	@ls dist
+
 lock: ## Re-resolve constraints.txt from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
@@ -87,4 +92,4 @@ compose-down: $(STAMP) ## Stop the compose stack and remove what it created
 	$(BIN)/hokusai-contracts compose down
 
 clean: ## Remove the venv, reports and caches
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports dist build .pytest_cache .mypy_cache .ruff_cache

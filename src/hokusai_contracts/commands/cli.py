@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, UsageError
+from hokusai_contracts.contracts import files
 
 if TYPE_CHECKING:
     from hokusai_contracts.report.model import Report
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+    local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     live = commands.add_parser(
         "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--suites", type=_live_suites, default=None,
                       help="comma-separated read-only suites (auth-service,mlflow-direct,proxy) or none")
     live.add_argument("--models", type=_models, default=None, help="model kinds for the registration scenario")
+    live.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
     parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
@@ -128,11 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    generate.add_argument("--contracts-dir", type=Path, metavar="DIR", help="read the overlay from and write into DIR")
 
     spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
     spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
     spec.add_argument("--report-dir", type=Path, default=Path("reports"))
     spec.add_argument("--no-dynamic", action="store_true", help="only the static diff and consumer impact")
+    spec.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
     compose.add_argument("action", choices=["up", "down", "render"])
@@ -148,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        files.use_contracts_dir(getattr(args, "contracts_dir", None))
         return _dispatch(args)
     except HokusaiContractsError as exc:
         if args.debug:
@@ -178,10 +184,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_bench(args.report_dir)
     if args.command == "generate-contracts":
-        from hokusai_contracts.stack.definition import project_root
         from hokusai_mlflow_openapi.generate import check_drift, generate_contracts
 
-        contracts = project_root() / "contracts"
+        contracts = files.contracts_dir()
         if args.check:
             drift = check_drift(contracts)
             for line in drift:
