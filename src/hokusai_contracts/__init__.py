@@ -1,7 +1,16 @@
 """hokusai-contracts: contract tests for third-party model registration on Hokusai."""
 
-from hokusai_contracts.domain.findings import ContractRef, Diagnosis, DiagnosisCategory, Exchange, Finding, FindingKind
+from hokusai_contracts.domain.findings import (
+    ContractRef,
+    Diagnosis,
+    DiagnosisCategory,
+    Evidence,
+    Exchange,
+    Finding,
+    FindingKind,
+)
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import mask, redact
 
 __version__ = "0.1.0"
@@ -12,10 +21,12 @@ __all__ = [
     "ContractRef",
     "Diagnosis",
     "DiagnosisCategory",
+    "Evidence",
     "Exchange",
     "Finding",
     "FindingKind",
     "Hop",
+    "Suite",
     # Secrets
     "mask",
     "redact",

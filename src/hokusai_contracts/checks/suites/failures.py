@@ -25,6 +25,7 @@ from schemathesis.openapi.checks import (
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact
 
 __all__ = ["exchange_of", "finding_from_failure", "operation_pointer"]
@@ -120,7 +121,7 @@ def exchange_of(case: Case[Any], response: Response | None, error: str | None = 
 
 
 def finding_from_failure(failure: Failure, case: Case[Any], response: Response, contract: Contract, hop: Hop,
-                         suite: str, secrets: tuple[str, ...] = (), curl_headers: dict[str, Any] | None = None
+                         suite: Suite, secrets: tuple[str, ...] = (), curl_headers: dict[str, Any] | None = None
                          ) -> Finding:
     kind = _kind(failure)
     base = operation_pointer(case)

@@ -20,6 +20,7 @@ from hokusai_contracts.checks.suites.failures import exchange_of, finding_from_f
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact
 
 __all__ = ["Recorder"]
@@ -27,7 +28,7 @@ __all__ = ["Recorder"]
 
 @dataclass
 class Recorder:
-    suite: str
+    suite: Suite
     hop: Hop
     contract: Contract
     context: SuiteContext
