@@ -12,6 +12,7 @@ from typing import Any
 from schemathesis import Case, Response
 from schemathesis.core.failures import AcceptedNegativeData, Failure, ServerError
 from schemathesis.openapi.checks import (
+    AuthScenario,
     IgnoredAuth,
     JsonSchemaError,
     MalformedMediaType,
@@ -91,7 +92,16 @@ def _expected(failure: Failure, kind: FindingKind) -> str:
         return "a 4xx for a request that violates the contract"
     if kind is FindingKind.REJECTED_VALID_REQUEST:
         return "a 2xx for a request the contract allows"
+    if isinstance(failure, IgnoredAuth):
+        return f"401 or 403 for a request {_AUTH_SCENARIOS.get(failure.scenario, 'without valid credentials')}"
     return failure.title
+
+
+_AUTH_SCENARIOS = {
+    AuthScenario.NO_AUTH: "without authentication",
+    AuthScenario.INVALID_AUTH: "with invalid credentials",
+    AuthScenario.GENERATED_AUTH: "with generated (invalid) credentials",
+}
 
 
 def _exists(contract: Contract, pointer: str) -> bool:
