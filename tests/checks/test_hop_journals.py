@@ -21,7 +21,8 @@ VALIDATE = "POST /api/v1/keys/validate"
 def _validate(body: dict[str, object]) -> JournalEntry:
     return JournalEntry(seq=1, hop=str(Hop.PROXY_TO_AUTH), started_at=0.0, method="POST",
                         path="/api/v1/keys/validate", request_headers={"content-type": "application/json"},
-                        request_body=json.dumps(body), status=200, response_headers={"content-type": "application/json"},
+                        request_body=json.dumps(body), status=200,
+                        response_headers={"content-type": "application/json"},
                         response_body=json.dumps({"is_valid": True, "key_id": "k", "user_id": "u"}))
 
 

@@ -93,7 +93,7 @@ class Recorder:
             failures = list(group.exceptions)
         except Failure as single:
             failures = [single]
-        judged = []
+        judged: list[tuple[Failure, Case[Any], Response, dict[str, str] | None]] = []
         for failure in failures:
             node = probes.cases.get(failure.case_id) if failure.case_id and failure.case_id != case.id else None
             sent = probes.interactions.get(failure.case_id) if node is not None and failure.case_id else None
