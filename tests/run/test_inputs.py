@@ -68,18 +68,18 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
                         "HOKUSAI_AUTH_URL": "http://127.0.0.1:9", "HOKUSAI_MLFLOW_URL": ""}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    # A private temporary directory: whatever the command would leave (a stack's directory holds
+    # secrets) shows there, and other runs on the machine do not.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     contracts = tmp_path / "checkout" / "contracts"
     shutil.copytree(ROOT / "contracts", contracts)
     monkeypatch.setattr(inputs, "contracts_dir", lambda: contracts)
     return contracts
 
 
-def _temp_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("hokusai-*")}
-
-
 def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    before = _temp_dirs()
     started = time.monotonic()
     code = cli.main(args)
     elapsed = time.monotonic() - started
@@ -89,7 +89,7 @@ def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     assert "Traceback" not in captured.err
     assert captured.err.startswith("hokusai-contracts: error: ") and captured.err.count("\n") == 1, captured.err
     assert captured.out == ""  # nothing announced: nothing ran
-    assert _temp_dirs() <= before  # no stack directory (with its secrets) left behind
+    assert list(Path(tempfile.gettempdir()).iterdir()) == []  # no stack directory (with its secrets) left
     return captured.err
 
 
