@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, Suite
+
 __all__ = ["CONTEXT_ENV", "SuiteContext", "load_context"]
 
 CONTEXT_ENV = "HOKUSAI_SUITE_CONTEXT"
@@ -26,11 +28,13 @@ class SuiteContext(BaseModel):
     api_key: str
     admin_token: str | None = None
     contracts_dir: Path
+    #: What contract file names in findings are relative to.
+    display_root: Path
     results_file: Path
     max_examples: int = 10
     # Live runs only call operations marked `x-live-safe: true` in the contract.
     live_safe_only: bool = False
-    suites: list[str] = Field(default_factory=lambda: ["auth-service", "mlflow-direct", "proxy", "stateful"])
+    suites: list[Suite] = Field(default_factory=lambda: list(SCHEMATHESIS_SUITES))
     request_timeout_s: float = 30.0
     ca_bundle: str | None = None
 

@@ -8,8 +8,25 @@ import schemathesis
 from schemathesis import Config
 
 from hokusai_contracts.checks.suites.context import SuiteContext
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
-__all__ = ["CHECKS", "load_schema"]
+__all__ = ["CHECKS", "MODULES", "TARGETS", "load_schema"]
+
+#: Each suite's pytest module (beside this file).
+MODULES: dict[Suite, str] = {
+    Suite.AUTH_SERVICE: "test_auth_service.py",
+    Suite.MLFLOW_DIRECT: "test_mlflow_direct.py",
+    Suite.PROXY: "test_proxy.py",
+    Suite.STATEFUL: "test_stateful.py",
+}
+#: The hop each suite's requests cross and the contract they are judged against.
+TARGETS: dict[Suite, tuple[Hop, str]] = {
+    Suite.AUTH_SERVICE: (Hop.CLIENT_TO_AUTH, "auth-service.yaml"),
+    Suite.MLFLOW_DIRECT: (Hop.CLIENT_TO_MLFLOW, "mlflow.yaml"),
+    Suite.PROXY: (Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml"),
+    Suite.STATEFUL: (Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml"),
+}
 
 #: The Schemathesis checks the suites run: the contract's promises, nothing about HTTP style.
 #: (``unsupported_method`` and ``allow_header_conformance`` judge behaviour no contract here

@@ -6,7 +6,6 @@ Every read is also sent straight to MLflow and the answers compared
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from hokusai_contracts.checks.suites.context import load_context
 from hokusai_contracts.checks.suites.differential import compare_with_upstream
 from hokusai_contracts.checks.suites.recorder import Recorder
 from hokusai_contracts.checks.suites.schemas import load_schema
-from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
 context = load_context()
 # Positive cases only: how MLflow rejects invalid data is the mlflow-direct suite's question, and
@@ -25,13 +24,12 @@ context = load_context()
 # which halves the suite's time and keeps the differential check meaningful.
 schema = load_schema(context, "mlflow-proxy.yaml", context.proxy_url, positive_only=True)
 
-pytestmark = pytest.mark.suite("proxy")
+pytestmark = pytest.mark.suite(Suite.PROXY)
 
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_proxy(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
-    recorder = recorder_factory("proxy", Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml")
+def test_proxy(case: Case[Any], recorder: Recorder) -> None:
     response = recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
     raw = case.operation.definition.raw
     if response is not None and context.mlflow_url and raw.get("x-live-safe") and not raw.get("x-proxy-only"):
