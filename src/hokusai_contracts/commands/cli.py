@@ -169,8 +169,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 
 def _was_sigterm(exc: KeyboardInterrupt) -> bool:
-    # The stack's own handler (stack.processes.sigterm_as_interrupt) raises KeyboardInterrupt("SIGTERM").
-    return isinstance(exc, Terminated) or exc.args[:1] == ("SIGTERM",)
+    return isinstance(exc, Terminated)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
