@@ -55,6 +55,10 @@ def test_incident_2_unknown_service_id(tmp_path: Path) -> None:
     assert ("proxy->auth", "POST /api/v1/keys/validate", "unknown_value", "body.service_id") in unknown(report)
     finding = next(f for f in report["findings"] if f["kind"] == "unknown_value")
     assert "ml-platform" in finding["observed"] and "platform" in finding["expected"]
+    # Every call is refused: the faults and the large artifact would only meet that refusal again.
+    assert not [f for f in report["findings"] if "outage" in f["recommendation"]]
+    later = [c for c in report["checks"] if c["suite"] in ("faults", "large-artifact")]
+    assert later and all(c["status"] == "skipped" for c in later), later
 
 
 def test_a_proxy_forwarding_the_callers_key_to_mlflow_leaks_it(tmp_path: Path) -> None:
