@@ -2,9 +2,10 @@
 
 Targets: a local stack (processes, or docker with ``--stack docker``) of the fake auth service,
 MLflow and the proxy under test, with hop journals in front of auth and MLflow. No safety policy:
-everything is ours. Phases, in order: preflight, the registration scenario(s), the large
-artifact, concurrency (``--full``), the Schemathesis suites, the hop journals, the faults. A part
-found down by preflight skips the phases that would only time out against it.
+everything is ours. Phases, in order: preflight, the registration scenario(s), the credential
+probes, the large artifact, concurrency (``--full``), the Schemathesis suites, the hop journals,
+the faults. A part found down by preflight skips the phases that would only time out against it;
+a valid key the proxy refuses makes the large artifact and the faults consequences, skipped.
 """
 
 from __future__ import annotations
