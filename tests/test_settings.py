@@ -115,3 +115,18 @@ def test_env_file_secrets_are_registered_for_masking(monkeypatch: pytest.MonkeyP
         assert "https://auth.example" in text  # not a secret by its name
     finally:
         forget_secrets()
+
+
+def test_proxy_timeouts_name_the_upstreams_and_refuse_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hokusai_contracts.settings import UpstreamTimeouts, load_local_settings
+
+    assert UpstreamTimeouts.parse("auth=5, mlflow=30") == UpstreamTimeouts(auth=5.0, mlflow=30.0)
+    assert UpstreamTimeouts.parse("mlflow=30").of("auth") is None
+    assert UpstreamTimeouts.from_env({"PROXY_AUTH_TIMEOUT_S": "2", "PROXY_MLFLOW_TIMEOUT_S": "3"}) == \
+        UpstreamTimeouts(auth=2.0, mlflow=3.0)
+    monkeypatch.setenv("HOKUSAI_PROXY_TIMEOUTS", "mlflow=30")
+    assert load_local_settings().proxy_timeouts == "mlflow=30"
+    for bad in ("mlflow", "db=3", "auth=0", "auth=x"):
+        monkeypatch.setenv("HOKUSAI_PROXY_TIMEOUTS", bad)
+        with pytest.raises(UsageError, match="HOKUSAI_PROXY_TIMEOUTS"):
+            load_local_settings()

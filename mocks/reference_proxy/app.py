@@ -43,6 +43,12 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     return JSONResponse({"error_code": code, "message": message}, status_code=status, headers=headers)
 
 
+def _without_credentials(query: bytes) -> bytes:
+    """The query minus ``api_key`` parameters: a key a caller put in the URL must not reach MLflow either."""
+    kept = [part for part in query.split(b"&") if part and part.split(b"=", 1)[0].lower() != b"api_key"]
+    return b"&".join(kept)
+
+
 def _upstream_url(base: str, raw_path: str, query: bytes) -> httpx.URL:
     url = httpx.URL(base.rstrip("/"))
     # raw_path is "path?query" bytes as httpx sends them: no re-encoding on the way.
@@ -121,7 +127,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
         upstream = client().build_request(
             request.method,
             # The query string goes through byte for byte: re-encoding it can change what MLflow parses.
-            _upstream_url(settings.mlflow_url, upstream_path, request.scope["query_string"]),
+            _upstream_url(settings.mlflow_url, upstream_path, _without_credentials(request.scope["query_string"])),
             headers=headers,
             content=request.stream() if has_body else None,
         )

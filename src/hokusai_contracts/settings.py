@@ -11,6 +11,8 @@ passes on.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -22,8 +24,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
-__all__ = ["KEY_FORMAT", "LiveSettings", "LocalSettings", "env_file_secrets", "http_url", "load_live_settings",
-           "load_local_settings", "settings_error"]
+__all__ = ["KEY_FORMAT", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "env_file_secrets", "http_url",
+           "load_live_settings", "load_local_settings", "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -39,6 +41,17 @@ class LocalSettings(BaseSettings):
     #: Your proxy's command when ``--proxy-cmd`` is not given: how ``make contract-local PROXY_CMD=...``
     #: hands it over, past make's and the shell's quoting. Empty means the reference proxy.
     proxy_cmd: str | None = None
+    #: The upstream timeouts of a proxy that has its own (``auth=5,mlflow=30``): the slow-upstream
+    #: faults wait longer than these. Unset: the PROXY_AUTH_TIMEOUT_S / PROXY_MLFLOW_TIMEOUT_S the stack passes.
+    proxy_timeouts: str | None = None
+
+    @field_validator("proxy_timeouts")
+    @classmethod
+    def _timeouts(cls, value: str | None) -> str | None:
+        if value and value.strip():
+            UpstreamTimeouts.parse(value)  # raises a ValueError naming the bad item
+            return value
+        return None
 
     @field_validator("proxy_cmd")
     @classmethod
@@ -181,3 +194,40 @@ def _describe_bad_key(key: str) -> str:
     if len(key) > 14:
         return f"{mask(key)} ({len(key)} characters)"
     return f"({len(key)} characters)"
+
+
+@dataclass(frozen=True)
+class UpstreamTimeouts:
+    """How long the proxy under test waits for each upstream, in seconds (``None``: not declared)."""
+
+    auth: float | None = None
+    mlflow: float | None = None
+
+    def of(self, part: str) -> float | None:
+        return self.auth if part == "auth" else self.mlflow if part == "mlflow" else None
+
+    @classmethod
+    def parse(cls, text: str) -> UpstreamTimeouts:
+        """``auth=5,mlflow=30`` (HOKUSAI_PROXY_TIMEOUTS); either may be left out."""
+        values: dict[str, float] = {}
+        for item in filter(None, (p.strip() for p in text.split(","))):
+            name, _, number = item.partition("=")
+            try:
+                seconds = float(number)
+            except ValueError:
+                seconds = -1.0
+            if name.strip() not in ("auth", "mlflow") or not 0 < seconds <= 600:
+                raise ValueError(f"{item!r} is not auth=SECONDS or mlflow=SECONDS "
+                                 "(0 < SECONDS <= 600); write e.g. auth=5,mlflow=30")
+            values[name.strip()] = seconds
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> UpstreamTimeouts:
+        """What the stack passes the proxy as PROXY_AUTH_TIMEOUT_S / PROXY_MLFLOW_TIMEOUT_S."""
+        def number(name: str) -> float | None:
+            try:
+                return float(env[name])
+            except (KeyError, ValueError):
+                return None
+        return cls(auth=number("PROXY_AUTH_TIMEOUT_S"), mlflow=number("PROXY_MLFLOW_TIMEOUT_S"))

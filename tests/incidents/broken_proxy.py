@@ -12,6 +12,16 @@ shown to catch and name exactly that change:
 - ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy;
 - ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key.
 
+And, for precision (issue 12), ways real proxies differ from the reference one; several may be
+combined with commas (``forward-x-api-key,forward-query-key``) so that one stack serves them all:
+
+- ``check-scopes``: a correct proxy that refuses (403, its own body) keys without the scopes
+  read and write: no finding is the right answer for keys like the real ones;
+- ``forward-x-api-key``: the caller's ``X-API-Key`` header forwarded to MLflow;
+- ``forward-query-key``: the caller's ``?api_key=`` forwarded to MLflow;
+- ``400-without-key``: a request without a key answered 400, not 401;
+- ``401-text-plain``: every 401 sent as ``text/plain``.
+
 Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
 proxy with ``--service-id ml-platform``.
 """
@@ -26,7 +36,9 @@ from hokusai_mocks.reference_proxy import __main__ as proxy_main
 from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth
 
-INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401")
+INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401",
+             "check-scopes", "forward-x-api-key", "forward-query-key", "400-without-key", "401-text-plain")
+NEEDED_SCOPES = {"read", "write"}
 
 
 async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
@@ -84,10 +96,51 @@ def _no_artifact_route() -> None:
     proxy_main.create_app = create_app  # type: ignore[assignment]
 
 
-def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in INCIDENTS:
-        sys.exit(f"usage: broken_proxy.py {{{'|'.join(INCIDENTS)}}} --port P --auth-url U --mlflow-url M")
-    incident = sys.argv.pop(1)
+_interpret = proxy_auth._interpret
+
+
+def _interpret_with_scopes(response: httpx.Response) -> Any:
+    outcome = _interpret(response)
+    if isinstance(outcome, proxy_auth.Identity) and not NEEDED_SCOPES <= set(response.json().get("scopes") or []):
+        return proxy_auth.Rejection(403, "PERMISSION_DENIED", "This key lacks the scopes read and write.")
+    return outcome
+
+
+def _wrap_app(middleware: Any) -> None:
+    """Put an ASGI middleware around the app the proxy's main builds."""
+    original = proxy_main.create_app
+
+    def create_app(settings: Any, transport: Any = None) -> Any:
+        return middleware(original(settings, transport))
+
+    proxy_main.create_app = create_app  # type: ignore[assignment]
+
+
+def _bad_request_without_key(inner: Any) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = {k.lower(): v for k, v in scope.get("headers") or []} if scope["type"] == "http" else {}
+        if scope["type"] == "http" and "/health" not in scope["path"] and b"authorization" not in headers \
+                and b"x-api-key" not in headers:
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"error_code": "BAD_REQUEST", "message": "no key"}'})
+            return
+        await inner(scope, receive, send)
+    return app
+
+
+def _unauthorized_as_text(inner: Any) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                message = {**message, "headers": [(k, b"text/plain" if k.lower() == b"content-type" else v)
+                                                  for k, v in message.get("headers") or []]}
+            await send(message)
+        await inner(scope, receive, sending)
+    return app
+
+
+def _apply(incident: str) -> None:
     if incident == "key-in-header":
         proxy_auth.Validator._ask_auth_service = _ask_with_header  # type: ignore[method-assign]
     elif incident == "outage-as-401":
@@ -96,8 +149,27 @@ def main() -> None:
         _no_artifact_route()
     elif incident == "leak-authorization":
         proxy_app._DROP_REQUEST.discard("authorization")
+    elif incident == "check-scopes":
+        proxy_auth._interpret = _interpret_with_scopes
+    elif incident == "forward-x-api-key":
+        proxy_app._DROP_REQUEST.discard("x-api-key")
+    elif incident == "forward-query-key":
+        proxy_app._without_credentials = lambda query: query
+    elif incident == "400-without-key":
+        _wrap_app(_bad_request_without_key)
+    elif incident == "401-text-plain":
+        _wrap_app(_unauthorized_as_text)
     else:
         _drop_patch_bodies()
+
+
+def main() -> None:
+    chosen = sys.argv[1].split(",") if len(sys.argv) >= 2 else []
+    if not chosen or any(incident not in INCIDENTS for incident in chosen):
+        sys.exit(f"usage: broken_proxy.py {{{'|'.join(INCIDENTS)}}}[,...] --port P --auth-url U --mlflow-url M")
+    sys.argv.pop(1)
+    for incident in chosen:
+        _apply(incident)
     proxy_main.main()
 
 

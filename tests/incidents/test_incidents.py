@@ -7,6 +7,7 @@ the hop journals, so each takes the stack's start-up plus one registration.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,12 @@ BROKEN = f"{sys.executable} {HERE / 'broken_proxy.py'}"
 ARGS = "--port {port} --auth-url {auth_url} --mlflow-url {mlflow_url}"
 
 
-def run_local(tmp_path: Path, proxy_cmd: str, suites: str = "none") -> tuple[int, str, dict[str, Any]]:
+def run_local(tmp_path: Path, proxy_cmd: str, suites: str = "none", *extra: str,
+              env: dict[str, str] | None = None) -> tuple[int, str, dict[str, Any]]:
     completed = subprocess.run(
         [sys.executable, "-m", "hokusai_contracts", "local", "--suites", suites,
-         "--report-dir", str(tmp_path), "--proxy-cmd", proxy_cmd],
-        capture_output=True, text=True, timeout=300,
+         "--report-dir", str(tmp_path), "--proxy-cmd", proxy_cmd, *extra],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
     )
     report = json.loads((tmp_path / "contract-report.json").read_text())
     return completed.returncode, completed.stdout + completed.stderr, report
@@ -55,6 +57,10 @@ def test_incident_2_unknown_service_id(tmp_path: Path) -> None:
     assert ("proxy->auth", "POST /api/v1/keys/validate", "unknown_value", "body.service_id") in unknown(report)
     finding = next(f for f in report["findings"] if f["kind"] == "unknown_value")
     assert "ml-platform" in finding["observed"] and "platform" in finding["expected"]
+    # Every call is refused: the faults and the large artifact would only meet that refusal again.
+    assert not [f for f in report["findings"] if "outage" in f["recommendation"]]
+    later = [c for c in report["checks"] if c["suite"] in ("faults", "large-artifact")]
+    assert later and all(c["status"] == "skipped" for c in later), later
 
 
 def test_a_proxy_forwarding_the_callers_key_to_mlflow_leaks_it(tmp_path: Path) -> None:
@@ -88,3 +94,15 @@ def test_incident_4_artifact_routes_missing_in_the_proxy(tmp_path: Path) -> None
     assert ("client->proxy", "GET /api/2.0/mlflow-artifacts/artifacts", "path_not_found", "path") in found
     assert ("client->proxy", "PUT /api/2.0/mlflow-artifacts/artifacts/{path}", "artifact_mismatch", "body") in found
     assert any(d["category"] == "contract_mismatch" for d in report["diagnosis"])
+
+
+def test_no_key_is_left_in_the_report_folder_of_a_run(tmp_path: Path) -> None:
+    """The credential probes send the seeded key in ``?api_key=``: none of it may stay in a report or log."""
+    import re
+
+    code, output, report = run_local(tmp_path, f"{BROKEN} forward-query-key,forward-x-api-key {ARGS}", "none",
+                                     "--no-faults", env={"HOKUSAI_ARTIFACT_MB": "0"})
+    leaks = {f["location"] for f in report["findings"] if f["kind"] == "credential_leak"}
+    assert {"query.api_key", "header.X-API-Key"} <= leaks, leaks
+    key = re.compile(r"hk_(live|test)_[A-Za-z0-9]{32}")
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and key.search(p.read_text(errors="replace"))] == []

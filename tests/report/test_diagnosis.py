@@ -93,3 +93,13 @@ def test_live_proxy_refusing_a_valid_key_is_service_config_then_contract_mismatc
 def test_outage_reported_as_401_by_the_faults_suite_is_not_service_config() -> None:
     report = Report(tool_version="t", mode="local", findings=[_live_finding(Hop.CLIENT_TO_PROXY, "faults", None)])
     assert DiagnosisCategory.SERVICE_CONFIG not in [d.category for d in diagnose(report)]
+
+
+def test_a_proxy_answering_403_to_a_valid_platform_key_is_diagnosed_by_scopes_whatever_its_body() -> None:
+    from hokusai_contracts.domain.findings import Exchange
+
+    finding = _live_finding(Hop.CLIENT_TO_PROXY, "bearer-auth", Evidence.PROXY_REFUSES_VALID_KEY)
+    # A body no rule may read: the diagnosis goes by the evidence and the status only.
+    finding.exchanges = [Exchange(method="GET", url="/x", status=403, response_body="<html>nope</html>")]
+    first = diagnose(Report(tool_version="t", mode="local", findings=[finding]))[0]
+    assert first.category is DiagnosisCategory.SERVICE_CONFIG and "scopes" in first.summary

@@ -55,6 +55,7 @@ class PhaseName(StrEnum):
     STACK = "stack"
     PREFLIGHT = "preflight"
     SCENARIO = "scenario"
+    CREDENTIALS = "credentials"
     LARGE_ARTIFACT = "large_artifact"
     CONCURRENCY = "concurrency"
     SUITES = "suites"

@@ -75,7 +75,19 @@ def diagnose(report: Report) -> list[Diagnosis]:
     if proxy_refuses and not key_refused:
         # The key validates directly for 'platform', yet the proxy refuses it: the proxy asks the auth
         # service something else. Most often the wrong service id (incident 2); else the key sent
-        # where the contract does not want it (incident 1).
+        # where the contract does not want it (incident 1). A 403 (whatever its body) is the proxy
+        # saying the key is known but not allowed: most often a scope it requires that the key lacks.
+        forbidden = [f for f in proxy_refuses if f.exchanges and f.exchanges[0].status == 403]
+        if forbidden:
+            diagnoses.append(Diagnosis(
+                category=DiagnosisCategory.SERVICE_CONFIG, confidence=0.85,
+                summary="the proxy answers 403 to a valid 'platform' key (scopes read, write): it requires "
+                        "scopes or a plan the third-party platform keys do not have, or validates for another "
+                        "service id",
+                evidence=_evidence(forbidden),
+                recommendation="Compare the scopes the proxy requires with the scopes of a platform key "
+                               "(read, write in mocks/fake_auth/keys.yaml) and its service id with 'platform'.",
+            ))
         diagnoses.append(Diagnosis(
             category=DiagnosisCategory.SERVICE_CONFIG, confidence=0.8,
             summary="the key is valid for 'platform' when the auth service is asked directly, but the proxy "

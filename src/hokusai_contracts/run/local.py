@@ -2,9 +2,10 @@
 
 Targets: a local stack (processes, or docker with ``--stack docker``) of the fake auth service,
 MLflow and the proxy under test, with hop journals in front of auth and MLflow. No safety policy:
-everything is ours. Phases, in order: preflight, the registration scenario(s), the large
-artifact, concurrency (``--full``), the Schemathesis suites, the hop journals, the faults. A part
-found down by preflight skips the phases that would only time out against it.
+everything is ours. Phases, in order: preflight, the registration scenario(s), the credential
+probes, the large artifact, concurrency (``--full``), the Schemathesis suites, the hop journals,
+the faults. A part found down by preflight skips the phases that would only time out against it;
+a valid key the proxy refuses makes the large artifact and the faults consequences, skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hokusai_contracts import __version__
 from hokusai_contracts.checks.hop_journals import ConsumerExpectations, judge_hop_journals, scenario_entries
 from hokusai_contracts.checks.probes.artifacts import run_large_artifact
 from hokusai_contracts.checks.probes.concurrency import run_concurrency
+from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
 from hokusai_contracts.checks.probes.faults import run_faults
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
@@ -30,6 +32,7 @@ from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
 from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import CONSUMERS, Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.pipeline import Step, run_phases
+from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
 
@@ -53,6 +56,8 @@ class LocalOptions:
     faults: bool = True
     mlflow_fault: str = "none"
     fault_delay_s: float = 6.0
+    # HOKUSAI_PROXY_TIMEOUTS (auth=5,mlflow=30): a proxy's own upstream timeouts; else the stack's.
+    proxy_timeouts: str | None = None
     artifact_mb: int = 50
     stack: str = "process"  # or "docker"
     # Add what the reference proxy sends, and contracts/consumers/mlflow-proxy.yaml lacks, to that
@@ -73,6 +78,8 @@ class _LocalRun:
         self.preflight = Preflight()
         self.scenario_count = 0
         self.suite_tests = 0
+        # Set when the credential probes saw the valid key refused: later probes would only see that again.
+        self.key_refused = False
 
     def run(self) -> Report:
         options, inputs = self.options, self.inputs
@@ -99,7 +106,7 @@ class _LocalRun:
 
     def _stack(self) -> AbstractContextManager[Stack]:
         options = self.options
-        definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
+        self.definition = definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
                                      mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s)
         logs = options.report_dir / "logs"
         if options.stack == "docker":
@@ -119,16 +126,22 @@ class _LocalRun:
         return [
             Step(PhaseName.PREFLIGHT, self.run_preflight),
             Step(PhaseName.SCENARIO, self.scenarios),
+            Step(PhaseName.CREDENTIALS, self.credentials, when=healthy),
             Step(PhaseName.SUITES, self.suites_skipped, when=lambda state: not healthy(state)),
+            Step(PhaseName.LARGE_ARTIFACT, self.consequence(PhaseName.LARGE_ARTIFACT),
+                 when=lambda state: bool(options.artifact_mb) and healthy(state) and self.key_refused),
             Step(PhaseName.LARGE_ARTIFACT, self.large_artifact,
-                 when=lambda state: bool(options.artifact_mb) and healthy(state)),
+                 when=lambda state: bool(options.artifact_mb) and healthy(state) and not self.key_refused),
             Step(PhaseName.CONCURRENCY, self.concurrency, when=lambda state: options.full and healthy(state)),
             # Run even with a part down: the suites phase then only says so, and the journals hold
             # what the scenario sent.
             Step(PhaseName.SUITES, self.suites),
             Step(PhaseName.HOP_JOURNALS, self.hop_journals),
             Step(PhaseName.HOP_JOURNALS, self.tally),
-            Step(PhaseName.FAULTS, self.faults, when=lambda state: options.faults and healthy(state)),
+            Step(PhaseName.FAULTS, self.consequence(PhaseName.FAULTS),
+                 when=lambda state: options.faults and healthy(state) and self.key_refused),
+            Step(PhaseName.FAULTS, self.faults,
+                 when=lambda state: options.faults and healthy(state) and not self.key_refused),
         ]
 
     def run_preflight(self, state: RunState) -> PhaseResult:
@@ -153,6 +166,22 @@ class _LocalRun:
             result.checks += scenario_checks(outcome)
             result.timings[f"{PhaseName.SCENARIO}.{kind.value}"] = round(time.perf_counter() - started, 3)
         return result
+
+    def credentials(self, state: RunState) -> PhaseResult:
+        state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
+        result = run_credential_probes(self.endpoints, self.inputs.proxy)
+        self.key_refused = refuses_valid_key(result)
+        _tell(state, result)
+        return result
+
+    def consequence(self, phase: PhaseName) -> Callable[[RunState], PhaseResult]:
+        """A phase skipped because the proxy refuses the valid key: its findings would be that refusal again."""
+        def skipped(state: RunState) -> PhaseResult:
+            message = "skipped: a consequence of the proxy refusing the valid platform key (see bearer-auth)"
+            state.out(f"\n{phase}: {message}")
+            return PhaseResult(checks=[Check(suite=Suite.FAULTS if phase is PhaseName.FAULTS else Suite.LARGE_ARTIFACT,
+                                             name=str(phase), status=CheckStatus.SKIPPED, message=message)])
+        return skipped
 
     def suites_skipped(self, state: RunState) -> PhaseResult:
         # Fuzzing a stack with a part down would only time out thousands of times.
@@ -206,7 +235,10 @@ class _LocalRun:
 
     def faults(self, state: RunState) -> PhaseResult:
         state.out("\n— Faults —")
-        return run_faults(self.stack, self.endpoints, self.options.fault_delay_s, state.out)
+        options = self.options
+        timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
+                    else UpstreamTimeouts.from_env(self.definition.proxy_env))
+        return run_faults(self.stack, self.endpoints, options.fault_delay_s, state.out, timeouts=timeouts)
 
 
 def _tell(state: RunState, result: PhaseResult, label: str = "") -> None:

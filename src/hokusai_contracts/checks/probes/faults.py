@@ -21,11 +21,13 @@ from typing import Protocol
 import httpx
 
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
+from hokusai_contracts.checks.probes.keys import platform_key_request
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
+from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part
 from hokusai_contracts.stack.processes import Stack, StackEndpoints
 
@@ -38,6 +40,8 @@ UPLOAD = "PUT /api/2.0/mlflow-artifacts/artifacts/{path}"
 #: enough to cost well under a second on loopback.
 UPLOAD_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
+#: How much longer than the proxy's timeout a slow upstream waits: the proxy must have given up by then.
+SLOW_MARGIN_S = 3.0
 
 
 class Breakage(Protocol):
@@ -55,7 +59,7 @@ class AuthFault:
     mode: str
 
     def breaks(self, controls: FaultControls) -> None:
-        controls.auth_fault(self.mode)
+        controls.auth_fault(self.mode, controls.delay_for("auth"))
 
     def mends(self, controls: FaultControls) -> None:
         controls.auth_fault("none")
@@ -70,7 +74,7 @@ class MlflowFault:
     path_contains: str = ""
 
     def breaks(self, controls: FaultControls) -> None:
-        controls.mlflow_fault(self.mode, self.path_contains)
+        controls.mlflow_fault(self.mode, self.path_contains, controls.delay_for("mlflow"))
 
     def mends(self, controls: FaultControls) -> None:
         controls.mlflow_fault("none")
@@ -114,27 +118,39 @@ FAULTS = (
 class FaultControls:
     """The means to break the stack's parts, and to probe the proxy meanwhile."""
 
-    def __init__(self, stack: Stack, endpoints: StackEndpoints, delay_s: float) -> None:
-        self.stack, self.endpoints, self.delay_s = stack, endpoints, delay_s
+    def __init__(self, stack: Stack, endpoints: StackEndpoints, delay_s: float,
+                 timeouts: UpstreamTimeouts | None = None) -> None:
+        self.stack, self.endpoints, self.timeouts = stack, endpoints, timeouts or UpstreamTimeouts()
+        self.base_delay_s = delay_s
+        # The longest wait any case may need: a slow upstream beyond the longest declared timeout.
+        self.delay_s = max(delay_s, self.delay_for("auth"), self.delay_for("mlflow"))
         self.admin = {"Authorization": f"Bearer {endpoints.admin_token}"}
         self.serial = 0
+
+    def delay_for(self, part: str) -> float:
+        """How long ``part`` is slow: beyond the proxy's declared timeout for it, else the run's delay."""
+        declared = self.timeouts.of(part)
+        if declared is None:
+            return self.base_delay_s
+        return declared + SLOW_MARGIN_S
 
     def fresh_key(self) -> str:
         """A key the proxy has never validated (created through the fake's key administration)."""
         self.serial += 1
         answer = httpx.post(self.endpoints.auth_url + "/api/v1/keys", headers=self.admin, timeout=10,
-                            json={"name": f"fault-probe-{self.serial}", "service_id": "platform"})
+                            json=platform_key_request(f"fault-probe-{self.serial}"))
         answer.raise_for_status()
         return str(answer.json()["api_key"])
 
-    def auth_fault(self, fault: str) -> None:
+    def auth_fault(self, fault: str, delay_s: float = 0.0) -> None:
         httpx.post(self.endpoints.auth_url + "/__fault__", headers=self.admin, timeout=10,
-                   json={"fault": fault, "delay_s": self.delay_s}).raise_for_status()
+                   json={"fault": fault, "delay_s": delay_s or self.delay_s}).raise_for_status()
 
-    def mlflow_fault(self, mode: str, path_contains: str = "") -> None:
+    def mlflow_fault(self, mode: str, path_contains: str = "", delay_s: float = 0.0) -> None:
         assert self.endpoints.mlflow_journal_url, "the faults suite needs the journal in front of MLflow"
         httpx.post(self.endpoints.mlflow_journal_url + "/__journal__/fault", timeout=10,
-                   json={"mode": mode, "delay_s": self.delay_s, "path_contains": path_contains}).raise_for_status()
+                   json={"mode": mode, "delay_s": delay_s or self.delay_s,
+                         "path_contains": path_contains}).raise_for_status()
 
     def call(self, key: str) -> ProbeResult:
         # Bounded: the delay plus a margin; a proxy that waits longer than that hangs its clients.
@@ -149,6 +165,11 @@ class FaultControls:
         return probe("PUT", f"{self.endpoints.proxy_url}/api/2.0/mlflow-artifacts/artifacts/{path}",
                      headers={"Authorization": f"Bearer {key}", "Content-Length": str(UPLOAD_BYTES)},
                      content=_upload_body(), timeout=self.delay_s + 10)
+
+    def baseline(self, case: FaultCase) -> ProbeResult:
+        """The same call, with a fresh key, and nothing broken."""
+        send = self.upload if case.operation == UPLOAD else self.call
+        return send(self.fresh_key())
 
     def run(self, case: FaultCase) -> ProbeResult:
         key = self.fresh_key()
@@ -199,14 +220,23 @@ def _finding(case: FaultCase, result: ProbeResult, delay_s: float) -> Finding | 
 
 
 def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Callable[[str], None] = print,
-               cases: Sequence[FaultCase] = FAULTS) -> PhaseResult:
+               cases: Sequence[FaultCase] = FAULTS, timeouts: UpstreamTimeouts | None = None) -> PhaseResult:
     """Run the fault cases (all by default), in an order that leaves the stack usable until the last two."""
-    controls = FaultControls(stack, endpoints, delay_s)
+    controls = FaultControls(stack, endpoints, delay_s, timeouts)
     checks: list[Check] = []
     began = time.perf_counter()
     for case in cases:
         started = time.perf_counter()
         try:
+            baseline = controls.baseline(case)
+            if baseline.status is None or not 200 <= baseline.status < 300:
+                # Without the fault the call already fails (a refused key, say): what the proxy
+                # answers with the fault would be that same failure, not its fault handling.
+                reason = f"baseline failed: without the fault the proxy answered {baseline.status or baseline.error}"
+                checks.append(Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.SKIPPED,
+                                    seconds=round(time.perf_counter() - started, 3), message=reason[:500]))
+                out(f"  - {case.name}: skipped ({reason[:120]})")
+                continue
             result = controls.run(case)
         except httpx.HTTPError as exc:
             # Our own fault controls failed (the fake or the journal did not take the order): the
@@ -216,7 +246,7 @@ def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Cal
                                 message=f"the fault could not be set up: {type(exc).__name__}: {exc}"[:500]))
             out(f"  ! {case.name}: the fault could not be set up ({type(exc).__name__})")
             continue
-        finding = _finding(case, result, delay_s)
+        finding = _finding(case, result, controls.delay_s)
         answer = result.status if result.status is not None else result.error
         checks.append(Check(
             suite=SUITE, name=case.name, operation=case.operation, cases=1,
