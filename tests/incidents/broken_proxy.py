@@ -10,7 +10,9 @@ shown to catch and name exactly that change:
 - ``leak-authorization``: the caller's ``Authorization`` forwarded to MLflow;
 - ``drop-patch-body``: PATCH requests forwarded without their body;
 - ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy;
-- ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key.
+- ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key;
+- ``401-detail``: every 401 answered FastAPI-style, ``{"detail": ...}`` without ``WWW-Authenticate``
+  (issue 16: one defect on every operation, which the report must show as one cause).
 
 Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
 proxy with ``--service-id ml-platform``.
@@ -26,7 +28,8 @@ from hokusai_mocks.reference_proxy import __main__ as proxy_main
 from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth
 
-INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401")
+INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401",
+             "401-detail")
 
 
 async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
@@ -84,6 +87,34 @@ def _no_artifact_route() -> None:
     proxy_main.create_app = create_app  # type: ignore[assignment]
 
 
+def _401_as_detail() -> None:
+    original = proxy_app.create_app
+
+    def create_app(settings: Any, transport: Any = None) -> Any:
+        inner = original(settings, transport)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            rewriting = False
+
+            async def rewrite(message: Any) -> None:
+                nonlocal rewriting
+                if message["type"] == "http.response.start" and message["status"] == 401:
+                    rewriting = True
+                    await send({"type": "http.response.start", "status": 401,
+                                "headers": [(b"content-type", b"application/json")]})
+                elif message["type"] == "http.response.body" and rewriting:
+                    if not message.get("more_body"):
+                        await send({"type": "http.response.body", "body": b'{"detail": "Not authenticated"}'})
+                else:
+                    await send(message)
+
+            await inner(scope, receive, rewrite if scope["type"] == "http" else send)
+
+        return app
+
+    proxy_main.create_app = create_app  # type: ignore[assignment]
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in INCIDENTS:
         sys.exit(f"usage: broken_proxy.py {{{'|'.join(INCIDENTS)}}} --port P --auth-url U --mlflow-url M")
@@ -94,6 +125,8 @@ def main() -> None:
         proxy_auth.Validator._ask_auth_service = _outage_as_401  # type: ignore[method-assign]
     elif incident == "no-artifact-route":
         _no_artifact_route()
+    elif incident == "401-detail":
+        _401_as_detail()
     elif incident == "leak-authorization":
         proxy_app._DROP_REQUEST.discard("authorization")
     else:

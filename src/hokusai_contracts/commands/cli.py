@@ -278,11 +278,15 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _print_outcome(report: Report, report_dir: Path) -> None:
+    from hokusai_contracts.report.causes import cause_lines
+
     unknown = sum(not f.known for f in report.findings)
     for item in report.diagnosis:
         print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
     for warning in report.warnings:
         print(f"Warning: {warning}")
+    for line in cause_lines(report):
+        print(line)
     print(f"\nReport: {report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
           f"{len(report.findings)} findings, {unknown} unknown)")
 

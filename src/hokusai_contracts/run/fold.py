@@ -23,12 +23,14 @@ from pathlib import Path
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Diagnosis, Finding
+from hokusai_contracts.domain.reproduction import curl_of_exchanges
+from hokusai_contracts.report.causes import build_causes
 from hokusai_contracts.report.diagnosis import diagnose
-from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCoverage, Report
+from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCoverage, Report, Targets
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
 from hokusai_contracts.report.writers import write_reports
 
-__all__ = ["Fold", "settle"]
+__all__ = ["Fold", "reproduce", "settle"]
 
 Diagnose = Callable[[Report], list[Diagnosis]]
 _MARKS = {CheckStatus.FAILED: "✗", CheckStatus.ERROR: "✗", CheckStatus.SKIPPED: "-"}
@@ -85,6 +87,8 @@ class Fold:
         report = self.report
         report.finished_at = datetime.now(UTC)
         report.summarise_suites()
+        reproduce(report.findings, report.targets)
+        report.causes = build_causes(report.findings)
         if self.diagnosis is not None:
             report.diagnosis = self.diagnosis(report)
         return report
@@ -97,6 +101,18 @@ class Fold:
             (report_dir / name).write_text(text, "utf-8")
             paths.append(report_dir / name)
         return paths
+
+
+def reproduce(findings: Sequence[Finding], targets: Targets) -> None:
+    """A curl for every finding that has none, from its exchanges, whoever made it (journal, probe, check).
+
+    A hop finding's request is sent to the hop's receiver, whose URL the run's targets give.
+    """
+    urls = {"proxy": targets.proxy_url, "auth": targets.auth_url, "mlflow": targets.mlflow_url}
+    for finding in findings:
+        if not finding.reproduction and finding.exchanges:
+            finding.reproduction = curl_of_exchanges(finding.exchanges, urls.get(finding.hop.receiver),
+                                                     cause_base_url=targets.proxy_url)
 
 
 def settle(check: Check, findings: Sequence[Finding], ids: list[int]) -> CheckRecord:
