@@ -7,6 +7,7 @@ the hop journals, so each takes the stack's start-up plus one registration.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,26 @@ def test_incident_4_artifact_routes_missing_in_the_proxy(tmp_path: Path) -> None
     assert ("client->proxy", "GET /api/2.0/mlflow-artifacts/artifacts", "path_not_found", "path") in found
     assert ("client->proxy", "PUT /api/2.0/mlflow-artifacts/artifacts/{path}", "artifact_mismatch", "body") in found
     assert any(d["category"] == "contract_mismatch" for d in report["diagnosis"])
+
+
+def test_a_401_in_the_wrong_shape_on_every_operation_is_one_cause(tmp_path: Path) -> None:
+    """Issue 16: one defect seen on many operations is one cause listing them, and the report stays readable."""
+    from markdown_it import MarkdownIt
+
+    code, output, report = run_local(tmp_path, f"{BROKEN} 401-detail {ARGS}", suites="proxy")
+    assert code == 1, output
+    bodies = [c for c in report["causes"] if c["shape"] == "401 json{detail}" and c["location"] == "body"]
+    assert len(bodies) == 1, [(c["kind"], c["location"], c["shape"], len(c["operations"])) for c in report["causes"]]
+    cause = bodies[0]
+    assert len(cause["operations"]) > 5 and cause["count"] >= len(cause["operations"])
+    assert {report["findings"][i]["cause"] for i in cause["finding_ids"]} == {cause["id"]}
+    assert all(f["reproduction"] for f in report["findings"] if not f["known"])
+    assert "Top causes" in output
+    text = (tmp_path / "contract-report.md").read_text("utf-8")
+    assert text.index("## Causes") < text.index("## Findings by hop")
+    lines = text.split("\n")
+    for token in MarkdownIt("commonmark").enable("table").parse(text):
+        if token.type == "table_open" and token.map:
+            header, _, *rows = [line for line in lines[token.map[0]:token.map[1]] if line.strip()]
+            cells = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
+            assert cells == [len(re.findall(r"(?<!\\)\|", header))] * len(rows), header
