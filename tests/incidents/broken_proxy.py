@@ -12,7 +12,9 @@ shown to catch and name exactly that change:
 - ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy;
 - ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key;
 - ``401-detail``: every 401 answered FastAPI-style, ``{"detail": ...}`` without ``WWW-Authenticate``
-  (issue 16: one defect on every operation, which the report must show as one cause).
+  (no suite sends the proxy unauthenticated requests yet, so no check sees it);
+- ``json-as-text``: every JSON answer labelled ``Content-Type: text/plain`` (issue 16: one defect on
+  every operation, which the report must show as one cause).
 
 Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
 proxy with ``--service-id ml-platform``.
@@ -29,7 +31,7 @@ from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth
 
 INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401",
-             "401-detail")
+             "401-detail", "json-as-text")
 
 
 async def _ask_with_header(self: proxy_auth.Validator, key: str) -> Any:
@@ -115,6 +117,27 @@ def _401_as_detail() -> None:
     proxy_main.create_app = create_app  # type: ignore[assignment]
 
 
+def _json_as_text() -> None:
+    original = proxy_app.create_app
+
+    def create_app(settings: Any, transport: Any = None) -> Any:
+        inner = original(settings, transport)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            async def relabel(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [
+                        (k, b"text/plain" if k.lower() == b"content-type" and v.startswith(b"application/json") else v)
+                        for k, v in message.get("headers", [])]}
+                await send(message)
+
+            await inner(scope, receive, relabel if scope["type"] == "http" else send)
+
+        return app
+
+    proxy_main.create_app = create_app  # type: ignore[assignment]
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in INCIDENTS:
         sys.exit(f"usage: broken_proxy.py {{{'|'.join(INCIDENTS)}}} --port P --auth-url U --mlflow-url M")
@@ -125,6 +148,8 @@ def main() -> None:
         proxy_auth.Validator._ask_auth_service = _outage_as_401  # type: ignore[method-assign]
     elif incident == "no-artifact-route":
         _no_artifact_route()
+    elif incident == "json-as-text":
+        _json_as_text()
     elif incident == "401-detail":
         _401_as_detail()
     elif incident == "leak-authorization":

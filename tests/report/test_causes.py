@@ -87,3 +87,15 @@ def test_the_fold_gives_every_finding_with_an_exchange_a_curl_to_its_receiver() 
     assert all(f.reproduction for f in report.findings)
     assert report.findings[0].reproduction is not None
     assert report.findings[0].reproduction.endswith(" http://127.0.0.1:7001/api/v1/keys/validate")
+
+
+def test_a_header_defect_is_one_cause_whatever_the_status_and_body() -> None:
+    def relabelled(operation: str, status: int, body: str, value: str = "text/plain") -> Finding:
+        finding = _401(operation, body=body, status=status)
+        finding.kind, finding.location = FindingKind.CONTENT_TYPE, "header.Content-Type"
+        finding.exchanges[0].response_headers = {"content-type": value}
+        return finding
+
+    causes = build_causes([relabelled(FUZZED[0], 200, '{"run": {}}'), relabelled(FUZZED[1], 400, '{"a": 1}'),
+                           relabelled(FUZZED[2], 200, "{}", value="text/html; charset=utf-8")])
+    assert [(c.shape, len(c.operations)) for c in causes] == [("header text/plain", 2), ("header text/html", 1)]

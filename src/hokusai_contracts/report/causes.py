@@ -78,9 +78,17 @@ def _exchange_shape(exchange: Exchange) -> str:
 
 
 def shape_of(finding: Finding) -> str:
-    """What the findings of one cause have in common: the answer's status and body shape."""
+    """What the findings of one cause have in common: the answer's status and body shape.
+
+    A header's defect is the header's, whatever the status and body: its shape is the header's value.
+    """
     if finding.exchanges:
-        return _exchange_shape(finding.exchanges[0])
+        exchange = finding.exchanges[0]
+        if finding.location.lower().startswith("header.") and exchange.error is None:
+            name = finding.location.split(".", 1)[1].lower()
+            values = [v for k, v in exchange.response_headers.items() if k.lower() == name]
+            return f"header {_NUMBER.sub('N', values[0].split(';')[0].strip()) if values else '(absent)'}"
+        return _exchange_shape(exchange)
     return _NUMBER.sub("N", _QUOTED.sub("…", finding.observed))[:120]
 
 
