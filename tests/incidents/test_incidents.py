@@ -98,7 +98,7 @@ def test_one_defect_on_every_operation_is_one_cause(tmp_path: Path) -> None:
     code, output, report = run_local(tmp_path, f"{BROKEN} json-as-text {ARGS}", suites="proxy")
     assert code == 1, output
     relabelled = [c for c in report["causes"] if c["kind"] == "content_type" and not c["known"]]
-    assert len(relabelled) == 1, [(c["kind"], c["location"], c["shape"], c["operations"]) for c in report["causes"]]
+    assert len(relabelled) == 1, [(c["location"], c["shape"], c["contract"], c["operations"]) for c in relabelled]
     cause = relabelled[0]
     assert len(cause["operations"]) > 5 and cause["count"] >= len(cause["operations"])
     assert {report["findings"][i]["cause"] for i in cause["finding_ids"]} == {cause["id"]}

@@ -65,6 +65,8 @@ class Fold:
             report.checks.append(record)
             if check.announce and self.out is not None:
                 self.out(f"{_MARKS.get(record.status, '✓')} [{record.suite}] {record.name}: {record.message}")
+        if result.announce_suites and self.out is not None:
+            self._suite_lines(report.checks[len(report.checks) - len(result.checks):])
         for finding in self.judge(result.findings):
             report.add_finding(finding)
         report.timings.update(result.timings)
@@ -77,6 +79,18 @@ class Fold:
         if result.targets is not None:
             report.targets = result.targets
         self.files.update(result.files)
+
+    def _suite_lines(self, records: Sequence[CheckRecord]) -> None:
+        """Each suite's own verdict: its failed checks and its unknown findings, known ones set apart."""
+        assert self.out is not None
+        for suite in dict.fromkeys(r.suite for r in records):
+            mine = [r for r in records if r.suite == suite]
+            failed = sum(r.status in (CheckStatus.FAILED, CheckStatus.ERROR) for r in mine)
+            found = [self.report.findings[i] for i in sorted({i for r in mine for i in r.finding_ids})]
+            unknown = sum(not f.known for f in found)
+            mark = "✗" if failed or unknown else "✓"
+            self.out(f"{mark} {suite}: {len(mine)} checks, {failed} failed, {unknown} unknown findings"
+                     f"{f' ({len(found) - unknown} known)' if len(found) > unknown else ''}")
 
     def finish(self, rewrite: Callable[[str], str] | None = None) -> Report:
         """The finished report; ``rewrite`` maps its whole JSON text (a live run's real URLs, masking)."""
