@@ -8,7 +8,9 @@ suites, a probe, the journals, a live check, the spec diff), and the same rules 
 3. each check's status follows from its own verdict and its findings (``report.phase.Check``);
 4. timings, metrics, warnings, coverage and targets are gathered.
 
-``Fold.finish`` then builds the coverage table, summarises the suites and diagnoses; ``write``
+``Fold.finish`` then builds the coverage table, summarises the suites, writes a curl for every
+finding that has an exchange and none (``reproduce``), groups the findings into ranked causes
+(``report.causes``) and diagnoses; ``write``
 puts every report file in the report directory. Because a result is folded as soon as its phase
 ends, later phases (and later features: causes, judging a journal while the scenario runs) see
 the report as it stands, through ``report.phase.RunState``.
