@@ -99,3 +99,13 @@ def test_a_header_defect_is_one_cause_whatever_the_status_and_body() -> None:
     causes = build_causes([relabelled(FUZZED[0], 200, '{"run": {}}'), relabelled(FUZZED[1], 400, '{"a": 1}'),
                            relabelled(FUZZED[2], 200, "{}", value="text/html; charset=utf-8")])
     assert [(c.shape, len(c.operations)) for c in causes] == [("header text/plain", 2), ("header text/html", 1)]
+
+
+def test_a_header_defect_is_one_cause_whether_or_not_its_answer_is_documented() -> None:
+    documented, undocumented = _401(FUZZED[0]), _401(FUZZED[1])
+    for finding in (documented, undocumented):
+        finding.kind, finding.location = FindingKind.CONTENT_TYPE, "header.Content-Type"
+        finding.exchanges[0].response_headers = {"content-type": "text/plain"}
+    assert undocumented.contract is not None
+    undocumented.contract = ContractRef(file=undocumented.contract.file, pointer="/paths/~1y/get")
+    assert len(build_causes([documented, undocumented])) == 1

@@ -6,7 +6,7 @@ rule and the shape of what was observed:
 
 - the *rule* is the contract pointer with its operation taken off (``/paths/~1x/get/responses/401``
   and ``/paths/~1y/post/responses/401`` are the same rule, ``responses/401``), in the same file;
-  for a header, whichever documented answer it was on;
+  for a header, the header itself (the location), whichever answer it was on;
 - the *shape* is the answer's status and the shape of its body (``json{detail}``, ``text``,
   ``empty``), or the transport error, not its exact text: ids and messages differ per operation
   while the defect does not. A finding without an exchange has its observation as shape, with
@@ -48,7 +48,6 @@ REGISTRATION_CALLS = frozenset({
     "POST /api/v1/keys/validate", "POST /api/v1/usage/{key_id}",
 })
 _PATH_OF_OPERATION = re.compile(r"^/paths/[^/]+/(get|put|post|patch|delete|head|options|trace)(?=/|$)")
-_RESPONSE = re.compile(r"/responses/[^/]+")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER = re.compile(r"\b\d{4,}\b|\b[0-9a-f]{8,}\b")
 
@@ -56,11 +55,11 @@ _NUMBER = re.compile(r"\b\d{4,}\b|\b[0-9a-f]{8,}\b")
 def _rule(finding: Finding) -> str:
     if finding.contract is None:
         return ""
-    rule = _PATH_OF_OPERATION.sub("", finding.contract.pointer)
     if finding.location.lower().startswith("header."):
-        # A header's defect is the same whichever documented answer it was on (200, 400, default).
-        rule = _RESPONSE.sub("/responses/*", rule)
-    return f"{finding.contract.file}#{rule}"
+        # A header's rule is the header's, whichever answer it was on (200, 400, one the contract
+        # does not document, when the pointer falls back to the operation): the location names it.
+        return finding.contract.file
+    return f"{finding.contract.file}#{_PATH_OF_OPERATION.sub('', finding.contract.pointer)}"
 
 
 def _body_shape(body: str | None) -> str:

@@ -51,6 +51,8 @@ class Fold:
         self.coverage_of = list(coverage_of)
         self.diagnosis = diagnosis
         self.coverage: Coverage | None = None
+        #: Where the suites' verdict lines go (``run_phases`` sets the run's output).
+        self.verdict_out: Callable[[str], None] | None = out
         self.files: dict[str, str] = {}
         report.warnings += [f"expired known deviation: {w}" for w in deviations.expired(self.today)]
 
@@ -67,7 +69,7 @@ class Fold:
             report.checks.append(record)
             if check.announce and self.out is not None:
                 self.out(f"{_MARKS.get(record.status, '✓')} [{record.suite}] {record.name}: {record.message}")
-        if result.announce_suites and self.out is not None:
+        if result.announce_suites and self.verdict_out is not None:
             self._suite_lines(report.checks[len(report.checks) - len(result.checks):])
         for finding in self.judge(result.findings):
             report.add_finding(finding)
@@ -84,14 +86,14 @@ class Fold:
 
     def _suite_lines(self, records: Sequence[CheckRecord]) -> None:
         """Each suite's own verdict: its failed checks and its unknown findings, known ones set apart."""
-        assert self.out is not None
+        assert self.verdict_out is not None
         for suite in dict.fromkeys(r.suite for r in records):
             mine = [r for r in records if r.suite == suite]
             failed = sum(r.status in (CheckStatus.FAILED, CheckStatus.ERROR) for r in mine)
             found = [self.report.findings[i] for i in sorted({i for r in mine for i in r.finding_ids})]
             unknown = sum(not f.known for f in found)
             mark = "✗" if failed or unknown else "✓"
-            self.out(f"{mark} {suite}: {len(mine)} checks, {failed} failed, {unknown} unknown findings"
+            self.verdict_out(f"{mark} {suite}: {len(mine)} checks, {failed} failed, {unknown} unknown findings"
                      f"{f' ({len(found) - unknown} known)' if len(found) > unknown else ''}")
 
     def finish(self, rewrite: Callable[[str], str] | None = None) -> Report:

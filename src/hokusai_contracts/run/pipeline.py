@@ -50,6 +50,7 @@ def run_phases(phases: Sequence[Phase], fold: Fold, out: Callable[[str], None], 
     """Run ``phases`` in order, folding each result as it comes; ``progress`` ticks while each runs."""
     state = RunState(fold.report, out)
     progress = progress or Progress(out)
+    fold.verdict_out = fold.verdict_out or out
     stopped = False
 
     def run(phase: Phase) -> PhaseResult:
