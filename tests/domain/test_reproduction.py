@@ -66,3 +66,14 @@ def test_the_clients_request_follows_a_hop_request() -> None:
     assert text is not None
     assert text.splitlines()[0].endswith("http://auth/api/v1/keys/validate")
     assert "# caused by this request:" in text and text.endswith("http://proxy/api/2.0/mlflow/experiments/search")
+
+
+def test_a_curl_written_elsewhere_gets_environment_references_too() -> None:
+    from hokusai_contracts.domain.redact import mask
+    from hokusai_contracts.domain.reproduction import with_env_references
+
+    written = f"curl -X GET -H 'Authorization: Bearer {mask(KEY)}' 'http://p/x?a=1&b=2'"
+    fixed = with_env_references(written)
+    assert "..." not in fixed
+    words = _argv(fixed, {"HOKUSAI_API_KEY": KEY})
+    assert words == ["-X", "GET", "-H", f"Authorization: Bearer {KEY}", "http://p/x?a=1&b=2"]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from hokusai_contracts.domain.findings import Exchange
 from hokusai_contracts.domain.redact import mask, registered_secrets
 
-__all__ = ["INLINE_BODY_LIMIT", "curl_for", "curl_of_exchanges", "env_name"]
+__all__ = ["INLINE_BODY_LIMIT", "curl_for", "curl_of_exchanges", "env_name", "with_env_references"]
 
 #: Bodies up to this many characters are inlined (``--data-binary``); longer ones become a comment.
 INLINE_BODY_LIMIT = 4096
@@ -90,4 +90,25 @@ def curl_of_exchanges(exchanges: Sequence[Exchange], base_url: str | None = None
     lines = [curl_for(exchanges[0], base_url, secrets)]
     for other in exchanges[1:]:
         lines += ["# caused by this request:", curl_for(other, cause_base_url, secrets)]
+    return "\n".join(lines)
+
+
+def with_env_references(command: str, secrets: Iterable[str] | None = None) -> str:
+    """A curl written elsewhere (Schemathesis'), with each masked known secret made an env reference.
+
+    Each line is split into words as the shell would and each word quoted again, so a reference
+    lands outside single quotes wherever the secret stood; a line the shell could not split stays.
+    """
+    masks = _masks(registered_secrets() if secrets is None else secrets)
+    lines = []
+    for line in command.split("\n"):
+        if not any(masked in line for masked in masks):
+            lines.append(line)
+            continue
+        try:
+            words = shlex.split(line, comments=False)
+        except ValueError:
+            lines.append(line)
+            continue
+        lines.append(" ".join(_word(word, masks) for word in words))
     return "\n".join(lines)

@@ -25,7 +25,7 @@ from pathlib import Path
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Diagnosis, Finding
-from hokusai_contracts.domain.reproduction import curl_of_exchanges
+from hokusai_contracts.domain.reproduction import curl_of_exchanges, with_env_references
 from hokusai_contracts.report.causes import build_causes
 from hokusai_contracts.report.diagnosis import diagnose
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCoverage, Report, Targets
@@ -128,7 +128,9 @@ def reproduce(findings: Sequence[Finding], targets: Targets) -> None:
     """
     urls = {"proxy": targets.proxy_url, "auth": targets.auth_url, "mlflow": targets.mlflow_url}
     for finding in findings:
-        if not finding.reproduction and finding.exchanges:
+        if finding.reproduction:
+            finding.reproduction = with_env_references(finding.reproduction)
+        elif finding.exchanges:
             finding.reproduction = curl_of_exchanges(finding.exchanges, urls.get(finding.hop.receiver),
                                                      cause_base_url=targets.proxy_url)
 
