@@ -2,26 +2,41 @@
 # Every target bootstraps .venv from pyproject.toml + constraints.txt (re-installing only when
 # either changes), so a fresh clone needs nothing but python3 (3.11+) and make.
 
+# Each variable below with a `#:` line above it is listed by `make help` with its default.
+#: the Python (3.11+) that makes .venv
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+#: where every target writes its report files
 REPORT_DIR ?= reports
+#: contract-local: your proxy's command ({port} {auth_url} {mlflow_url}); empty: the reference proxy
 PROXY_CMD ?=
+#: contract-local STACK=docker: your proxy's image; empty: the reference proxy's
 PROXY_IMAGE ?=
+#: contract-local: process (parts as processes) or docker (docker compose)
 STACK ?= process
 # STACK=docker / compose-up: images in place of the official ones, and DOCKER_NETWORK=host where
 # containers must not use the daemon's bridge (compose/README.md).
+#: STACK=docker / compose-up: an MLflow image instead of the official one
 MLFLOW_IMAGE ?=
+#: STACK=docker / compose-up: the Python base image of the built parts
 BASE_IMAGE ?=
+#: STACK=docker / compose-up: host where containers must not use the daemon's bridge
 DOCKER_NETWORK ?=
 DOCKER_ENV = $(if $(MLFLOW_IMAGE),HOKUSAI_MLFLOW_IMAGE='$(MLFLOW_IMAGE)') $(if $(BASE_IMAGE),HOKUSAI_BASE_IMAGE='$(BASE_IMAGE)') \
 	$(if $(DOCKER_NETWORK),HOKUSAI_DOCKER_NETWORK='$(DOCKER_NETWORK)')
+#: contract-local FULL=1: also the slow suites (concurrency)
 FULL ?=
 # UPDATE_CONSUMERS=1: contract-local adds what the reference proxy sends, and
 # contracts/consumers/mlflow-proxy.yaml lacks, to that committed file (otherwise it only warns).
+#: contract-local UPDATE_CONSUMERS=1: add what the proxy sends to contracts/consumers/mlflow-proxy.yaml
 UPDATE_CONSUMERS ?=
+#: contract-spec: the candidate auth-service spec (required)
 SPEC ?=
+#: contract-live KEEP=1: keep the contract-probe-* resources the run created
+KEEP ?=
+#: test: extra pytest arguments, e.g. PYTEST_ARGS='-m "not integration"'
 PYTEST_ARGS ?=
 
 export REPORT_DIR
@@ -29,8 +44,13 @@ export REPORT_DIR
 .DEFAULT_GOAL := help
 .PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts dist lock compose-up compose-down clean
 
-help: ## Show the targets
+help: ## Show the targets and the variables, with their defaults
+	@echo "Targets:"
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@echo ""
+	@echo "Variables (make TARGET NAME=value; default in brackets):"
+	@awk '/^#: /{d=substr($$0,4); next} /^[A-Z_]+ \?=/{if (d != "") {v=$$0; sub(/^[A-Z_]+ \?= ?/, "", v); \
+		if (v == "") v="(empty)"; printf "  %-16s [%s] %s\n", $$1, v, d}} {d=""}' $(firstword $(MAKEFILE_LIST))
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hokusai-contracts needs Python 3.11 or newer; set PYTHON=python3.11")'

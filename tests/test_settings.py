@@ -130,3 +130,17 @@ def test_proxy_timeouts_name_the_upstreams_and_refuse_anything_else(monkeypatch:
         monkeypatch.setenv("HOKUSAI_PROXY_TIMEOUTS", bad)
         with pytest.raises(UsageError, match="HOKUSAI_PROXY_TIMEOUTS"):
             load_local_settings()
+
+
+def test_the_local_settings_read_dotenv_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    from hokusai_contracts.settings import load_local_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOKUSAI_ARTIFACT_MB", raising=False)
+    (tmp_path / ".env").write_text("HOKUSAI_ARTIFACT_MB=7\nHOKUSAI_PROXY_CMD=from-dotenv --port {port}\n")
+    monkeypatch.setenv("HOKUSAI_PROXY_CMD", "from-environment --port {port}")
+    settings = load_local_settings()
+    assert settings.artifact_mb == 7
+    assert settings.proxy_cmd == "from-environment --port {port}"
+    assert load_local_settings(env_file=None).artifact_mb == 50

@@ -1,7 +1,7 @@
 """Settings read from the environment, in one place: the local run's and the live run's.
 
 Every field is ``HOKUSAI_<NAME>``. Explicit command-line options win over these; these win over
-defaults. A live run also reads a ``.env`` file in the working directory (it is git-ignored); the
+defaults. Both runs also read a ``.env`` file in the working directory (it is git-ignored); the
 environment wins over it. Everything is checked before the first request: a bad key or URL never
 reaches the network. The fake auth service reads its own ``FAKE_AUTH_*`` settings
 (``FAKE_AUTH_FAULT``, ``FAKE_AUTH_FAULT_DELAY_S``...) from the same environment, which the stack
@@ -29,7 +29,7 @@ __all__ = ["KEY_FORMAT", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "e
 
 
 class LocalSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", env_file=".env", extra="ignore")
 
     #: A fault between the proxy and MLflow for the whole run: slow, error (500), down (unreachable)
     #: or drop (the connection cut mid-upload or before the answer).
@@ -59,11 +59,14 @@ class LocalSettings(BaseSettings):
         return value if value and value.strip() else None
 
 
-def load_local_settings() -> LocalSettings:
+def load_local_settings(env_file: Path | None = Path(".env")) -> LocalSettings:
+    """The local run's settings: the environment, then ``env_file`` (like the live run's), then defaults."""
     try:
-        return LocalSettings()
+        settings = LocalSettings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise settings_error(exc) from None
+    register_secrets(*env_file_secrets(env_file))
+    return settings
 
 
 def settings_error(exc: ValidationError, secret: frozenset[str] = frozenset()) -> UsageError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,33 @@ def test_serve_auth_refuses_a_malformed_key_without_echoing_it() -> None:
     assert completed.returncode == 2
     assert "followed by exactly 32 letters and digits" in completed.stdout + completed.stderr
     assert secretish not in completed.stdout + completed.stderr
+
+
+def _every_parser() -> list[tuple[str, argparse.ArgumentParser]]:
+    from hokusai_contracts.commands.cli import build_parser
+
+    found, todo = [], [("hokusai-contracts", build_parser())]
+    while todo:
+        name, parser = todo.pop()
+        found.append((name, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += [(f"{name} {sub}", child) for sub, child in action.choices.items()]
+    return found
+
+
+def test_every_option_has_a_help_text_that_shows_its_default() -> None:
+    from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES
+
+    for name, parser in _every_parser():
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._VersionAction | argparse._SubParsersAction):
+                continue
+            assert action.help, f"{name} {action.dest}: no help text"
+            if action.default not in (None, False, [], argparse.SUPPRESS):
+                shown = parser._get_formatter()._expand_help(action)
+                assert "(default" in shown, f"{name} {action.dest}: the default is not shown"
+        assert "(default: reports)" in text or "--report-dir" not in text, name
+    local = dict(_every_parser())["hokusai-contracts local"]
+    assert f"(default: {DEFAULT_MAX_EXAMPLES})" in local.format_help().replace("\n", " ").replace("  ", " ")

@@ -10,7 +10,10 @@ shown to catch and name exactly that change:
 - ``leak-authorization``: the caller's ``Authorization`` forwarded to MLflow;
 - ``drop-patch-body``: PATCH requests forwarded without their body;
 - ``no-artifact-route``: incident 4, ``api/2.0/mlflow-artifacts/...`` answered 404 by the proxy;
-- ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key.
+- ``outage-as-401``: incident 5, an auth service that fails or is unreachable reported as a bad key;
+- ``401-detail``: every 401 answered FastAPI-style, ``{"detail": ...}`` without ``WWW-Authenticate``;
+- ``json-as-text``: every JSON answer labelled ``Content-Type: text/plain`` (issue 16: one defect on
+  every operation, which the report must show as one cause).
 
 And, for precision (issue 12), ways real proxies differ from the reference one; several may be
 combined with commas (``forward-x-api-key,forward-query-key``) so that one stack serves them all:
@@ -37,7 +40,8 @@ from hokusai_mocks.reference_proxy import app as proxy_app
 from hokusai_mocks.reference_proxy import auth as proxy_auth
 
 INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401",
-             "check-scopes", "forward-x-api-key", "forward-query-key", "400-without-key", "401-text-plain")
+             "check-scopes", "forward-x-api-key", "forward-query-key", "400-without-key", "401-text-plain",
+             "401-detail", "json-as-text")
 NEEDED_SCOPES = {"read", "write"}
 
 
@@ -140,6 +144,55 @@ def _unauthorized_as_text(inner: Any) -> Any:
     return app
 
 
+def _401_as_detail() -> None:
+    original = proxy_app.create_app
+
+    def create_app(settings: Any, transport: Any = None) -> Any:
+        inner = original(settings, transport)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            rewriting = False
+
+            async def rewrite(message: Any) -> None:
+                nonlocal rewriting
+                if message["type"] == "http.response.start" and message["status"] == 401:
+                    rewriting = True
+                    await send({"type": "http.response.start", "status": 401,
+                                "headers": [(b"content-type", b"application/json")]})
+                elif message["type"] == "http.response.body" and rewriting:
+                    if not message.get("more_body"):
+                        await send({"type": "http.response.body", "body": b'{"detail": "Not authenticated"}'})
+                else:
+                    await send(message)
+
+            await inner(scope, receive, rewrite if scope["type"] == "http" else send)
+
+        return app
+
+    proxy_main.create_app = create_app  # type: ignore[assignment]
+
+
+def _json_as_text() -> None:
+    original = proxy_app.create_app
+
+    def create_app(settings: Any, transport: Any = None) -> Any:
+        inner = original(settings, transport)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            async def relabel(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [
+                        (k, b"text/plain" if k.lower() == b"content-type" and v.startswith(b"application/json") else v)
+                        for k, v in message.get("headers", [])]}
+                await send(message)
+
+            await inner(scope, receive, relabel if scope["type"] == "http" else send)
+
+        return app
+
+    proxy_main.create_app = create_app  # type: ignore[assignment]
+
+
 def _apply(incident: str) -> None:
     if incident == "key-in-header":
         proxy_auth.Validator._ask_auth_service = _ask_with_header  # type: ignore[method-assign]
@@ -157,6 +210,10 @@ def _apply(incident: str) -> None:
         proxy_app._without_credentials = lambda query: query
     elif incident == "400-without-key":
         _wrap_app(_bad_request_without_key)
+    elif incident == "json-as-text":
+        _json_as_text()
+    elif incident == "401-detail":
+        _401_as_detail()
     elif incident == "401-text-plain":
         _wrap_app(_unauthorized_as_text)
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,11 +99,33 @@ def test_incident_4_artifact_routes_missing_in_the_proxy(tmp_path: Path) -> None
 
 def test_no_key_is_left_in_the_report_folder_of_a_run(tmp_path: Path) -> None:
     """The credential probes send the seeded key in ``?api_key=``: none of it may stay in a report or log."""
-    import re
-
     code, output, report = run_local(tmp_path, f"{BROKEN} forward-query-key,forward-x-api-key {ARGS}", "none",
                                      "--no-faults", env={"HOKUSAI_ARTIFACT_MB": "0"})
     leaks = {f["location"] for f in report["findings"] if f["kind"] == "credential_leak"}
     assert {"query.api_key", "header.X-API-Key"} <= leaks, leaks
     key = re.compile(r"hk_(live|test)_[A-Za-z0-9]{32}")
     assert [p for p in tmp_path.rglob("*") if p.is_file() and key.search(p.read_text(errors="replace"))] == []
+
+
+def test_one_defect_on_every_operation_is_one_cause(tmp_path: Path) -> None:
+    """Issue 16: one defect seen on many operations is one cause listing them, and the report stays readable."""
+    from markdown_it import MarkdownIt
+
+    code, output, report = run_local(tmp_path, f"{BROKEN} json-as-text {ARGS}", suites="proxy")
+    assert code == 1, output
+    relabelled = [c for c in report["causes"] if c["kind"] == "content_type" and not c["known"]]
+    assert len(relabelled) == 1, [(c["location"], c["shape"], c["contract"], c["operations"]) for c in relabelled]
+    cause = relabelled[0]
+    assert len(cause["operations"]) > 5 and cause["count"] >= len(cause["operations"])
+    assert {report["findings"][i]["cause"] for i in cause["finding_ids"]} == {cause["id"]}
+    assert all(f["reproduction"] for f in report["findings"])
+    assert "$HOKUSAI_API_KEY" in (cause["reproduction"] or "")  # Schemathesis' curl, replayable
+    assert "Top causes (1 from" in output and "✗ proxy: " in output and "pytest exit" not in output
+    text = (tmp_path / "contract-report.md").read_text("utf-8")
+    assert text.index("## Causes") < text.index("## Findings by hop")
+    lines = text.split("\n")
+    for token in MarkdownIt("commonmark").enable("table").parse(text):
+        if token.type == "table_open" and token.map:
+            header, _, *rows = [line for line in lines[token.map[0]:token.map[1]] if line.strip()]
+            cells = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
+            assert cells == [len(re.findall(r"(?<!\\)\|", header))] * len(rows), header

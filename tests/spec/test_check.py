@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
@@ -52,7 +53,11 @@ def test_committed_examples(example: str, tmp_path: Path) -> None:
     assert spec_exit_code(report) == code
     assert report.mode == "spec"
     assert report.verdict == ("pass" if code == 0 else "fail")
-    assert report.findings == []  # static only: findings come from the dynamic check
+    # Each breaking change is a finding too (issue 16): a BREAKING verdict has findings.
+    breaking = list(dict.fromkeys((o, loc) for _, o, loc, _ in changes)) if code else []  # same place: one
+    assert [(f.hop, f.kind, f.operation, f.location) for f in report.findings] == [
+        (Hop.PROXY_TO_AUTH, FindingKind.BREAKING_CHANGE, o, loc) for o, loc in breaking]
+    assert all(f.reproduction and f.contract and f.cause for f in report.findings)
 
     # One check per change, failed when breaking (each example's changes are all of one severity).
     status = CheckStatus.FAILED if code else CheckStatus.PASSED

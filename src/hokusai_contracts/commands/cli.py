@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, Terminated, UsageError
@@ -59,33 +59,59 @@ def _url(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
+_REPORT_DIR = "where the report files go"
+
+
 def _live_suites(text: str) -> list[Suite]:
     return _suite_list(text, LIVE_SCHEMATHESIS_SUITES, "live suite")
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; every option's help ends with its default, unless it says it itself."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "(default" in text or default in (None, False, argparse.SUPPRESS, []) or not action.option_strings:
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose subcommands, made with ``add_parser``, format their help the same way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hokusai-contracts", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="hokusai-contracts", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     local = commands.add_parser("local", help="run the scenario and the suites against the local stack")
-    local.add_argument("--report-dir", type=Path, default=Path("reports"))
-    local.add_argument("--stack", choices=["process", "docker"], default="process")
+    local.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
+    local.add_argument("--stack", choices=["process", "docker"], default="process",
+                       help="run the stack's parts as processes, or as containers with docker compose")
     local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url} "
                                            "(default: HOKUSAI_PROXY_CMD)")
-    local.add_argument("--proxy-image", help="with --stack docker: your proxy's image instead of the reference one")
+    local.add_argument("--proxy-image", help="with --stack docker: your proxy's image (default: the reference "
+                                             "proxy's)")
     local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
                        help="how the fake auth service answers bad keys (default: production, as the real one)")
     local.add_argument("--models", type=_models, default=None,
-                       help="comma-separated model kinds for the scenario: logistic,random_forest,pipeline")
+                       help="comma-separated model kinds for the scenario: logistic,random_forest,pipeline "
+                            "(default: logistic)")
     local.add_argument("--suites", type=_suites, default=None,
                        help="comma-separated Schemathesis suites (auth-service,mlflow-direct,proxy,stateful); "
-                            "'none' runs only the scenario and the hop journals")
+                            "'none' runs only the scenario and the hop journals (default: all four)")
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
-    local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+    local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation (default: "
+                                                        "10)")
     local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
@@ -97,39 +123,45 @@ def build_parser() -> argparse.ArgumentParser:
                     "(required), HOKUSAI_PROXY_URL, HOKUSAI_AUTH_URL, HOKUSAI_MLFLOW_URL ('' skips direct MLflow), "
                     "HOKUSAI_CA_BUNDLE, HOKUSAI_RATE_LIMIT, HOKUSAI_REQUEST_BUDGET, HOKUSAI_LIVE_MAX_EXAMPLES, "
                     "HOKUSAI_TIMEOUT_S, HOKUSAI_PERF_SAMPLES, HOKUSAI_PERF_BASELINE, HOKUSAI_PERF_TOLERANCE.")
-    live.add_argument("--report-dir", type=Path, default=Path("reports"))
+    live.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
     live.add_argument("--keep", action="store_true", help="keep the contract-probe-* resources the run created")
     live.add_argument("--suites", type=_live_suites, default=None,
-                      help="comma-separated read-only suites (auth-service,mlflow-direct,proxy) or none")
-    live.add_argument("--models", type=_models, default=None, help="model kinds for the registration scenario")
+                      help="comma-separated read-only suites (auth-service,mlflow-direct,proxy) or none "
+                           "(default: all three)")
+    live.add_argument("--models", type=_models, default=None,
+                      help="model kinds for the registration scenario (default: logistic)")
     live.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
     parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
     s_mlflow = parts.add_parser("mlflow", help="the pinned MLflow server on throw-away storage")
-    s_mlflow.add_argument("--port", type=int, default=5000)
+    s_mlflow.add_argument("--port", type=int, default=5000, help="port to listen on")
     s_auth = parts.add_parser("auth", help="the fake auth service")
-    s_auth.add_argument("--port", type=int, default=8001)
-    s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]")
-    s_auth.add_argument("--admin-token")
-    s_auth.add_argument("--profile", choices=["contract", "production"], default="production")
+    s_auth.add_argument("--port", type=int, default=8001, help="port to listen on")
+    s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]",
+                        help="a key to seed, valid for SERVICE; repeatable (default: none)")
+    s_auth.add_argument("--admin-token", help="the admin token it accepts (default: a new random one)")
+    s_auth.add_argument("--profile", choices=["contract", "production"], default="production",
+                        help="how it answers bad keys")
     s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
-    s_proxy.add_argument("--port", type=int, default=8080)
-    s_proxy.add_argument("--auth-url", required=True, type=_url)
-    s_proxy.add_argument("--mlflow-url", required=True, type=_url)
-    s_proxy.add_argument("--service-id", default="platform")
+    s_proxy.add_argument("--port", type=int, default=8080, help="port to listen on")
+    s_proxy.add_argument("--auth-url", required=True, type=_url, help="the auth service's base URL (required)")
+    s_proxy.add_argument("--mlflow-url", required=True, type=_url, help="the MLflow server's base URL (required)")
+    s_proxy.add_argument("--service-id", default="platform", help="the service_id it validates keys for")
     s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
-    s_stack.add_argument("--proxy-cmd")
-    s_stack.add_argument("--profile", choices=["contract", "production"], default="production")
+    s_stack.add_argument("--proxy-cmd", help="your proxy's command, as for local (default: the reference proxy)")
+    s_stack.add_argument("--profile", choices=["contract", "production"], default="production",
+                         help="how the fake auth service answers bad keys")
 
     scenario = commands.add_parser("scenario", help="register one model through a tracking URI")
-    scenario.add_argument("--tracking-uri", required=True, type=_url)
-    scenario.add_argument("--models", type=_models, default=None)
-    scenario.add_argument("--ca-bundle")
+    scenario.add_argument("--tracking-uri", required=True, type=_url, help="the MLflow tracking URI (required)")
+    scenario.add_argument("--models", type=_models, default=None,
+                          help="comma-separated model kinds (default: logistic)")
+    scenario.add_argument("--ca-bundle", help="CA bundle to trust for https (default: the system's)")
     scenario.add_argument("--register-as", help="register under this model name (default: a new probe name)")
 
     bench = commands.add_parser("bench", help="where the time of contract-local goes")
-    bench.add_argument("--report-dir", type=Path, default=Path("reports"))
+    bench.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
 
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
@@ -137,15 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
     spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
-    spec.add_argument("--report-dir", type=Path, default=Path("reports"))
+    spec.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
     spec.add_argument("--no-dynamic", action="store_true", help="only the static diff and consumer impact")
     spec.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
-    compose.add_argument("action", choices=["up", "down", "render"])
+    compose.add_argument("action", choices=["up", "down", "render"], help="start, stop, or write the compose files")
     compose.add_argument("--check", action="store_true", help="render: list the files that differ, change nothing")
-    compose.add_argument("--proxy-image")
-    compose.add_argument("--profile", action="append", default=[], choices=["postgres", "s3"])
+    compose.add_argument("--proxy-image", help="your proxy's image (default: the reference proxy's)")
+    compose.add_argument("--profile", action="append", default=[], choices=["postgres", "s3"],
+                         help="an optional part to add; repeatable (default: none)")
 
     commands.add_parser("report-schema", help="print the JSON Schema of contract-report.json")
     return parser
@@ -278,11 +311,15 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _print_outcome(report: Report, report_dir: Path) -> None:
+    from hokusai_contracts.report.causes import cause_lines
+
     unknown = sum(not f.known for f in report.findings)
     for item in report.diagnosis:
         print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
     for warning in report.warnings:
         print(f"Warning: {warning}")
+    for line in cause_lines(report):
+        print(line)
     print(f"\nReport: {report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
           f"{len(report.findings)} findings, {unknown} unknown)")
 

@@ -17,6 +17,7 @@ from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact, redact_headers
 
 __all__ = [
+    "Cause",
     "ContractRef",
     "Diagnosis",
     "DiagnosisCategory",
@@ -50,6 +51,8 @@ class FindingKind(StrEnum):
     REJECTED_VALID_REQUEST = "rejected_valid_request"
     IGNORED_AUTH = "ignored_auth"
     CHECK_FAILED = "check_failed"
+    #: A candidate auth-service spec breaks a consumer of the current one (``spec-check``).
+    BREAKING_CHANGE = "breaking_change"
 
 
 class Evidence(StrEnum):
@@ -126,6 +129,7 @@ class Finding(BaseModel):
     exchanges: list[Exchange] = Field(default_factory=list, description="The failing exchange(s), redacted.")
     reproduction: str | None = Field(default=None, description="A curl command with credentials redacted.")
     count: int = Field(default=1, description="How many times the same finding was seen.")
+    cause: str | None = Field(default=None, description="Id of the entry of the report's `causes` it belongs to.")
 
     @field_validator("expected", "observed", "recommendation", "known_reason", "reproduction")
     @classmethod
@@ -153,3 +157,28 @@ class Diagnosis(BaseModel):
     summary: str
     evidence: list[str] = Field(default_factory=list)
     recommendation: str
+
+
+class Cause(BaseModel):
+    """Findings that are one defect seen on several operations: same hop, kind, location, rule and shape.
+
+    Built by the run's fold (``report.causes``); ranked by what blocks a registration first.
+    """
+
+    id: str = Field(description="`C1`, `C2`...: what `Finding.cause` names.")
+    rank: int = Field(description="1 first: on the registration's path before fuzzing only, unknown before known.")
+    hop: Hop
+    kind: FindingKind
+    location: str
+    contract: ContractRef | None = None
+    shape: str = Field(description="What the answers had in common, e.g. `401 json{detail}`.")
+    operations: list[str] = Field(description="Every operation it was seen on, in the order first seen.")
+    count: int = Field(description="How many times it was seen, over all its findings.")
+    finding_ids: list[int] = Field(description="Indexes into the report's `findings`.")
+    known: bool = Field(description="Every finding of it matches a known deviation.")
+    on_registration_path: bool = Field(description="Seen by the scenario, or on an operation a registration calls.")
+    expected: str
+    observed: str = Field(description="The first finding's observation, redacted.")
+    recommendation: str
+    example: Exchange | None = Field(default=None, description="The first finding's first exchange.")
+    reproduction: str | None = Field(default=None, description="The first finding's curl.")

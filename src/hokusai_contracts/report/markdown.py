@@ -1,8 +1,9 @@
 """The human report, in the spirit of the seeds' FINAL_TEST_REPORT.
 
-Pass/fail first; then the diagnosis; then findings grouped by hop, each with
-its failing exchange as a short Mermaid sequence diagram and a ``curl`` to
-reproduce it (credentials redacted); coverage and timings last.
+Pass/fail first; then the diagnosis; then the causes (``report.causes``), what blocks a
+registration first, each with its example exchange as a short Mermaid sequence diagram and a
+``curl`` to reproduce it (credentials as environment references); then the failed checks and
+every finding grouped by hop; coverage and timings last.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.findings import Cause, Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.report.model import CheckStatus, Report
 
@@ -60,11 +61,42 @@ def _mermaid_text(text: str) -> str:
     return _inline(text).replace(";", ",").replace("#", "")[:120]
 
 
+def _code(text: str, language: str = "sh") -> list[str]:
+    text = _CONTROL.sub("", text)
+    fence = _fence(text)
+    return [fence + language, text, fence, ""]
+
+
+def _cause_section(cause: Cause, example: Finding) -> list[str]:
+    where = "on the registration's path" if cause.on_registration_path else "seen only by fuzzing"
+    known = " — known deviation" if cause.known else ""
+    shown = ", ".join(f"`{_inline(o)}`" for o in cause.operations[:20])
+    more = f" and {len(cause.operations) - 20} more" if len(cause.operations) > 20 else ""
+    lines = [
+        f"### {cause.id}. `{cause.kind.value}` at `{_inline(cause.location)}` on `{cause.hop}`{known}",
+        "",
+        f"- **Seen**: {cause.count}× on {len(cause.operations)} operation(s), {where}: {shown}{more}",
+        f"- **Shape**: `{_inline(cause.shape)}`",
+        f"- **Contract**: `{cause.contract}`" if cause.contract else "- **Contract**: (none)",
+        f"- **Expected**: {_inline(cause.expected)}",
+        f"- **Observed** (first): {_inline(cause.observed)}",
+        f"- **Recommendation**: {_inline(cause.recommendation)}",
+        f"- **Findings**: {', '.join(f'#{i + 1}' for i in cause.finding_ids[:30])}",
+        "",
+    ]
+    if example.exchanges:
+        lines += _sequence(example) + [""]
+    if cause.reproduction:
+        lines += _code(cause.reproduction)
+    return lines
+
+
 def _finding_section(number: int, finding: Finding) -> list[str]:
     known = f" — known deviation: {finding.known_reason}" if finding.known else ""
     known = _inline(known)
+    cause = f" (cause {finding.cause})" if finding.cause else ""
     lines = [
-        f"#### {number}. `{finding.kind.value}` on `{_inline(finding.operation)}`{known}",
+        f"#### {number}. `{finding.kind.value}` on `{_inline(finding.operation)}`{known}{cause}",
         "",
         f"- **Hop**: `{finding.hop}`  **Location**: `{_inline(finding.location)}`  **Seen**: {finding.count}×",
         f"- **Contract**: `{finding.contract}`" if finding.contract else "- **Contract**: (none)",
@@ -76,9 +108,7 @@ def _finding_section(number: int, finding: Finding) -> list[str]:
     if finding.exchanges:
         lines += _sequence(finding) + [""]
     if finding.reproduction:
-        reproduction = _CONTROL.sub("", finding.reproduction)
-        fence = _fence(reproduction)
-        lines += [fence + "sh", reproduction, fence, ""]
+        lines += _code(finding.reproduction)
     return lines
 
 
@@ -103,6 +133,12 @@ def render_markdown(report: Report) -> str:
             lines += [f"   - evidence: {_inline(e)}" for e in item.evidence]
             lines.append(f"   - recommendation: {_inline(item.recommendation)}")
         lines.append("")
+    causes = [c for c in report.causes if not c.known]
+    if causes:
+        lines += [f"## Causes ({len(causes)}, from {len(unknown)} unknown findings)", "",
+                  "What blocks a registration first; each cause is one defect seen on every operation listed.", ""]
+        for cause in causes:
+            lines += _cause_section(cause, report.findings[cause.finding_ids[0]])
     if failed:
         lines += ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
         lines += [f"| {_cell(c.suite)} | {_cell(c.name)} | {_cell(c.message, 200)} |" for c in failed]
@@ -111,15 +147,14 @@ def render_markdown(report: Report) -> str:
     lines += ["## Findings by hop", ""]
     if not unknown_findings:
         lines += ["No unknown findings.", ""]
-    number = 0
+    number = {id(f): index + 1 for index, f in enumerate(report.findings)}
     for hop in Hop:
         on_hop = [f for f in unknown_findings if f.hop is hop]
         if not on_hop:
             continue
         lines += [f"### `{hop}`", ""]
         for finding in on_hop:
-            number += 1
-            lines += _finding_section(number, finding)
+            lines += _finding_section(number[id(finding)], finding)
     known = [f for f in report.findings if f.known]
     if known:
         lines += [f"## Known deviations seen ({len(known)})", "",

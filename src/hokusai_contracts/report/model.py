@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from hokusai_contracts.domain.findings import Diagnosis, Evidence, Finding
+from hokusai_contracts.domain.findings import Cause, Diagnosis, Evidence, Finding
 from hokusai_contracts.domain.names import Suite
 
 __all__ = [
@@ -90,6 +90,8 @@ class Report(BaseModel):
     checks: list[CheckRecord] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     diagnosis: list[Diagnosis] = Field(default_factory=list)
+    causes: list[Cause] = Field(default_factory=list, description="The findings grouped into the defects behind "
+                                "them, ranked: what blocks a registration first (every finding names its `cause`).")
     coverage: list[OperationCoverage] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 

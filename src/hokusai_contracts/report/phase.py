@@ -92,6 +92,8 @@ class PhaseResult:
     files: dict[str, str] = field(default_factory=dict)
     #: The run cannot go on (a live run's budget is spent): only the phases that always run follow.
     stop: bool = False
+    #: Print one verdict line per suite of these checks once folded (failed checks, unknown findings).
+    announce_suites: bool = False
 
     def extend(self, other: PhaseResult) -> PhaseResult:
         """Add ``other`` to this result (for a phase made of smaller ones); returns self."""
@@ -107,6 +109,7 @@ class PhaseResult:
         self.targets = other.targets or self.targets
         self.files.update(other.files)
         self.stop = self.stop or other.stop
+        self.announce_suites = self.announce_suites or other.announce_suites
         return self
 
 

@@ -8,7 +8,9 @@ suites, a probe, the journals, a live check, the spec diff), and the same rules 
 3. each check's status follows from its own verdict and its findings (``report.phase.Check``);
 4. timings, metrics, warnings, coverage and targets are gathered.
 
-``Fold.finish`` then builds the coverage table, summarises the suites and diagnoses; ``write``
+``Fold.finish`` then builds the coverage table, summarises the suites, writes a curl for every
+finding that has an exchange and none (``reproduce``), groups the findings into ranked causes
+(``report.causes``) and diagnoses; ``write``
 puts every report file in the report directory. Because a result is folded as soon as its phase
 ends, later phases (and later features: causes, judging a journal while the scenario runs) see
 the report as it stands, through ``report.phase.RunState``.
@@ -23,12 +25,14 @@ from pathlib import Path
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Diagnosis, Finding
+from hokusai_contracts.domain.reproduction import curl_of_exchanges, with_env_references
+from hokusai_contracts.report.causes import build_causes
 from hokusai_contracts.report.diagnosis import diagnose
-from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCoverage, Report
+from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCoverage, Report, Targets
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
 from hokusai_contracts.report.writers import write_reports
 
-__all__ = ["Fold", "settle"]
+__all__ = ["Fold", "reproduce", "settle"]
 
 Diagnose = Callable[[Report], list[Diagnosis]]
 _MARKS = {CheckStatus.FAILED: "✗", CheckStatus.ERROR: "✗", CheckStatus.SKIPPED: "-"}
@@ -47,6 +51,8 @@ class Fold:
         self.coverage_of = list(coverage_of)
         self.diagnosis = diagnosis
         self.coverage: Coverage | None = None
+        #: Where the suites' verdict lines go (``run_phases`` sets the run's output).
+        self.verdict_out: Callable[[str], None] | None = out
         self.files: dict[str, str] = {}
         report.warnings += [f"expired known deviation: {w}" for w in deviations.expired(self.today)]
 
@@ -63,6 +69,8 @@ class Fold:
             report.checks.append(record)
             if check.announce and self.out is not None:
                 self.out(f"{_MARKS.get(record.status, '✓')} [{record.suite}] {record.name}: {record.message}")
+        if result.announce_suites and self.verdict_out is not None:
+            self._suite_lines(report.checks[len(report.checks) - len(result.checks):])
         for finding in self.judge(result.findings):
             report.add_finding(finding)
         report.timings.update(result.timings)
@@ -76,6 +84,18 @@ class Fold:
             report.targets = result.targets
         self.files.update(result.files)
 
+    def _suite_lines(self, records: Sequence[CheckRecord]) -> None:
+        """Each suite's own verdict: its failed checks and its unknown findings, known ones set apart."""
+        assert self.verdict_out is not None
+        for suite in dict.fromkeys(r.suite for r in records):
+            mine = [r for r in records if r.suite == suite]
+            failed = sum(r.status in (CheckStatus.FAILED, CheckStatus.ERROR) for r in mine)
+            found = [self.report.findings[i] for i in sorted({i for r in mine for i in r.finding_ids})]
+            unknown = sum(not f.known for f in found)
+            mark = "✗" if failed or unknown else "✓"
+            self.verdict_out(f"{mark} {suite}: {len(mine)} checks, {failed} failed, {unknown} unknown findings"
+                     f"{f' ({len(found) - unknown} known)' if len(found) > unknown else ''}")
+
     def finish(self, rewrite: Callable[[str], str] | None = None) -> Report:
         """The finished report; ``rewrite`` maps its whole JSON text (a live run's real URLs, masking)."""
         if self.coverage is not None:
@@ -85,6 +105,8 @@ class Fold:
         report = self.report
         report.finished_at = datetime.now(UTC)
         report.summarise_suites()
+        reproduce(report.findings, report.targets)
+        report.causes = build_causes(report.findings)
         if self.diagnosis is not None:
             report.diagnosis = self.diagnosis(report)
         return report
@@ -97,6 +119,20 @@ class Fold:
             (report_dir / name).write_text(text, "utf-8")
             paths.append(report_dir / name)
         return paths
+
+
+def reproduce(findings: Sequence[Finding], targets: Targets) -> None:
+    """A curl for every finding that has none, from its exchanges, whoever made it (journal, probe, check).
+
+    A hop finding's request is sent to the hop's receiver, whose URL the run's targets give.
+    """
+    urls = {"proxy": targets.proxy_url, "auth": targets.auth_url, "mlflow": targets.mlflow_url}
+    for finding in findings:
+        if finding.reproduction:
+            finding.reproduction = with_env_references(finding.reproduction)
+        elif finding.exchanges:
+            finding.reproduction = curl_of_exchanges(finding.exchanges, urls.get(finding.hop.receiver),
+                                                     cause_base_url=targets.proxy_url)
 
 
 def settle(check: Check, findings: Sequence[Finding], ids: list[int]) -> CheckRecord:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.report.phase import Phase, PhaseResult, RunState
+from hokusai_contracts.report.progress import Progress
 from hokusai_contracts.run.fold import Fold
 
 __all__ = ["Guard", "Step", "run_phases"]
@@ -44,18 +45,26 @@ def _plain(phase: Phase, state: RunState) -> PhaseResult:
     return phase.run(state)
 
 
-def run_phases(phases: Sequence[Phase], fold: Fold, out: Callable[[str], None], guard: Guard = _plain) -> None:
-    """Run ``phases`` in order, folding each result as it comes."""
+def run_phases(phases: Sequence[Phase], fold: Fold, out: Callable[[str], None], guard: Guard = _plain,
+               progress: Progress | None = None) -> None:
+    """Run ``phases`` in order, folding each result as it comes; ``progress`` ticks while each runs."""
     state = RunState(fold.report, out)
+    progress = progress or Progress(out)
+    fold.verdict_out = fold.verdict_out or out
     stopped = False
+
+    def run(phase: Phase) -> PhaseResult:
+        with progress.phase(str(phase.name)):
+            return guard(phase, state)
+
     try:
         for phase in phases:
             if phase.always or stopped or not phase.due(state):
                 continue
-            result = guard(phase, state)
+            result = run(phase)
             fold.add(result)
             stopped = result.stop
     finally:
         for phase in phases:
             if phase.always and phase.due(state):
-                fold.add(guard(phase, state))
+                fold.add(run(phase))

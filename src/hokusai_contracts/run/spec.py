@@ -26,6 +26,7 @@ itself never imports the stack). Phases: the static diff, then the dynamic check
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,10 +35,11 @@ from hokusai_contracts import __version__
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.checks.scenario import run_registration
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.report.causes import cause_lines
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, PhaseResult, RunState
 from hokusai_contracts.run.fold import Fold
@@ -74,6 +76,8 @@ def run_spec_check(candidate: Path, *, report_dir: Path, dynamic: bool = True, o
         fold.write(report_dir)
     code = spec_exit_code(report)
     result = {0: "COMPATIBLE", 1: "BREAKING", 2: "UNPROVEN (the dynamic check could not run)"}[code]
+    for line in cause_lines(report):
+        out(line)
     out(f"\nSpec check: {result}. Report: {report_dir / 'contract-report.md'}; "
         f"changes: {report_dir / SPEC_CHANGES_FILE}")
     return report
@@ -103,7 +107,7 @@ class _SpecCheck:
             out("")
             for line in _describe(change, broken):
                 out(line)
-            result.checks.append(_change_check(index, change, broken))
+            result.checks.append(_change_check(index, change, broken, self.candidate))
         sidecar = [{**change.model_dump(mode="json"), "consumers": broken} for change, broken in changes]
         result.files[SPEC_CHANGES_FILE] = json.dumps(sidecar, indent=2) + "\n"
         return result
@@ -153,7 +157,7 @@ def _describe(change: SpecChange, broken: Sequence[str]) -> list[str]:
     return lines
 
 
-def _change_check(index: int, change: SpecChange, broken: list[str]) -> Check:
+def _change_check(index: int, change: SpecChange, broken: list[str], candidate: Contract) -> Check:
     breaking = change.severity is Severity.BREAKING
     # The Markdown report shows a message's first 200 characters: what and whom first, then where.
     message = (f"{change.summary}. {change.severity.value.capitalize()}: {_impact(change, broken)} "
@@ -161,7 +165,21 @@ def _change_check(index: int, change: SpecChange, broken: list[str]) -> Check:
                f"candidate {change.candidate or '(none)'}. Fix: {change.recommendation}")
     return Check(suite=Suite.SPEC_DIFF, name=f"{change.kind.value} {change.operation} {change.location}",
                  status=CheckStatus.FAILED if breaking else CheckStatus.PASSED, operation=change.operation,
-                 message=message)
+                 message=message, findings=[change_finding(change, broken, candidate)] if breaking else [])
+
+
+def change_finding(change: SpecChange, broken: Sequence[str], candidate: Contract) -> Finding:
+    """A breaking change as a finding on the hop it breaks: what the proxy sends to (reads from) the auth service."""
+    return Finding(
+        hop=Hop.PROXY_TO_AUTH, operation=change.operation, kind=FindingKind.BREAKING_CHANGE,
+        location=change.location, contract=change.candidate or change.current,
+        expected=f"{change.kind.value} kept compatible with the current contract "
+                 f"({change.current or 'absent'})",
+        observed=f"{_detail(change)}; {_impact(change, broken)}", recommendation=change.recommendation,
+        suite=Suite.SPEC_DIFF,
+        # No request reproduces a change to a document: the command that reports it again does.
+        reproduction=f"hokusai-contracts spec-check {shlex.quote(candidate.display_path)} --no-dynamic",
+    )
 
 
 # -- dynamic ---------------------------------------------------------------------------------

@@ -32,7 +32,16 @@ class ProbeResult:
         return redact(self.response.text[:limit].replace("\n", " "))
 
     def exchange(self) -> Exchange:
+        # The request as sent, so the run's fold can write a curl that replays it (Exchange redacts).
+        request = self.response.request if self.response is not None else None
+        try:
+            content = request.content if request is not None else b""
+        except httpx.RequestNotRead:  # a streamed upload: not kept
+            content = b""
+        # A large body (the artifact probe's) stays out of the report; the curl then says none was sent.
+        body = content.decode("utf-8", "replace") if content and len(content) <= 4096 else None
         return Exchange(method=self.method, url=redact(self.url), status=self.status,
+                        request_headers=dict(request.headers) if request is not None else {}, request_body=body,
                         response_body=self.text(300) if self.response is not None else None,
                         elapsed_ms=round(self.seconds * 1000, 1), error=self.error)
 

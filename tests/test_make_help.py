@@ -1,0 +1,25 @@
+"""`make help` lists every variable the Makefile lets a user set, with its default."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_help_lists_every_variable_with_its_default() -> None:
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    variables = dict(re.findall(r"^([A-Z_]+) \?= ?(.*)$", makefile, re.MULTILINE))
+    assert {"REPORT_DIR", "PROXY_CMD", "STACK", "SPEC", "KEEP", "PYTEST_ARGS", "PYTHON"} <= set(variables)
+    # `make -s help` with no variable set on the command line or in the environment: the defaults.
+    env = {"PATH": "/usr/bin:/bin"}
+    shown = subprocess.run(["make", "-s", "-C", str(ROOT), "help"], capture_output=True, text=True, check=True,
+                           env=env).stdout
+    for name, default in variables.items():
+        assert re.search(rf"^  {name} +\[{re.escape(default or '(empty)')}\] \S", shown, re.MULTILINE), name
