@@ -50,6 +50,7 @@ class FindingKind(StrEnum):
     REJECTED_VALID_REQUEST = "rejected_valid_request"
     IGNORED_AUTH = "ignored_auth"
     CHECK_FAILED = "check_failed"
+    ALTERED_IN_TRANSIT = "altered_in_transit"
 
 
 class Evidence(StrEnum):
