@@ -52,7 +52,7 @@ def scenario_entries(endpoints: StackEndpoints) -> int:
 def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *, scenario_count: int,
                        consumers: ConsumerExpectations | None,
                        out: Callable[[str], None] = print, client_journal: Path | None = None,
-                       mount: str = "") -> PhaseResult:
+                       mount: str = "", proxy: Contract | None = None) -> PhaseResult:
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
@@ -75,9 +75,16 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
                                   message=f"{len(entries)} requests judged against {file_name}"))
         for operation, statuses in coverage_of(entries, contract).items():
             phase.coverage.add(contract.display_path, operation, statuses)
+    sent = read_journal(client_journal) if client_journal is not None else []
     if client_journal is not None and endpoints.mlflow_journal is not None:
-        phase.extend(_judge_transit(read_journal(client_journal), read_journal(endpoints.mlflow_journal), mlflow,
-                                    mount))
+        phase.extend(_judge_transit(sent, read_journal(endpoints.mlflow_journal), mlflow, mount))
+    if proxy is not None:
+        # What the clients called through the proxy counts as exercised (the scenario's deletes,
+        # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
+        unmounted = [e.model_copy(update={"path": e.path.removeprefix(mount)}) for e in sent
+                     if e.path.startswith(mount + "/")]
+        for operation, statuses in coverage_of(unmounted, proxy).items():
+            phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
 

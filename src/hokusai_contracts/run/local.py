@@ -204,7 +204,8 @@ class _LocalRun:
                                          update=options.update_consumers) if reference else None
         return judge_hop_journals(self.endpoints, inputs.auth, inputs.mlflow, scenario_count=self.scenario_count,
                                   consumers=consumers, out=state.out, client_journal=self.client_journal,
-                                  mount=self.endpoints.proxy_url.removeprefix(self.endpoints.proxy_root))
+                                  mount=self.endpoints.proxy_url.removeprefix(self.endpoints.proxy_root),
+                                  proxy=inputs.proxy)
 
     def tally(self, state: RunState) -> PhaseResult:
         """What the suites and the journals found, as folded (before the faults break things on purpose)."""
