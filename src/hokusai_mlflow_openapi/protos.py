@@ -72,6 +72,10 @@ OPERATIONS: Final[tuple[tuple[str, str], ...]] = (
     ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"),
     ("POST", "/api/2.0/mlflow/runs/search"),
     ("GET", "/api/2.0/mlflow-artifacts/artifacts/{path}"),
+    # What a client does with what it made: the scenario deletes it (DELETE with a JSON body).
+    ("DELETE", "/api/2.0/mlflow/model-versions/delete"),
+    ("DELETE", "/api/2.0/mlflow/registered-models/delete"),
+    ("POST", "/api/2.0/mlflow/experiments/delete"),
 )
 
 API_PREFIX: Final = "/api/2.0"

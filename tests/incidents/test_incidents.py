@@ -84,6 +84,10 @@ def test_a_proxy_dropping_patch_bodies_is_named_on_the_patch_operation(tmp_path:
 def test_the_reference_proxy_has_no_unknown_findings_on_its_hops(tmp_path: Path) -> None:
     code, output, report = run_local(tmp_path, f"{sys.executable} -m hokusai_mocks.reference_proxy {ARGS}")
     assert unknown(report) == set(), output
+    # Not vacuous: the scenario's requests (its search and deletes too) were compared in transit.
+    assert "✓ Deleted version 1" in output
+    (transit,) = [c for c in report["checks"] if c["name"].startswith("in transit (")]
+    assert transit["cases"] > 10 and not transit["finding_ids"] and transit["status"] == "passed"
     assert code == 0
 
 

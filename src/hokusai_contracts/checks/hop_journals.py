@@ -20,6 +20,7 @@ from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
 from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.journal.transit import compare_transit
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
 from hokusai_contracts.spec.consumers import compare_with_journal
@@ -50,7 +51,8 @@ def scenario_entries(endpoints: StackEndpoints) -> int:
 
 def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *, scenario_count: int,
                        consumers: ConsumerExpectations | None,
-                       out: Callable[[str], None] = print) -> PhaseResult:
+                       out: Callable[[str], None] = print, client_journal: Path | None = None,
+                       mount: str = "", proxy: Contract | None = None) -> PhaseResult:
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
@@ -73,8 +75,28 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
                                   message=f"{len(entries)} requests judged against {file_name}"))
         for operation, statuses in coverage_of(entries, contract).items():
             phase.coverage.add(contract.display_path, operation, statuses)
+    sent = read_journal(client_journal) if client_journal is not None else []
+    if client_journal is not None and endpoints.mlflow_journal is not None:
+        phase.extend(_judge_transit(sent, read_journal(endpoints.mlflow_journal), mlflow, mount))
+    if proxy is not None:
+        # What the clients called through the proxy counts as exercised (the scenario's deletes,
+        # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
+        unmounted = [e.model_copy(update={"path": e.path.removeprefix(mount)}) for e in sent
+                     if e.path.startswith(mount + "/")]
+        for operation, statuses in coverage_of(unmounted, proxy).items():
+            phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
+
+
+def _judge_transit(sent: list[JournalEntry], received: list[JournalEntry], mlflow: Contract,
+                   mount: str) -> PhaseResult:
+    """What the clients sent the proxy against what reached MLflow: every change the proxy made."""
+    transit = compare_transit(sent, received, mlflow, mount=mount)
+    check = Check(suite=SUITE, name=f"in transit ({transit.compared} requests)", status=CheckStatus.PASSED,
+                  cases=transit.compared, findings=transit.findings, note=UnknownNote.REPLACE,
+                  message=f"{transit.compared} requests compared as sent and as forwarded to MLflow")
+    return PhaseResult(checks=[check], warnings=transit.warnings)
 
 
 def _compare_consumers(entries: list[JournalEntry], contract: Contract, consumers: ConsumerExpectations,

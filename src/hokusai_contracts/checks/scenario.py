@@ -227,8 +227,14 @@ def run_registration(
     register_as: str | None = None,
     ca_bundle: str | None = None,
     out: Callable[[str], None] = print,
+    clean_up: bool = False,
 ) -> ScenarioResult:
-    """Register one model through ``tracking_uri``; never raises for a failed step."""
+    """Register one model through ``tracking_uri``; never raises for a failed step.
+
+    ``clean_up`` adds what a real client does next: a search with a repeated query parameter, then
+    deleting the model version, the registered model and the experiment, through the same proxy
+    (DELETE with a JSON body is where proxies go wrong). Not for models others share (concurrency).
+    """
     result = ScenarioResult(model_kind)
     name = name or probe_name()
     # Several scenarios may register versions of one model (the concurrency probe); each still
@@ -319,11 +325,29 @@ def run_registration(
             raise ScenarioFailed(f"version {result.version} of {model_name!r} does not point at run {result.run_id}")
         return f"Registered model verified: {model_name} version {version.version} ({version.status})"
 
+    def search() -> str:
+        # GET with order_by twice: a proxy that keeps one value of a repeated parameter shows here.
+        found = state["client"].search_registered_models(filter_string=f"name='{model_name}'",
+                                                         order_by=["name ASC", "last_updated_timestamp DESC"])
+        if [m.name for m in found] != [model_name]:
+            raise ScenarioFailed(f"search_registered_models with two order_by found {[m.name for m in found]}")
+        return f"Registered model found by a search ordered by name and last update: {model_name}"
+
+    def delete() -> str:
+        client = state["client"]
+        client.delete_model_version(model_name, result.version)
+        client.delete_registered_model(model_name)
+        client.delete_experiment(result.experiment_id)
+        return f"Deleted version {result.version}, registered model {model_name} and experiment {result.experiment_id}"
+
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("api_key", check_key), ("proxy", check_proxy), ("connect", connect), ("experiment", create_experiment),
+        ("train", train), ("log_model", log_model), ("register", register), ("verify", verify)]
+    if clean_up:
+        steps += [("search", search), ("delete", delete)]
     with _mlflow_environment(tracking_uri, api_key, ca_bundle):
         try:
-            for title, action in (("api_key", check_key), ("proxy", check_proxy), ("connect", connect),
-                                  ("experiment", create_experiment), ("train", train), ("log_model", log_model),
-                                  ("register", register), ("verify", verify)):
+            for title, action in steps:
                 step(title, action)
         except ScenarioFailed:
             failed = result.failed_step

@@ -53,6 +53,7 @@ class FindingKind(StrEnum):
     CHECK_FAILED = "check_failed"
     #: A candidate auth-service spec breaks a consumer of the current one (``spec-check``).
     BREAKING_CHANGE = "breaking_change"
+    ALTERED_IN_TRANSIT = "altered_in_transit"
 
 
 class Evidence(StrEnum):

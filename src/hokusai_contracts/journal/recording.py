@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,8 +38,12 @@ from starlette.types import Receive, Scope, Send
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, redact
 
-__all__ = ["ConnectionDropped", "CredentialSighting", "Fault", "FaultMode", "JournalEntry", "create_journal",
-           "read_journal"]
+__all__ = ["TRACE_HEADER", "ConnectionDropped", "CredentialSighting", "Fault", "FaultMode", "JournalEntry",
+           "create_journal", "read_journal"]
+
+#: The correlation header a journal in front of the proxy adds, and every journal records: it pairs
+#: what a client sent with what the proxy forwarded (``journal.transit``).
+TRACE_HEADER = "X-Hokusai-Contract-Trace"
 
 #: Bodies up to this size are kept (redacted) as text; larger ones only by size and digest.
 TEXT_BODY_LIMIT = 64 * 1024
@@ -84,7 +89,11 @@ class JournalEntry(BaseModel):
     started_at: float
     method: str
     path: str
+    #: The path as it came on the wire, percent-encoding untouched (``path`` is decoded).
+    raw_path: str | None = None
     query: list[tuple[str, str]] = Field(default_factory=list)
+    #: The correlation id this request carried (or, on the journal that adds it, was given).
+    trace: str | None = None
     request_headers: dict[str, str] = Field(default_factory=dict)
     request_body: str | None = None
     request_body_size: int = 0
@@ -165,13 +174,15 @@ def _masked_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def create_journal(upstream: str, hop: Hop | str, out: Path, fault: Fault | None = None,
-                   transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+                   transport: httpx.AsyncBaseTransport | None = None, *, add_trace: bool = False) -> Starlette:
     """An ASGI app forwarding everything to ``upstream`` and journaling it to ``out`` (JSON lines).
 
     ``hop`` is the edge it sits on (a ``Hop`` or its value: ValueError for any other name, before
     anything is recorded). ``transport`` replaces the network for unit tests (an ``httpx.MockTransport``).
+    ``add_trace`` gives every request a fresh ``TRACE_HEADER`` (replacing one the caller sent).
     """
     edge = Hop(hop)
+    run_token = secrets.token_hex(4)
     state: dict[str, Any] = {"fault": fault or Fault(), "seq": 0}
     upstream = upstream.rstrip("/")
     lock = asyncio.Lock()
@@ -206,9 +217,15 @@ def create_journal(upstream: str, hop: Hop | str, out: Path, fault: Fault | None
         fault: Fault = state["fault"]
         applies = fault.mode is not FaultMode.NONE and fault.path_contains in request.url.path
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+        trace = next((v for k, v in raw_headers if k.lower() == TRACE_HEADER.lower()), None)
+        if add_trace:
+            trace = f"{run_token}-{state['seq']}"
+            raw_headers = [(k, v) for k, v in raw_headers if k.lower() != TRACE_HEADER.lower()]
+            raw_headers.append((TRACE_HEADER, trace))
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
         entry = JournalEntry(
             seq=state["seq"], hop=edge, started_at=time.time(), method=request.method,
-            path=redact(request.url.path),
+            path=redact(request.url.path), raw_path=redact(raw_path.decode("latin-1")), trace=trace,
             query=[(k, redact(v)) for k, v in request.query_params.multi_items()],
             request_headers=_masked_headers(raw_headers),
             fault=fault.mode.value if applies else None,
@@ -247,8 +264,7 @@ def create_journal(upstream: str, hop: Hop | str, out: Path, fault: Fault | None
 
         headers = [(k, v) for k, v in raw_headers if k.lower() not in HOP_BY_HOP]
         outgoing = state["client"].build_request(
-            request.method, _upstream_url(upstream, request.scope.get("raw_path") or request.url.path.encode(),
-                                          request.scope["query_string"]),
+            request.method, _upstream_url(upstream, raw_path, request.scope["query_string"]),
             headers=headers, content=body(),
         )
         try:

@@ -10,6 +10,7 @@ a valid key the proxy refuses makes the large artifact and the faults consequenc
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
+from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
 from hokusai_contracts.run.fold import Fold
@@ -98,7 +100,14 @@ class _LocalRun:
                 proxy=options.proxy_cmd or "reference")))
             self.out("Local stack is up:")
             self.out(describe(endpoints))
-            run_phases(self.phases(), fold, self.out)
+            # The scenario and the suites talk through a journal in front of the proxy, so that what
+            # they sent can be compared with what reached MLflow (alteration in transit).
+            assert stack.root is not None
+            self.client_journal = stack.root / "journals" / "client-journal.jsonl"
+            with front_journal(endpoints.proxy_root, self.client_journal) as front:
+                mount = endpoints.proxy_url.removeprefix(endpoints.proxy_root)
+                self.client = dataclasses.replace(endpoints, proxy_root=front, proxy_url=front + mount)
+                run_phases(self.phases(), fold, self.out)
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items() if k == "stop"}))
         report = fold.finish()
         fold.write(options.report_dir)
@@ -157,12 +166,12 @@ class _LocalRun:
         started = time.perf_counter()
         self.warm.join()
         result = PhaseResult(timings={"imports_wait": round(time.perf_counter() - started, 3)})
-        health = self.endpoints.proxy_url + "/health/mlflow"
+        health = self.client.proxy_url + "/health/mlflow"
         for kind in self.options.models:
             started = time.perf_counter()
             state.out(f"\n— Registration scenario ({kind.value}) —")
-            outcome = run_registration(self.endpoints.proxy_url, self.endpoints.api_key, model_kind=kind,
-                                       health_url=health, out=state.out)
+            outcome = run_registration(self.client.proxy_url, self.client.api_key, model_kind=kind,
+                                       health_url=health, out=state.out, clean_up=True)
             result.checks += scenario_checks(outcome)
             result.timings[f"{PhaseName.SCENARIO}.{kind.value}"] = round(time.perf_counter() - started, 3)
         return result
@@ -210,7 +219,7 @@ class _LocalRun:
         # probes); what the fuzzers send from here on is theirs.
         self.scenario_count = scenario_entries(self.endpoints)
         assert self.stack.root is not None
-        result = run_local_suites(self.endpoints, self.stack.root / "suites",
+        result = run_local_suites(self.client, self.stack.root / "suites",
                                   SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES),
                                   inputs.directory, inputs.root, state.out)
         self.suite_tests = len(result.checks)
@@ -223,7 +232,9 @@ class _LocalRun:
         consumers = ConsumerExpectations(committed, f"{inputs.directory.name}/{CONSUMERS}/{CONSUMER_FILE}",
                                          update=options.update_consumers) if reference else None
         return judge_hop_journals(self.endpoints, inputs.auth, inputs.mlflow, scenario_count=self.scenario_count,
-                                  consumers=consumers, out=state.out)
+                                  consumers=consumers, out=state.out, client_journal=self.client_journal,
+                                  mount=self.endpoints.proxy_url.removeprefix(self.endpoints.proxy_root),
+                                  proxy=inputs.proxy)
 
     def tally(self, state: RunState) -> PhaseResult:
         """What the suites and the journals found, as folded (before the faults break things on purpose)."""

@@ -54,6 +54,10 @@ def keyed(answer: Answer) -> Behaviour:
     return lambda auth: answer if auth == f"Bearer {KEY}" else REFUSED
 
 
+def keyed_or(answer: Answer, otherwise: Answer) -> Behaviour:
+    return lambda auth: answer if auth == f"Bearer {KEY}" else otherwise
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, dict[str, Behaviour]]]:
     behaviour: dict[str, Behaviour] = {"now": keyed(GOOD)}
@@ -104,6 +108,10 @@ ROWS = [
      {(FindingKind.IGNORED_AUTH, "status")}, "401 or 403 for a request without authentication", "200 "),
     ("invalid authentication accepted", lambda auth: GOOD if auth else REFUSED,
      {(FindingKind.IGNORED_AUTH, "status")}, "401 or 403 for a request with invalid credentials", "200 "),
+    # Refused, but with a status the contract does not give for a missing key: the probe's 400 is
+    # what was seen, not the authenticated call's 200.
+    ("no authentication refused with 400", keyed_or(GOOD, (400, {"Content-Type": "application/json"}, b'{"e": 1}')),
+     {(FindingKind.UNDOCUMENTED_STATUS, "status")}, "401 for a request without authentication", "400 "),
 ]
 
 
@@ -127,6 +135,8 @@ def test_a_schemathesis_failure_becomes_the_finding_that_names_it(
     assert (finding.hop, finding.operation, finding.suite) == (Hop.CLIENT_TO_PROXY, "GET /items", Suite.PROXY)
     assert finding.contract is not None and finding.contract.file == "contracts/items.yaml"
     assert finding.contract.pointer.startswith("/paths/~1items/get") and finding.contract.line
+    if finding.kind is FindingKind.UNDOCUMENTED_STATUS and observed == "400 ":
+        assert finding.contract.pointer == "/paths/~1items/get/responses/401"
     (exchange,) = finding.exchanges
     assert exchange.method == "GET" and exchange.url.startswith(base_url + "/items")
     if observed[0].isdigit():

@@ -23,8 +23,9 @@ from schemathesis.openapi.checks import (
     UndefinedStatusCode,
 )
 
+from hokusai_contracts.contracts.judge import judge_response
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
+from hokusai_contracts.domain.findings import ContractRef, Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact
@@ -57,6 +58,8 @@ _ADVICE: dict[FindingKind, str] = {
     FindingKind.IGNORED_AUTH: "Enforce the declared security: refuse requests without valid credentials.",
     FindingKind.CHECK_FAILED: "See the message; the check's name says which rule broke.",
 }
+# A request without a valid key refused with a status the contract does not give for that.
+_WRONG_REFUSAL = "Refuse a request without a valid key with 401, as the contract declares, not another status."
 
 
 def operation_pointer(case: Case[Any]) -> str:
@@ -130,6 +133,27 @@ def exchange_of(case: Case[Any], response: Response | None, error: str | None = 
     )
 
 
+def _refused_wrongly(failure: Failure, response: Response) -> bool:
+    """A probe without (valid) credentials refused, but not with the contract's 401/403.
+
+    The proxy did enforce authentication; what is wrong is the status it said it with.
+    """
+    return isinstance(failure, IgnoredAuth) and not 200 <= response.status_code < 300
+
+
+def _judged_ref(contract: Contract, hop: Hop, case: Case[Any], response: Response, kind: FindingKind,
+                location: str) -> ContractRef | None:
+    """The pointer ``judge_response`` names for the same disagreement, as journal findings carry."""
+    try:
+        judged = judge_response(contract, hop, case.method.upper(), case.formatted_path,
+                                status=response.status_code,
+                                headers={k: ", ".join(v) for k, v in response.headers.items()},
+                                body=response.content)
+    except Exception:  # a sharper pointer is a courtesy; the check's own stays
+        return None
+    return next((f.contract for f in judged if (f.kind, f.location) == (kind, location) and f.contract), None)
+
+
 def finding_from_failure(failure: Failure, case: Case[Any], response: Response, contract: Contract, hop: Hop,
                          suite: Suite, secrets: tuple[str, ...] = (), curl_headers: dict[str, Any] | None = None
                          ) -> Finding:
@@ -137,10 +161,16 @@ def finding_from_failure(failure: Failure, case: Case[Any], response: Response, 
     base = operation_pointer(case)
     location, pointer = _location_and_pointer(failure, kind, base, response.status_code)
     body = response.content[:CLIP].decode("utf-8", "replace").replace("\n", " ")
+    expected = _expected(failure, kind)
+    if _refused_wrongly(failure, response):
+        kind, pointer = FindingKind.UNDOCUMENTED_STATUS, f"{base}/responses/401"
+        expected = "401 " + expected.removeprefix("401 or 403 ")
     observed = f"{response.status_code} {body}".strip() if location == "status" else (
         f"{failure.title}: {failure.message}".replace("\n", " ")[:CLIP])
     if kind is FindingKind.CHECK_FAILED:
         observed = f"{type(failure).__name__}: {observed}"
+    judged = None if kind is FindingKind.UNDOCUMENTED_STATUS and isinstance(failure, IgnoredAuth) else _judged_ref(
+        contract, hop, case, response, kind, location)
     try:
         curl = case.as_curl_command(headers=curl_headers)
     except Exception:  # a reproduction is a courtesy; never lose the finding over it
@@ -150,10 +180,10 @@ def finding_from_failure(failure: Failure, case: Case[Any], response: Response, 
         operation=f"{case.method.upper()} {case.operation.path}",
         kind=kind,
         location=location,
-        contract=contract.ref(pointer if _exists(contract, pointer) else base),
-        expected=_expected(failure, kind),
+        contract=judged or contract.ref(pointer if _exists(contract, pointer) else base),
+        expected=expected,
         observed=redact(observed, secrets),
-        recommendation=_ADVICE[kind],
+        recommendation=_WRONG_REFUSAL if _refused_wrongly(failure, response) else _ADVICE[kind],
         suite=suite,
         exchanges=[exchange_of(case, response)],
         reproduction=redact(curl, secrets) if curl else None,

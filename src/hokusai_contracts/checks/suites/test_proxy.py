@@ -14,6 +14,7 @@ from schemathesis import Case
 
 from hokusai_contracts.checks.suites.context import load_context
 from hokusai_contracts.checks.suites.differential import compare_with_upstream
+from hokusai_contracts.checks.suites.explicit import encoded_path_cases, repeated_query_cases
 from hokusai_contracts.checks.suites.recorder import Recorder
 from hokusai_contracts.checks.suites.schemas import load_schema
 from hokusai_contracts.domain.names import Suite
@@ -34,3 +35,22 @@ def test_proxy(case: Case[Any], recorder: Recorder) -> None:
     raw = case.operation.definition.raw
     if response is not None and context.mlflow_url and raw.get("x-live-safe") and not raw.get("x-proxy-only"):
         compare_with_upstream(recorder, case, response, context.mlflow_url)
+
+
+# Not in live runs: their request budget is for the contract's own operations, and a production
+# proxy is not the place to try control characters.
+explicit = pytest.mark.skipif(context.live_safe_only, reason="local runs only")
+
+
+@explicit
+def test_proxy_encoded_paths(recorder: Recorder) -> None:
+    """Every read with a path parameter, with %2F, control characters, DEL, space and % in it."""
+    for case in encoded_path_cases(schema):
+        recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
+
+
+@explicit
+def test_proxy_repeated_query(recorder: Recorder) -> None:
+    """Every read with an array query parameter, given twice: the proxy must pass both, in order."""
+    for case in repeated_query_cases(schema):
+        recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
