@@ -20,8 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask
 
-__all__ = ["KEY_FORMAT", "LiveSettings", "LocalSettings", "http_url", "load_live_settings", "load_local_settings",
-           "settings_error"]
+__all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "http_url", "load_cache_settings",
+           "load_live_settings", "load_local_settings", "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -34,6 +34,26 @@ class LocalSettings(BaseSettings):
     fault_delay_s: float = Field(default=6.0, gt=0, le=600)
     #: Size of the large artifact sent through the proxy and read back (0 skips the check).
     artifact_mb: int = Field(default=50, ge=0, le=4096)
+    #: The MLflow server version to run (``make contract-local MLFLOW_VERSION=3.9.0``); unset: the pinned one.
+    mlflow_version: str | None = None
+    #: MLflow client versions to run the registration scenario with, comma-separated (``MLFLOW_CLIENTS``).
+    mlflow_clients: str | None = None
+
+
+class CacheSettings(BaseSettings):
+    """Where per-version MLflow environments and on-demand contracts are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", extra="ignore", env_ignore_empty=True)
+
+    #: HOKUSAI_CACHE_DIR; unset: $XDG_CACHE_HOME/hokusai-contracts, else ~/.cache/hokusai-contracts.
+    cache_dir: Path | None = None
+
+
+def load_cache_settings() -> CacheSettings:
+    try:
+        return CacheSettings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None
 
 
 def load_local_settings() -> LocalSettings:
