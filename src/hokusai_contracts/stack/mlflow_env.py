@@ -45,7 +45,8 @@ from packaging.version import InvalidVersion, Version
 from hokusai_contracts._errors import StackError, UsageError
 
 __all__ = ["COMPATIBILITY", "MINIMUM_VERSION", "CompatRule", "MlflowEnvironment", "cache_root", "check_version",
-           "explain_install_failure", "mlflow_environment", "parse_versions", "pinned_version", "requirements_for"]
+           "explain_install_failure", "locked", "mlflow_environment", "parse_versions", "pinned_version",
+           "requirements_for"]
 
 #: The stack's server flags (``--artifacts-destination`` by environment) and the generator's use of
 #: the protos' rpc options hold from 2.0 on; 1.x is not supported.
@@ -137,6 +138,8 @@ class MlflowEnvironment:
     @property
     def mlflow(self) -> str:
         found = shutil.which("mlflow", path=str(self.python.parent))
+        if found is None and self.pinned:
+            found = shutil.which("mlflow")  # an install whose scripts went elsewhere on PATH
         if found is None:
             if self.pinned:
                 raise StackError("MLflow is not installed in this environment. Run `make venv` (or "
@@ -161,7 +164,7 @@ def mlflow_environment(version: str | None, setting: str = "MLFLOW_VERSION",
                          "writable folder") from None
     prefix = root / f"mlflow-{version}"
     wanted = list(requirements_for(version))
-    with _locked(root / f"mlflow-{version}.lock"):
+    with locked(root / f"mlflow-{version}.lock"):
         if _recorded(prefix) == wanted:
             return MlflowEnvironment(version, prefix, pinned=False)
         if out is not None:
@@ -175,7 +178,8 @@ def mlflow_environment(version: str | None, setting: str = "MLFLOW_VERSION",
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if need be) for the block: one builder at a time."""
     with open(path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
         yield
