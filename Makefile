@@ -19,12 +19,17 @@ DOCKER_ENV = $(if $(MLFLOW_IMAGE),HOKUSAI_MLFLOW_IMAGE='$(MLFLOW_IMAGE)') $(if $
 	$(if $(DOCKER_NETWORK),HOKUSAI_DOCKER_NETWORK='$(DOCKER_NETWORK)')
 FULL ?=
 SPEC ?=
+# MLflow versions: the server's (default: the pinned one) and the scenario's clients, comma-separated.
+MLFLOW_VERSION ?=
+MLFLOW_CLIENTS ?=
+OLD ?=
+NEW ?=
 PYTEST_ARGS ?=
 
 export REPORT_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts lock compose-up compose-down clean
+.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts mlflow-diff lock compose-up compose-down clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,8 +69,12 @@ typecheck: $(STAMP) ## mypy only
 bench: $(STAMP) ## Where the time of contract-local goes (table + JSON in REPORT_DIR)
 	$(BIN)/hokusai-contracts bench --report-dir "$(REPORT_DIR)"
 
-contracts: $(STAMP) ## Regenerate contracts/ from the pinned MLflow's protobuf descriptors
-	$(BIN)/hokusai-contracts generate-contracts
+contracts: $(STAMP) ## Regenerate contracts/ from MLflow's protos (MLFLOW_VERSION=x.y.z: contracts/mlflow/x.y.z/)
+	$(BIN)/hokusai-contracts generate-contracts $(if $(MLFLOW_VERSION),--mlflow-version '$(MLFLOW_VERSION)')
+
+mlflow-diff: $(STAMP) ## REST differences between two MLflow versions: make mlflow-diff OLD=2.9.2 NEW=3.9.0
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make mlflow-diff OLD=2.9.2 NEW=3.9.0" >&2; exit 2; }
+	$(BIN)/hokusai-contracts mlflow-diff "$(OLD)" "$(NEW)" --report-dir "$(REPORT_DIR)"
 
 lock: ## Re-resolve constraints.txt from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -146,12 +146,15 @@ class SchemaBuilder:
         if required:
             schema["required"] = required
         if direction == "input":
-            whole = MESSAGE_RULES.get(message.full_name, {})
-            missing = sorted(_named_fields(whole) - {f.name for f in message.fields})
-            if missing:
-                self._unmapped(f"rule for {message.full_name} on {', '.join(missing)}: no such field in these protos")
-            else:
-                schema.update(whole)
+            # Keyword by keyword: LogMetric's run_id-or-run_uuid rule holds in MLflow 2.x, whose
+            # protos lack the dataset fields its other rule names.
+            for keyword, rule in MESSAGE_RULES.get(message.full_name, {}).items():
+                missing = sorted(_named_fields({keyword: rule}) - names)
+                if missing:
+                    self._unmapped(f"rule for {message.full_name} on {', '.join(missing)}: no such field in these "
+                                   "protos")
+                else:
+                    schema[keyword] = rule
         schema["x-proto-message"] = message.full_name
         return schema
 

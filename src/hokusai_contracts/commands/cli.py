@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    generate.add_argument("--mlflow-version", help="a committed version's pair (contracts/mlflow/<version>/), "
+                                                   "from that version's protos; default: the pinned one")
+
+    mlflow_diff = commands.add_parser("mlflow-diff", help="REST differences between two MLflow versions' contracts")
+    mlflow_diff.add_argument("old", metavar="OLD", help="the version clients are written against, e.g. 2.9.2")
+    mlflow_diff.add_argument("new", metavar="NEW", help="the server's version, e.g. 3.9.0")
+    mlflow_diff.add_argument("--report-dir", type=Path, default=Path("reports"))
 
     spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
     spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
@@ -174,18 +181,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_bench(args.report_dir)
     if args.command == "generate-contracts":
-        from hokusai_contracts.stack.definition import project_root
-        from hokusai_mlflow_openapi.generate import check_drift, generate_contracts
+        from hokusai_contracts.stack.mlflow_contracts import regenerate_contracts
 
-        contracts = project_root() / "contracts"
-        if args.check:
-            drift = check_drift(contracts)
-            for line in drift:
-                print(line)
-            return 1 if drift else 0
-        for path in generate_contracts(contracts):
-            print(f"wrote {path}")
-        return 0
+        lines = regenerate_contracts(args.mlflow_version, check=args.check, out=print)
+        for line in lines:
+            print(line)
+        return 1 if args.check and lines else 0
+    if args.command == "mlflow-diff":
+        from hokusai_contracts.run.mlflow_diff import run_mlflow_diff
+
+        return run_mlflow_diff(args.old, args.new, args.report_dir)
     if args.command == "compose":
         return _compose(args)
     if args.command == "spec-check":
