@@ -29,7 +29,8 @@ PYTEST_ARGS ?=
 export REPORT_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts mlflow-diff lock compose-up compose-down clean
+.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts mlflow-diff dist lock \
+	compose-up compose-down clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -43,10 +44,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## Create .venv and install the pinned dependencies
 
+# PROXY_CMD reaches the runner as HOKUSAI_PROXY_CMD in its environment, as typed: $(value ...) keeps
+# make from expanding its `$`, and no recipe quoting stands between it and the runner's own shell.
+ifneq ($(value PROXY_CMD),)
+contract-local: export HOKUSAI_PROXY_CMD = $(value PROXY_CMD)
+endif
+
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
 	$(DOCKER_ENV) $(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
-		$(if $(PROXY_CMD),--proxy-cmd '$(PROXY_CMD)') $(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') \
-		$(if $(FULL),--full)
+		$(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') $(if $(FULL),--full)
 
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
 	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep)
@@ -76,6 +82,11 @@ mlflow-diff: $(STAMP) ## REST differences between two MLflow versions: make mlfl
 	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make mlflow-diff OLD=2.9.2 NEW=3.9.0" >&2; exit 2; }
 	$(BIN)/hokusai-contracts mlflow-diff "$(OLD)" "$(NEW)" --report-dir "$(REPORT_DIR)"
 
+dist: $(STAMP) ## Build the wheel and the sdist into dist/ (docs/ci.md: installing them elsewhere)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+	@ls dist
+
 lock: ## Re-resolve constraints.txt from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
@@ -91,4 +102,4 @@ compose-down: $(STAMP) ## Stop the compose stack and remove what it created
 	$(BIN)/hokusai-contracts compose down
 
 clean: ## Remove the venv, reports and caches
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports dist build .pytest_cache .mypy_cache .ruff_cache

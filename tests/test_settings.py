@@ -89,3 +89,29 @@ def test_a_host_that_does_not_resolve_is_refused_before_sending(monkeypatch: pyt
     monkeypatch.setenv("HOKUSAI_MLFLOW_URL", "")
     with pytest.raises(UsageError, match=r"HOKUSAI_AUTH_URL: host 'auth.hokusai.invalid' does not resolve"):
         check_hosts_resolve(load_live_settings())
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("my-proxy --port {port} 'it''s' \"$HOME\" | tee log", "my-proxy --port {port} 'it''s' \"$HOME\" | tee log"),
+    ("", None), ("   ", None),
+])
+def test_the_proxy_command_comes_from_the_environment_as_given(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                                expected: str | None) -> None:
+    from hokusai_contracts.settings import load_local_settings
+
+    monkeypatch.setenv("HOKUSAI_PROXY_CMD", value)
+    assert load_local_settings().proxy_cmd == expected
+
+
+def test_env_file_secrets_are_registered_for_masking(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hokusai_contracts.domain.redact import forget_secrets, redact
+
+    (tmp_path / ".env").write_text(f"HOKUSAI_API_KEY={KEY}\nAWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG\n"
+                                   "DB_PASSWORD='p@ss w0rd!!'\nHOKUSAI_AUTH_URL=https://auth.example\n")
+    try:
+        load_live_settings()
+        text = redact("secret wJalrXUtnFEMI/K7MDENG, password p@ss w0rd!!, url https://auth.example")
+        assert "wJalrXUtnFEMI/K7MDENG" not in text and "p@ss w0rd!!" not in text
+        assert "https://auth.example" in text  # not a secret by its name
+    finally:
+        forget_secrets()

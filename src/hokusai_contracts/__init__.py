@@ -1,10 +1,9 @@
 """hokusai-contracts: contract tests for third-party model registration on Hokusai."""
 
+from hokusai_contracts._version import __version__
 from hokusai_contracts.domain.findings import ContractRef, Diagnosis, DiagnosisCategory, Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import mask, redact
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -10,18 +10,20 @@ passes on.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values  # python-dotenv: what pydantic-settings reads .env with
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hokusai_contracts._errors import UsageError
-from hokusai_contracts.domain.redact import KEY_PATTERN, mask
+from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
-__all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "http_url", "load_cache_settings",
-           "load_live_settings", "load_local_settings", "settings_error"]
+__all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "env_file_secrets", "http_url",
+           "load_cache_settings", "load_live_settings", "load_local_settings", "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -38,6 +40,14 @@ class LocalSettings(BaseSettings):
     mlflow_version: str | None = None
     #: MLflow client versions to run the registration scenario with, comma-separated (``MLFLOW_CLIENTS``).
     mlflow_clients: str | None = None
+    #: Your proxy's command when ``--proxy-cmd`` is not given: how ``make contract-local PROXY_CMD=...``
+    #: hands it over, past make's and the shell's quoting. Empty means the reference proxy.
+    proxy_cmd: str | None = None
+
+    @field_validator("proxy_cmd")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
 
 
 class CacheSettings(BaseSettings):
@@ -167,7 +177,23 @@ def load_live_settings(env_file: Path | None = Path(".env")) -> LiveSettings:
     if not KEY_PATTERN.fullmatch(settings.key):
         raise UsageError(f"HOKUSAI_API_KEY {_describe_bad_key(settings.key)} is not a Hokusai API key: expected "
                          f"{KEY_FORMAT}. Nothing was sent.")
+    register_secrets(settings.key, *env_file_secrets(env_file))
     return settings
+
+
+#: Names of .env entries whose values are masked in everything the run writes.
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+
+
+def env_file_secrets(env_file: Path | None) -> list[str]:
+    """The values of ``env_file`` entries named like secrets (``*_KEY``, ``*_TOKEN``, ``*PASSWORD``...).
+
+    A .env often holds more than the tool reads (a cloud token beside the API key); none of it may
+    reach a report or log whole, even if it only ever shows up in an answer or an error message.
+    """
+    if env_file is None or not env_file.is_file():
+        return []
+    return [value for name, value in dotenv_values(env_file).items() if value and _SECRET_NAME.search(name)]
 
 
 def _describe_bad_key(key: str) -> str:

@@ -122,6 +122,16 @@ def test_an_unknown_setting_value_is_one_line_and_exit_2() -> None:
     assert "Traceback" not in completed.stderr
 
 
+def test_the_proxy_command_is_read_from_hokusai_proxy_cmd() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOKUSAI_")}
+    by_env = subprocess.run([sys.executable, "-m", "hokusai_contracts", "local", "--stack", "docker"],
+                            env={**env, "HOKUSAI_PROXY_CMD": "my-proxy --port {port}"}, capture_output=True,
+                            text=True, timeout=120)
+    assert by_env.returncode == 2 and "PROXY_CMD runs a process" in by_env.stderr
+
+
 def test_serve_auth_refuses_a_malformed_key_without_echoing_it() -> None:
     from hokusai_contracts.stack.processes import free_port
 

@@ -352,6 +352,20 @@ def test_the_full_key_appears_in_no_output_report_or_log(happy_run: LiveRun, dep
     assert mask(deployment.api_key) in report_text
 
 
+def keys_in_urls(entries: list[JournalEntry], key: str) -> list[str]:
+    """Requests whose path or query held ``key``, as the fronts recorded them (masked: so look for the mask)."""
+    masked = mask(key)
+    return [f"{e.hop} {e.method} {e.path}" for e in entries
+            if any(form in text for form in (key, masked) for text in [e.path, *(v for _, v in e.query)])]
+
+
+def test_no_recorded_url_holds_the_key(happy_run: LiveRun, deployment: LiveDeployment) -> None:
+    # What the load balancers and CDNs in front of production would log: the URL of every request.
+    assert keys_in_urls(happy_run.entries, deployment.api_key) == []
+    # Not vacuous: the "key in a query parameter" check did send one (a decoy of the key's format).
+    assert any(name == "api_key" for e in happy_run.entries for name, _ in e.query), happy_run.summary()
+
+
 # -- broken deployments: the first diagnosis names the root cause ----------------------------------------------
 
 
@@ -393,6 +407,7 @@ def test_a_broken_deployment_is_diagnosed_by_its_root_cause(
     assert run.report["verdict"] == "fail"
     assert run.seconds < FAULT_RUN_BOUND_S, f"{run.seconds:.0f} s"
     assert leaks(run, key) == []
+    assert keys_in_urls(run.entries, key) == []
     assert forbidden_auth_calls(run.entries) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -45,6 +46,27 @@ def test_contract_local_passes_with_every_operation_exercised(tmp_path: Path) ->
     for name in ("junit.xml", "contract-report.md"):
         assert (tmp_path / name).exists()
 
-    # The seeded key is random per run: anything shaped like a full key is a leak.
+    # The seeded keys and the admin token are random per run: anything shaped like one whole is a leak.
     written = [output] + [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
-    assert not any(re.search(r"hk_(live|test)_[A-Za-z0-9]{32}", text) for text in written)
+    assert not any(_WHOLE_SECRET.search(text) for text in written)
+
+
+# The stack's secrets, by shape: random per run, so whatever shows one whole is a leak. The admin token
+# (adm_ + 32 URL-safe characters) is what the auth-service suite administers keys with.
+_WHOLE_SECRET = re.compile(r"hk_(live|test)_[A-Za-z0-9]{32}|adm_[A-Za-z0-9_-]{32}")
+
+
+def test_no_seeded_key_or_admin_token_appears_whole_in_output_reports_or_logs(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path),
+         "--suites", "auth-service", "--no-faults", "--max-examples", "5"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "HOKUSAI_ARTIFACT_MB": "0"},
+    )
+    output = completed.stdout + completed.stderr
+    assert (tmp_path / "contract-report.json").exists(), output[-3000:]
+    written = {"output": output} | {str(p.relative_to(tmp_path)): p.read_text(errors="replace")
+                                    for p in tmp_path.rglob("*") if p.is_file()}
+    assert {where: found.group(0)[:12] for where, text in written.items()
+            if (found := _WHOLE_SECRET.search(text))} == {}
+    # Not vacuous: the admin token did reach the report, masked, in an exchange of the suite.
+    assert re.search(r"Bearer adm_[A-Za-z0-9_-]{6}\.\.\.", written["contract-report.json"])

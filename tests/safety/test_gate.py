@@ -136,3 +136,37 @@ def test_egress_passes_paths_starlette_routes_would_not_match(gate: Gate) -> Non
         answer = httpx.get(egress.base(Target.MLFLOW) + "/api/2.0/mlflow/logged-models/%0A%C3%B6")
     assert answer.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST"}
     assert seen == ["/mlflow/api/2.0/mlflow/logged-models/%0A%C3%B6"]
+
+
+def test_a_key_in_a_url_is_refused_as_a_live_safety_failure(gate: Gate, tmp_path: Path) -> None:
+    from hokusai_contracts.report.model import CheckStatus, Report
+    from hokusai_contracts.run.live import _record_gate
+
+    seen: list[httpx.Request] = []
+    client = httpx.Client(transport=GatedTransport(gate, inner=httpx.MockTransport(
+        lambda request: seen.append(request) or httpx.Response(200, json={}))))
+    for url in (BASES[Target.PROXY] + f"/api/2.0/mlflow/experiments/search?api_key={KEY}",
+                BASES[Target.PROXY] + f"/api/2.0/mlflow/registered-models/get?name=%{ord(KEY[0]):x}{KEY[1:]}",
+                BASES[Target.AUTH] + f"/api/v1/keys/{KEY}"):
+        with pytest.raises(Refused, match="secret of the run in its URL"):
+            client.get(url, headers={"Authorization": f"Bearer {KEY}"})
+    assert seen == [] and gate.sent == 0
+    report = Report(tool_version="t", mode="live")
+    _record_gate(report, gate)
+    (safety,) = [c for c in report.checks if c.suite == "live-safety"]
+    assert safety.status is CheckStatus.FAILED and safety.cases == 3
+    assert KEY not in report.model_dump_json()
+    assert KEY not in (tmp_path / "traffic.jsonl").read_text()
+
+
+def test_egress_refuses_a_key_in_a_url(gate: Gate) -> None:
+    seen: list[str] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    with running_egress(gate, True, 5.0, transport=httpx.MockTransport(upstream)) as egress:
+        refused = httpx.get(egress.base(Target.PROXY) + f"/api/2.0/mlflow/experiments/get?experiment_id={KEY}")
+    assert refused.status_code == GUARD_STATUS and refused.json()["error_code"] == "LIVE_POLICY_REFUSED"
+    assert KEY not in refused.text and seen == []

@@ -118,3 +118,41 @@ def test_unknown_writes_are_not_sent(policy: SafetyPolicy) -> None:
     restore = _request(Target.PROXY, "POST", "/api/2.0/mlflow/experiments/restore", {"experiment_id": "1"})
     reason = policy.refusal(restore)
     assert reason is not None and "not an operation" in reason
+
+
+OTHER_SECRET = "s3cr3t/value+with=signs"  # an .env secret: URL-special characters, so its encoding differs
+
+
+@pytest.mark.parametrize(("target", "path", "query"), [
+    (Target.PROXY, "/api/2.0/mlflow/experiments/search", f"max_results=1&api_key={KEY}"),
+    (Target.AUTH, f"/api/v1/keys/{KEY}", ""),
+    (Target.PROXY, "/api/2.0/mlflow/experiments/search", "key=" + "".join(f"%{ord(c):02X}" for c in KEY)),
+    (Target.PROXY, "/api/2.0/mlflow/experiments/search", f"key={KEY[:12]}%2525{ord(KEY[12]):02x}{KEY[13:]}"),
+    (Target.ORIGIN, "/health", "token=s3cr3t%2Fvalue%2Bwith%3Dsigns"),
+    (Target.MLFLOW, "/api/2.0/mlflow/experiments/get", "experiment_id=s3cr3t/value+with%3Dsigns"),
+], ids=["query", "path", "percent-encoded", "encoded-twice", "other-secret-encoded", "other-secret-form"])
+def test_no_secret_of_the_run_in_a_url(contracts: tuple[Contract, Contract], target: Target, path: str,
+                                        query: str) -> None:
+    policy = SafetyPolicy(KEY, *contracts, secrets=[OTHER_SECRET])
+    reason = policy.refusal(OutgoingRequest(target=target, method="GET", path=path, query=query))
+    assert reason is not None and "in its URL" in reason
+    assert KEY not in reason and OTHER_SECRET not in reason
+
+
+def test_a_registered_secret_is_refused_in_a_url_too(policy: SafetyPolicy) -> None:
+    from hokusai_contracts.domain.redact import forget_secrets, register_secrets
+
+    admin = "adm_" + "T" * 32
+    register_secrets(admin)
+    try:
+        assert policy.refusal(_request(Target.PROXY, "GET", f"/api/2.0/mlflow/experiments/get?x={admin}")) is not None
+        assert policy.refusal(OutgoingRequest(target=Target.PROXY, method="GET", path="/api/2.0/mlflow/x",
+                                              query=f"token={admin}")) is not None
+    finally:
+        forget_secrets()
+
+
+def test_a_decoy_key_in_a_url_passes(policy: SafetyPolicy) -> None:
+    decoy = "hk_live_" + "D" * 32
+    assert policy.refusal(OutgoingRequest(target=Target.PROXY, method="GET", path="/api/2.0/mlflow/experiments/search",
+                                          query=f"max_results=1&api_key={decoy}")) is None

@@ -10,12 +10,15 @@ import yaml
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.commands.cli import main
+from hokusai_contracts.contracts.files import contracts_dir
 from hokusai_contracts.run.mlflow_diff import MLFLOW_DIFF_FILE, diff_mlflow_versions
 from hokusai_contracts.spec.diff import ChangeKind, Severity
-from hokusai_contracts.stack.mlflow_contracts import CONTRACTS_DIR, VERSIONS_DIR, committed_versions, mlflow_contracts
+from hokusai_contracts.stack.mlflow_contracts import committed_versions, mlflow_contracts, versions_dir
 from hokusai_contracts.stack.mlflow_env import pinned_version
 
 PLATFORM_VERSIONS = ("2.9.2", "3.4.0", "3.9.0")
+CONTRACTS_DIR = contracts_dir()
+VERSIONS_DIR = versions_dir()
 
 
 def test_the_platforms_versions_and_the_pinned_one_are_committed() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, UsageError
+from hokusai_contracts.contracts import files
 
 if TYPE_CHECKING:
     from hokusai_contracts.report.model import Report
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="run the scenario and the suites against the local stack")
     local.add_argument("--report-dir", type=Path, default=Path("reports"))
     local.add_argument("--stack", choices=["process", "docker"], default="process")
-    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url}")
+    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url} "
+                                           "(default: HOKUSAI_PROXY_CMD)")
     local.add_argument("--proxy-image", help="with --stack docker: your proxy's image instead of the reference one")
     local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
                        help="how the fake auth service answers bad keys (default: production, as the real one)")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+    local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     live = commands.add_parser(
         "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
@@ -97,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--suites", type=_live_suites, default=None,
                       help="comma-separated read-only suites (auth-service,mlflow-direct,proxy) or none")
     live.add_argument("--models", type=_models, default=None, help="model kinds for the registration scenario")
+    live.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
     parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
@@ -127,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    generate.add_argument("--contracts-dir", type=Path, metavar="DIR", help="read the overlay from and write into DIR")
     generate.add_argument("--mlflow-version", help="a committed version's pair (contracts/mlflow/<version>/), "
                                                    "from that version's protos; default: the pinned one")
 
@@ -134,11 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     mlflow_diff.add_argument("old", metavar="OLD", help="the version clients are written against, e.g. 2.9.2")
     mlflow_diff.add_argument("new", metavar="NEW", help="the server's version, e.g. 3.9.0")
     mlflow_diff.add_argument("--report-dir", type=Path, default=Path("reports"))
+    mlflow_diff.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
     spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
     spec.add_argument("--report-dir", type=Path, default=Path("reports"))
     spec.add_argument("--no-dynamic", action="store_true", help="only the static diff and consumer impact")
+    spec.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     compose = commands.add_parser("compose", help="the compose stack for manual use (needs a Docker engine)")
     compose.add_argument("action", choices=["up", "down", "render"])
@@ -154,11 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        files.use_contracts_dir(getattr(args, "contracts_dir", None))
         return _dispatch(args)
     except HokusaiContractsError as exc:
         if args.debug:
             raise
-        print(f"hokusai-contracts: error: {exc}", file=sys.stderr)
+        from hokusai_contracts.domain.redact import redact
+
+        # A message may quote a log tail or an answer: every secret the run registered is masked.
+        print(f"hokusai-contracts: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hokusai-contracts: interrupted; the stack was stopped.", file=sys.stderr)
@@ -210,11 +221,13 @@ def _local(args: argparse.Namespace) -> int:
     from hokusai_contracts.settings import load_local_settings
 
     settings = load_local_settings()
+    # The option wins over HOKUSAI_PROXY_CMD (what `make contract-local PROXY_CMD=...` sets).
+    proxy_cmd = args.proxy_cmd if args.proxy_cmd is not None else settings.proxy_cmd
 
-    if args.stack == "docker" and args.proxy_cmd:
+    if args.stack == "docker" and proxy_cmd:
         raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
                          "with PROXY_IMAGE=... (or drop STACK=docker)")
-    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=args.proxy_cmd, auth_profile=args.auth_profile,
+    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image)

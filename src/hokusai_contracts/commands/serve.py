@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -14,10 +15,14 @@ import time
 from pathlib import Path
 
 from hokusai_contracts._errors import StackError, UsageError
+from hokusai_contracts.domain.redact import mask
 from hokusai_contracts.stack.definition import StackDefinition
-from hokusai_contracts.stack.processes import describe, running_stack
+from hokusai_contracts.stack.processes import StackEndpoints, running_stack
 
-__all__ = ["serve"]
+__all__ = ["KEY_FILE", "serve", "stack_lines"]
+
+#: The file in the stack's directory that holds the seeded key.
+KEY_FILE = "api-key"
 
 
 def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
@@ -68,9 +73,12 @@ def serve(args: argparse.Namespace) -> int:
     if args.part == "auth":
         argv = [sys.executable, "-m", "hokusai_mocks.fake_auth", "--host", "127.0.0.1", "--port", str(args.port),
                 "--profile", args.profile]
-        for key in args.api_key:
-            argv += ["--api-key", key]
-        env = {"FAKE_AUTH_ADMIN_TOKEN": args.admin_token} if args.admin_token else None
+        # Secrets go to the child by environment, never argv: any user of the machine can read an
+        # argv (ps, /proc/PID/cmdline), only the owner an environment. As explicit as the options
+        # were: given keys replace a FAKE_AUTH_API_KEYS of the caller's, as --api-key did.
+        env = {"FAKE_AUTH_ADMIN_TOKEN": args.admin_token} if args.admin_token else {}
+        if args.api_key:
+            env["FAKE_AUTH_API_KEYS"] = ",".join(args.api_key)
         return _foreground(argv, env)
     if args.part == "proxy":
         return _foreground([sys.executable, "-m", "hokusai_mocks.reference_proxy", "--host", "127.0.0.1",
@@ -82,9 +90,14 @@ def serve(args: argparse.Namespace) -> int:
 def _serve_stack(args: argparse.Namespace) -> int:
     definition = StackDefinition(auth_profile=args.profile, with_journals=True)
     with running_stack(definition, args.proxy_cmd) as stack:
-        assert stack.endpoints is not None
+        assert stack.endpoints is not None and stack.root is not None
+        # The key goes to a file only its owner reads, inside the stack's own directory (removed at stop):
+        # the example below reads it from there, so the key is never on screen, in argv or in history.
+        key_file = stack.root / KEY_FILE
+        key_file.touch(mode=0o600)
+        key_file.write_text(stack.endpoints.api_key, "utf-8")
         print("Local stack is up (Ctrl-C to stop):", flush=True)
-        print(describe(stack.endpoints), flush=True)
+        print(stack_lines(stack.endpoints, key_file), flush=True)
         try:
             while all(part.process.poll() is None for part in stack.parts.values()):
                 time.sleep(0.5)
@@ -92,3 +105,17 @@ def _serve_stack(args: argparse.Namespace) -> int:
             return 0
         dead = [str(p.part) for p in stack.parts.values() if p.process.poll() is not None]
         raise StackError(f"{', '.join(dead)} stopped unexpectedly; the stack was shut down")
+
+
+def stack_lines(endpoints: StackEndpoints, key_file: Path) -> str:
+    """Where the stack answers, the key masked and where to read it, and a command that works as printed."""
+    uri, token = shlex.quote(endpoints.proxy_url), f'"$(cat {shlex.quote(str(key_file))})"'
+    return "\n".join([
+        f"  MLflow server : {endpoints.mlflow_url}",
+        f"  auth service  : {endpoints.auth_url}",
+        f"  MLflow proxy  : {endpoints.proxy_url}",
+        f"  API key       : {mask(endpoints.api_key)} (service {endpoints.service_id}), "
+        f"in {key_file} (mode 0600, removed at stop)",
+        f"  try it        : MLFLOW_TRACKING_TOKEN={token} hokusai-contracts scenario --tracking-uri {uri}",
+        f"  your client   : MLFLOW_TRACKING_URI={uri} MLFLOW_TRACKING_TOKEN={token} python your_script.py",
+    ])

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.redact import redact, redact_headers
 
 __all__ = [
     "ContractRef",
@@ -76,6 +77,18 @@ class Exchange(BaseModel):
     elapsed_ms: float | None = None
     error: str | None = Field(default=None, description="Transport error instead of a response.")
 
+    # Redacted here, whoever builds the exchange: a builder that forgets the run's secrets (or an
+    # admin token in an Authorization header) must not be able to put them in a report.
+    @field_validator("url", "request_body", "response_body", "error")
+    @classmethod
+    def _redacted(cls, value: str | None) -> str | None:
+        return redact(value) if value is not None else None
+
+    @field_validator("request_headers", "response_headers")
+    @classmethod
+    def _redacted_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        return redact_headers(value)
+
 
 class Finding(BaseModel):
     """One contract disagreement on one hop."""
@@ -94,6 +107,11 @@ class Finding(BaseModel):
     exchanges: list[Exchange] = Field(default_factory=list, description="The failing exchange(s), redacted.")
     reproduction: str | None = Field(default=None, description="A curl command with credentials redacted.")
     count: int = Field(default=1, description="How many times the same finding was seen.")
+
+    @field_validator("expected", "observed", "recommendation", "known_reason", "reproduction")
+    @classmethod
+    def _redacted(cls, value: str | None) -> str | None:
+        return redact(value) if value is not None else None
 
     def identity(self) -> tuple[str, str, str, str]:
         """Findings with the same identity are the same disagreement seen again."""

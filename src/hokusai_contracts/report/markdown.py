@@ -7,6 +7,7 @@ reproduce it (credentials redacted); coverage and timings last.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hokusai_contracts.domain.findings import Finding
@@ -16,6 +17,26 @@ from hokusai_contracts.report.model import CheckStatus, Report
 __all__ = ["render_markdown", "write_markdown"]
 
 _ACTOR = {"client": "Client", "proxy": "Proxy", "auth": "Auth", "mlflow": "MLflow"}
+# Line breaks end a table row, a list item or a heading; other control characters are noise at best.
+_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _inline(text: object) -> str:
+    """``text`` on one line: what a finding quotes from an answer may hold anything."""
+    return _CONTROL.sub("", _BREAKS.sub(" ", str(text)))
+
+
+def _cell(text: object, limit: int | None = None) -> str:
+    """A table cell: one line, and a ``|`` escaped so that it does not end the cell (code spans too)."""
+    value = _inline(text)
+    return (value[:limit] if limit else value).replace("|", "\\|")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks inside ``text``, so the text cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _sequence(finding: Finding) -> list[str]:
@@ -36,25 +57,28 @@ def _sequence(finding: Finding) -> list[str]:
 
 def _mermaid_text(text: str) -> str:
     # Mermaid ends a message at ';' or a newline and treats '#' as an entity start.
-    return text.replace(";", ",").replace("#", "").replace("\n", " ")[:120]
+    return _inline(text).replace(";", ",").replace("#", "")[:120]
 
 
 def _finding_section(number: int, finding: Finding) -> list[str]:
     known = f" — known deviation: {finding.known_reason}" if finding.known else ""
+    known = _inline(known)
     lines = [
-        f"#### {number}. `{finding.kind.value}` on `{finding.operation}`{known}",
+        f"#### {number}. `{finding.kind.value}` on `{_inline(finding.operation)}`{known}",
         "",
-        f"- **Hop**: `{finding.hop}`  **Location**: `{finding.location}`  **Seen**: {finding.count}×",
+        f"- **Hop**: `{finding.hop}`  **Location**: `{_inline(finding.location)}`  **Seen**: {finding.count}×",
         f"- **Contract**: `{finding.contract}`" if finding.contract else "- **Contract**: (none)",
-        f"- **Expected**: {finding.expected}",
-        f"- **Observed**: {finding.observed}",
-        f"- **Recommendation**: {finding.recommendation}",
+        f"- **Expected**: {_inline(finding.expected)}",
+        f"- **Observed**: {_inline(finding.observed)}",
+        f"- **Recommendation**: {_inline(finding.recommendation)}",
         "",
     ]
     if finding.exchanges:
         lines += _sequence(finding) + [""]
     if finding.reproduction:
-        lines += ["```sh", finding.reproduction, "```", ""]
+        reproduction = _CONTROL.sub("", finding.reproduction)
+        fence = _fence(reproduction)
+        lines += [fence + "sh", reproduction, fence, ""]
     return lines
 
 
@@ -70,18 +94,18 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     if report.targets.proxy_url or report.targets.auth_url:
-        lines += [f"Targets: proxy `{report.targets.proxy_url}` ({report.targets.proxy}), auth "
+        lines += [f"Targets: proxy `{report.targets.proxy_url}` ({_inline(report.targets.proxy)}), auth "
                   f"`{report.targets.auth_url}`, MLflow `{report.targets.mlflow_url}`.", ""]
     if report.diagnosis:
         lines += ["## Diagnosis", ""]
         for rank, item in enumerate(report.diagnosis, 1):
-            lines.append(f"{rank}. **{item.category.value}** ({item.confidence:.0%}): {item.summary}")
-            lines += [f"   - evidence: {e}" for e in item.evidence]
-            lines.append(f"   - recommendation: {item.recommendation}")
+            lines.append(f"{rank}. **{item.category.value}** ({item.confidence:.0%}): {_inline(item.summary)}")
+            lines += [f"   - evidence: {_inline(e)}" for e in item.evidence]
+            lines.append(f"   - recommendation: {_inline(item.recommendation)}")
         lines.append("")
     if failed:
         lines += ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
-        lines += [f"| {c.suite} | {c.name} | {c.message[:200].replace('|', '/')} |" for c in failed]
+        lines += [f"| {_cell(c.suite)} | {_cell(c.name)} | {_cell(c.message, 200)} |" for c in failed]
         lines.append("")
     unknown_findings = [f for f in report.findings if not f.known]
     lines += ["## Findings by hop", ""]
@@ -101,28 +125,28 @@ def render_markdown(report: Report) -> str:
         lines += [f"## Known deviations seen ({len(known)})", "",
                   "Reported, not failing: each matches a reviewed entry of `contracts/known-deviations.yaml`.", "",
                   "| hop | operation | kind | location | seen | why |", "| --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| `{f.hop}` | `{f.operation}` | {f.kind.value} | `{f.location}` | {f.count} | "
-                  f"{(f.known_reason or '').replace('|', '/')[:160]} |" for f in known]
+        lines += [f"| `{f.hop}` | `{_cell(f.operation)}` | {f.kind.value} | `{_cell(f.location)}` | {f.count} | "
+                  f"{_cell(f.known_reason or '', 160)} |" for f in known]
         lines.append("")
     if report.coverage:
         exercised = sum(c.exercised for c in report.coverage)
         lines += ["## Coverage", "", f"{exercised} of {len(report.coverage)} contract operations exercised.", "",
                   "| contract | operation | exercised | statuses |", "| --- | --- | --- | --- |"]
-        lines += [f"| {c.contract} | `{c.operation}` | {'yes' if c.exercised else '**no**'} | "
+        lines += [f"| {_cell(c.contract)} | `{_cell(c.operation)}` | {'yes' if c.exercised else '**no**'} | "
                   f"{', '.join(map(str, c.statuses))} |" for c in report.coverage]
         lines.append("")
     if report.suites:
         lines += ["## Suites", "", "| suite | passed | failed | skipped | errors | cases | seconds |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {s.name} | {s.passed} | {s.failed} | {s.skipped} | {s.errors} | {s.cases} | {s.seconds:.1f} |"
-                  for s in report.suites]
+        lines += [f"| {_cell(s.name)} | {s.passed} | {s.failed} | {s.skipped} | {s.errors} | {s.cases} | "
+                  f"{s.seconds:.1f} |" for s in report.suites]
         lines.append("")
     if report.timings:
         lines += ["## Timings", "", "| phase | seconds |", "| --- | --- |"]
-        lines += [f"| {name} | {seconds:.2f} |" for name, seconds in report.timings.items()]
+        lines += [f"| {_cell(name)} | {seconds:.2f} |" for name, seconds in report.timings.items()]
         lines.append("")
     if report.warnings:
-        lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
+        lines += ["## Warnings", ""] + [f"- {_inline(w)}" for w in report.warnings] + [""]
     return "\n".join(lines)
 
 

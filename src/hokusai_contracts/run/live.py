@@ -32,6 +32,7 @@ from hokusai_contracts.checks.live.performance import Performance, compare_with_
 from hokusai_contracts.checks.live.probing import LiveProbes
 from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, warm_imports
+from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding
@@ -44,7 +45,6 @@ from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
 from hokusai_contracts.safety.policy import SafetyPolicy, Target
 from hokusai_contracts.safety.transport import gated_client
 from hokusai_contracts.settings import LiveSettings
-from hokusai_contracts.stack.definition import project_root
 
 __all__ = ["LIVE_SUITES", "LiveOptions", "run_live"]
 
@@ -97,8 +97,8 @@ def check_hosts_resolve(settings: LiveSettings) -> None:
 def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], None] = print) -> Report:
     check_hosts_resolve(settings)
     key = settings.key
-    root = project_root()
-    contracts_dir = root / "contracts"
+    root = files.contracts_root()
+    contracts_dir = files.contracts_dir()
     auth_contract = Contract.load(contracts_dir / "auth-service.yaml", root=root)
     mlflow_contract = Contract.load(contracts_dir / "mlflow.yaml", root=root)
     proxy_contract = Contract.load(contracts_dir / "mlflow-proxy.yaml", root=root)
@@ -222,21 +222,21 @@ def _suites(report: Report, egress: Egress, settings: LiveSettings, options: Liv
     from hokusai_contracts.checks.suites.context import SuiteContext
     from hokusai_contracts.checks.suites.runner import add_coverage, fold_records, run_pytest_suites
 
-    root = project_root()
+    root = files.contracts_root()
     suites = [s for s in options.suites if s != "mlflow-direct" or settings.mlflow_url]
     with tempfile.TemporaryDirectory(prefix="hokusai-live-") as workdir:
         # The context file holds the key: it lives in a private temporary directory, gone after the suites.
         context = SuiteContext(
             mode="live", proxy_url=egress.base(Target.PROXY), auth_url=egress.base(Target.AUTH),
             mlflow_url=egress.base(Target.MLFLOW) if settings.mlflow_url else None, api_key=settings.key,
-            contracts_dir=root / "contracts", results_file=Path(workdir) / "results.jsonl",
+            contracts_dir=files.contracts_dir(), results_file=Path(workdir) / "results.jsonl",
             max_examples=settings.live_max_examples, live_safe_only=True, suites=suites,
             request_timeout_s=settings.timeout_s,
         )
         records, walls = run_pytest_suites(context, Path(workdir), tell) if suites else ([], {})
     report.timings.update({f"suites.{name}": seconds for name, seconds in walls.items()})
     coverage = fold_records(report, records, deviations, drop=_from_gate)
-    add_coverage(report, coverage, root / "contracts", root)
+    add_coverage(report, coverage, files.contracts_dir(), root)
 
 
 def _performance(report: Report, probes: LiveProbes, settings: LiveSettings, perf: Performance,

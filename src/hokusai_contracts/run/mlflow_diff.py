@@ -20,8 +20,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.contracts.files import contracts_root
 from hokusai_contracts.spec.diff import ChangeKind, Severity, SpecChange, diff_files, verdict
-from hokusai_contracts.stack.definition import project_root
 from hokusai_contracts.stack.mlflow_contracts import mlflow_contracts
 from hokusai_contracts.stack.mlflow_env import check_version
 
@@ -54,7 +54,7 @@ def diff_mlflow_versions(old: str, new: str, out: Callable[[str], None] | None =
     old, new = check_version(old, "OLD"), check_version(new, "NEW")
     before = mlflow_contracts(old, "OLD", out)
     after = mlflow_contracts(new, "NEW", out)
-    changes = diff_files(before.mlflow, after.mlflow, project_root())
+    changes = diff_files(before.mlflow, after.mlflow, contracts_root())
     return MlflowDiff(
         old=old, new=new, old_contract=_shown(before.mlflow), new_contract=_shown(after.mlflow),
         old_reviewed=before.reviewed, new_reviewed=after.reviewed, verdict=verdict(changes),
@@ -96,5 +96,5 @@ def run_mlflow_diff(old: str, new: str, report_dir: Path, out: Callable[[str], N
 
 
 def _shown(path: Path) -> str:
-    root = project_root()
+    root = contracts_root()
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, StackError
+from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
@@ -68,9 +69,9 @@ def run_spec_check(candidate: Path, *, report_dir: Path, dynamic: bool = True, o
     root = _project_root()
     report = Report(tool_version=__version__, mode="spec")
     started = time.perf_counter()
-    current = Contract.load(root / CURRENT_CONTRACT, root)
+    current = Contract.load(files.contracts_dir() / CURRENT_CONTRACT.name, root)
     proposed = Contract.load(candidate, root)
-    consumers = load_consumers(root / CONSUMERS_DIR, root)
+    consumers = load_consumers(files.contracts_dir() / CONSUMERS_DIR.name, root)
     changes = impact(diff_specs(current, proposed), consumers)
     report.timings["spec_diff"] = round(time.perf_counter() - started, 3)
 
@@ -246,9 +247,7 @@ def _finding_text(finding: Finding) -> str:
 
 
 def _project_root() -> Path:
-    from hokusai_contracts.stack.definition import project_root
-
-    return project_root()
+    return files.contracts_root()
 
 
 # -- command line ----------------------------------------------------------------------------

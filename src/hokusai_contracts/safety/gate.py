@@ -73,12 +73,13 @@ class Gate:
         Raises ``Refused`` (policy) or ``BudgetExhausted`` without taking a slot.
         """
         reason = self.policy.refusal(request)
+        path = redact(request.path, self.policy.secrets)
         with self._lock:
             if reason is None and self.sent >= self.budget:
                 reason = f"the request budget of {self.budget} is spent (HOKUSAI_REQUEST_BUDGET)"
-                refusal = Refusal(request.target.value, request.method, redact(request.path), reason, budget=True)
+                refusal = Refusal(request.target.value, request.method, path, reason, budget=True)
             elif reason is not None:
-                refusal = Refusal(request.target.value, request.method, redact(request.path), reason, budget=False)
+                refusal = Refusal(request.target.value, request.method, path, reason, budget=False)
             else:
                 self.sent += 1
                 now = time.monotonic()
@@ -95,15 +96,16 @@ class Gate:
                error: str | None = None) -> None:
         if status is not None:
             self.policy.observe(request, status, body)
-        self._log({"target": request.target.value, "method": request.method, "path": redact(request.path),
-                   "status": status, "ms": round(seconds * 1000, 1), **({"error": error} if error else {})})
+        self._log({"target": request.target.value, "method": request.method,
+                   "path": redact(request.path, self.policy.secrets), "status": status,
+                   "ms": round(seconds * 1000, 1), **({"error": error} if error else {})})
 
     def _log(self, entry: dict[str, object]) -> None:
         if self.log_path is None:
             return
         line = json.dumps({"t": round(time.time(), 3), **entry})
         with self._lock, self.log_path.open("a", encoding="utf-8") as sink:
-            sink.write(redact(line, [self.policy.api_key]) + "\n")
+            sink.write(redact(line, self.policy.secrets) + "\n")
 
     @property
     def exhausted(self) -> bool:

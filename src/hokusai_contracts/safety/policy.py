@@ -3,6 +3,9 @@
 The rules of the issue, enforced in one place that every live request passes
 (the tool's own probes, the MLflow client, the Schemathesis suites):
 
+- no secret of the run (the key under test, anything registered with
+  ``domain.redact.register_secrets``) in a URL, path or query, plain or
+  percent-encoded: URLs end up in access logs of load balancers, CDNs and proxies;
 - the API key goes to the proxy and the auth service only, never to MLflow
   direct or another prefix of the proxy's host;
 - on the auth service, only operations its contract marks ``x-live-safe``
@@ -18,12 +21,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.redact import redact, registered_secrets
 
 __all__ = ["PROBE_PREFIX", "Created", "OutgoingRequest", "SafetyPolicy", "Target"]
 
@@ -91,9 +96,19 @@ def _walk(value: Any) -> Iterator[tuple[str, Any]]:
             yield from _walk(item)
 
 
+def _url_forms(url: str) -> set[str]:
+    """``url`` as sent and as each decoding makes it, so that an encoded secret is still seen."""
+    forms = {url}
+    for _ in range(3):  # encoded twice over at most; a third round finds nothing new
+        forms |= {unquote(f) for f in forms} | {unquote_plus(f) for f in forms}
+    return forms
+
+
 class SafetyPolicy:
-    def __init__(self, api_key: str, auth_contract: Contract, mlflow_contract: Contract) -> None:
+    def __init__(self, api_key: str, auth_contract: Contract, mlflow_contract: Contract,
+                 secrets: Iterable[str] = ()) -> None:
         self.api_key = api_key
+        self._secrets = tuple(s for s in secrets if s)
         self._auth = auth_contract
         self._mlflow = mlflow_contract
         self._lock = threading.Lock()
@@ -104,6 +119,9 @@ class SafetyPolicy:
     def refusal(self, request: OutgoingRequest) -> str | None:
         """Why ``request`` must not be sent, or None when it may."""
         method = request.method.upper()
+        if self._secret_in_url(request):
+            return (f"{method} {redact(request.path, self.secrets)[:200]} would carry a secret of the run in its "
+                    "URL, where access logs keep it: live runs send keys in headers and bodies only")
         if not request.target.takes_key and self._carries_key(request):
             return (f"the API key would go to {request.target.value} ({method} {request.path}): "
                     "live runs send it to the proxy and the auth service only")
@@ -126,6 +144,15 @@ class SafetyPolicy:
         if found is None:
             return f"{method} {request.path} is not an operation of {self._mlflow.display_path}: not sent to production"
         return self._write_refusal(request, found.operation.label, found.path_params)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The key under test and every other secret the run knows."""
+        return frozenset({self.api_key, *self._secrets} | registered_secrets())
+
+    def _secret_in_url(self, request: OutgoingRequest) -> bool:
+        forms = _url_forms(request.path + "?" + request.query)
+        return any(secret in form for secret in self.secrets for form in forms)
 
     def _carries_key(self, request: OutgoingRequest) -> bool:
         return any(self.api_key in value for value in request.headers.values()) or self.api_key in request.query \

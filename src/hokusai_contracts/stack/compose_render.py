@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from hokusai_contracts import __version__
+from hokusai_contracts.domain.redact import register_secrets
 from hokusai_contracts.stack.definition import DEFAULT_PORTS, Expect, HealthRule, Part, StackDefinition, project_root
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan
 
@@ -66,6 +67,9 @@ class RunSecrets:
     seed_key: str
     postgres_password: str
     minio_password: str
+
+    def __post_init__(self) -> None:
+        register_secrets(self.seed_key, self.postgres_password, self.minio_password)
 
     @classmethod
     def generate(cls) -> RunSecrets:

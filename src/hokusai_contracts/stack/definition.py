@@ -13,7 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.masked import masked_repr
 
 __all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS",
            "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed", "project_root"]
@@ -102,8 +104,8 @@ class StackDefinition:
     proxy_mount: str = "/api/mlflow"
     # The key the scenario authenticates with: the fixture's entry of this name.
     scenario_key_name: str = "primary"
-    seed_file: Path = field(default_factory=lambda: project_root() / "mocks" / "fake_auth" / "keys.yaml")
-    admin_token: str = field(default_factory=lambda: "adm_" + secrets.token_urlsafe(24), repr=False)
+    seed_file: Path = field(default_factory=files.seed_file)
+    admin_token: str = field(default_factory=lambda: "adm_" + secrets.token_urlsafe(24))
     # A start that takes longer than this is a failed start, with the log tail shown.
     start_timeout_s: float = 60.0
     stop_timeout_s: float = 5.0
@@ -119,6 +121,7 @@ class StackDefinition:
     mlflow_fault: str = "none"
     # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.
     fault_delay_s: float = 6.0
+    __repr__ = masked_repr()  # the admin token masked
 
 
 def journals_needed(definition: StackDefinition) -> bool:

@@ -17,6 +17,8 @@ from typing import Protocol
 import httpx
 
 from hokusai_contracts._errors import StackError
+from hokusai_contracts.domain.masked import masked_repr
+from hokusai_contracts.domain.redact import register_secrets
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.plan import PartPlan, StackPlan
 
@@ -39,6 +41,11 @@ class StackEndpoints:
     mlflow_journal: Path | None = None
     auth_journal_url: str | None = None
     mlflow_journal_url: str | None = None
+    __repr__ = masked_repr()  # pytest -l and debuggers print it: the key, token and seeded keys masked
+
+    def __post_init__(self) -> None:
+        # Known from here on to every redact() of the process: reports, logs, error messages.
+        register_secrets(self.api_key, self.admin_token, *(str(k.get("key") or "") for k in self.keys.values()))
 
 
 class Stack(Protocol):

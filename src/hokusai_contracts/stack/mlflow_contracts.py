@@ -29,7 +29,7 @@ from typing import NamedTuple
 from packaging.version import InvalidVersion, Version
 
 from hokusai_contracts._errors import UsageError
-from hokusai_contracts.stack.definition import project_root
+from hokusai_contracts.contracts.files import contracts_dir
 from hokusai_contracts.stack.mlflow_env import (
     cache_root,
     check_version,
@@ -38,12 +38,8 @@ from hokusai_contracts.stack.mlflow_env import (
     pinned_version,
 )
 
-__all__ = ["CONTRACTS_DIR", "VERSIONS_DIR", "MlflowContracts", "committed_versions", "mlflow_contracts",
-           "regenerate_contracts"]
+__all__ = ["MlflowContracts", "committed_versions", "mlflow_contracts", "regenerate_contracts", "versions_dir"]
 
-CONTRACTS_DIR = project_root() / "contracts"
-#: One folder per committed version other than the pinned one.
-VERSIONS_DIR = CONTRACTS_DIR / "mlflow"
 _MLFLOW, _PROXY, _OVERLAY = "mlflow.yaml", "mlflow-proxy.yaml", "mlflow-proxy.overlay.yaml"
 _STAMP = "generated-by.json"
 
@@ -55,11 +51,16 @@ class MlflowContracts(NamedTuple):
     reviewed: bool
 
 
+def versions_dir() -> Path:
+    """One folder per committed version other than the pinned one (``contracts/mlflow/``)."""
+    return contracts_dir() / "mlflow"
+
+
 def committed_versions() -> list[str]:
     """The pinned version and every version with a committed pair, oldest first."""
     found = {pinned_version()}
-    if VERSIONS_DIR.is_dir():
-        for folder in VERSIONS_DIR.iterdir():
+    if versions_dir().is_dir():
+        for folder in versions_dir().iterdir():
             if (folder / _MLFLOW).is_file() and (folder / _PROXY).is_file() and _is_version(folder.name):
                 found.add(folder.name)
     return sorted(found, key=Version)
@@ -69,9 +70,9 @@ def mlflow_contracts(version: str | None, setting: str = "MLFLOW_VERSION",
                      out: Callable[[str], None] | None = None) -> MlflowContracts:
     """The contracts of ``version`` (None: the pinned one); generated into the cache if none is committed."""
     if version is None or not version.strip() or check_version(version, setting) == pinned_version():
-        return MlflowContracts(CONTRACTS_DIR / _MLFLOW, CONTRACTS_DIR / _PROXY, reviewed=True)
+        return MlflowContracts(contracts_dir() / _MLFLOW, contracts_dir() / _PROXY, reviewed=True)
     version = check_version(version, setting)
-    committed = VERSIONS_DIR / version
+    committed = versions_dir() / version
     if (committed / _MLFLOW).is_file() and (committed / _PROXY).is_file():
         return MlflowContracts(committed / _MLFLOW, committed / _PROXY, reviewed=True)
     return _generated(version, setting, out)
@@ -87,12 +88,12 @@ def regenerate_contracts(version: str | None, check: bool = False,
 
     pinned = version is None or not version.strip() or check_version(version) == pinned_version()
     if pinned:
-        target, python, command = CONTRACTS_DIR, None, "make contracts"
+        target, python, command = contracts_dir(), None, "make contracts"
     else:
         version = check_version(str(version))
-        target, command = VERSIONS_DIR / version, f"make contracts MLFLOW_VERSION={version}"
+        target, command = versions_dir() / version, f"make contracts MLFLOW_VERSION={version}"
         python = mlflow_environment(version, out=out).python
-    overlay = CONTRACTS_DIR / _OVERLAY
+    overlay = contracts_dir() / _OVERLAY
     try:
         if check:
             return check_drift(target, overlay, python, regenerate=command)
@@ -118,7 +119,7 @@ def _generated(version: str, setting: str, out: Callable[[str], None] | None) ->
                 out(f"Generating the contracts of MLflow {version} from its protos into {folder} (not reviewed)...")
             building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-building-", dir=root))
             try:
-                generate_contracts(building, CONTRACTS_DIR / _OVERLAY, python)
+                generate_contracts(building, contracts_dir() / _OVERLAY, python)
                 (building / _STAMP).write_text(json.dumps(stamp, indent=2) + "\n", "utf-8")
                 if folder.exists():
                     shutil.rmtree(folder)
@@ -139,7 +140,7 @@ def _generator_digest() -> str:
     package = Path(hokusai_mlflow_openapi.__file__).resolve().parent
     for source in sorted(package.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    digest.update((CONTRACTS_DIR / _OVERLAY).read_bytes())
+    digest.update((contracts_dir() / _OVERLAY).read_bytes())
     return digest.hexdigest()
 
 

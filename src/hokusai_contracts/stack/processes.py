@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hokusai_contracts._errors import StackError
+from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, Part, StackDefinition
 from hokusai_contracts.stack.health import Stack, StackEndpoints, assemble_endpoints, start_in_order
@@ -75,6 +76,7 @@ class ProcessStack:
     endpoints: StackEndpoints | None = None
     plan: StackPlan | None = None
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    __repr__ = masked_repr("endpoints", "proxy_cmd", "root")  # where it answers, secrets masked
 
     # -- start -----------------------------------------------------------------------------
 

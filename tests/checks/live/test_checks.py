@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from hokusai_contracts.checks.live.investigate import run_investigation
 from hokusai_contracts.checks.live.probing import LiveProbes
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.redact import KEY_PATTERN
 from hokusai_contracts.report.model import CheckStatus, Report
 from hokusai_contracts.safety.gate import Gate
 from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
@@ -96,7 +98,19 @@ def test_bearer_checks_fail_a_proxy_that_ignores_the_key() -> None:
     assert {name for name, status in checks.items() if status is CheckStatus.FAILED} == {
         "missing key", "malformed key", "unknown key", "key in a query parameter"}
     assert ("client->proxy", FindingKind.IGNORED_AUTH) in _kinds(probes)
-    assert ("client->proxy", FindingKind.UNDECLARED_CREDENTIAL) in _kinds(probes)
+    assert any(f.location == "query.api_key" and f.kind is FindingKind.IGNORED_AUTH for f in probes.report.findings)
+
+
+def test_bearer_checks_never_put_the_key_in_a_url() -> None:
+    # The proxy that ignores keys lets anything in: the one place a check would be tempted to use the key.
+    probes, _, sent = _probes(lambda request: _mlflow_like(request, check_key=False))
+    run_bearer_checks(probes)
+    urls = [str(r.url) for r in sent]
+    assert [u for u in urls if KEY in unquote(u)] == []
+    (query_key,) = [r.url.params["api_key"] for r in sent if "api_key" in r.url.params]
+    # The question is still asked, with a decoy of the key's format.
+    assert KEY_PATTERN.fullmatch(query_key) and query_key != KEY
+    assert KEY not in probes.report.model_dump_json()
 
 
 def test_a_proxy_refusing_a_key_the_auth_service_accepts_is_evidence_for_service_config() -> None:

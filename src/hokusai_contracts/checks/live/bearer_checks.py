@@ -5,6 +5,11 @@ client sends it, and with every wrong way of sending one. Each answer must be
 a status the proxy's contract documents; only the Bearer key may get in. A
 proxy refusing a key the auth service accepts for ``platform`` is the
 evidence of ``service_config`` / ``contract_mismatch``.
+
+"Does the proxy take a key in the query?" is asked with a decoy of the key's
+format, never the key: a URL lands in every access log on the way (load
+balancer, CDN, proxy), and the gate refuses a URL holding the key anyway. A
+proxy letting the decoy in checks no key at all.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ def run_bearer_checks(probes: LiveProbes) -> None:
         ("malformed key", {"Authorization": "Bearer not-a-hokusai-key"}, {}),
         ("unknown key", {"Authorization": f"Bearer {_made_up_key()}"}, {}),
         ("key in X-API-Key", {"X-API-Key": key}, {}),
-        ("key in a query parameter", {}, {"api_key": key}),
+        ("key in a query parameter", {}, {"api_key": _made_up_key()}),
     ]
     for name, headers, extra in wrong_ways:
         result = probes.ask("GET", url, params={**params, **extra}, headers=headers)
@@ -79,13 +84,17 @@ def run_bearer_checks(probes: LiveProbes) -> None:
                                "on failure.",
                 exchanges=[result.exchange()]))
         if let_in and name == "key in a query parameter":
+            ok = False
             findings.append(Finding(
-                hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.UNDECLARED_CREDENTIAL,
-                location="query.api_key", expected="401: the contract takes the key from Authorization: Bearer only",
+                hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.IGNORED_AUTH,
+                location="query.api_key",
+                expected="401: the contract takes the key from Authorization: Bearer only, and this one is made up",
                 contract=probes.proxy_contract.ref("/components/securitySchemes/bearerAuth"),
                 observed=answer_of(result), suite=SUITE, exchanges=[result.exchange()],
-                recommendation="Refuse keys in the query string: URLs end up in access logs and browser history."))
-        verdict = "let in" if let_in else "refused"
+                recommendation="The proxy let in a made-up key sent in the query string: it must validate every "
+                               "request's key, and take keys from Authorization: Bearer only (URLs end up in "
+                               "access logs and browser history)."))
+        verdict = ("decoy " if name == "key in a query parameter" else "") + ("let in" if let_in else "refused")
         probes.check(SUITE, name, result, operation=OPERATION, ok=ok, message=f"{answer_of(result)} ({verdict})",
                      findings=findings)
 

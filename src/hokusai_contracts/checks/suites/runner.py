@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hokusai_contracts.checks.suites.context import CONTEXT_ENV, SuiteContext
+from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding
@@ -29,7 +30,6 @@ from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
 from hokusai_contracts.journal.recording import read_journal
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCoverage, Report
-from hokusai_contracts.stack.definition import project_root
 
 if TYPE_CHECKING:
     from hokusai_contracts.run.local import LocalOptions
@@ -122,8 +122,8 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
     proxy afterwards is judged for credential leaks only.
     """
     scenario_entries = len(read_journal(endpoints.mlflow_journal)) if endpoints.mlflow_journal else 0
-    root = project_root()
-    contracts_dir = root / "contracts"
+    root = files.contracts_root()
+    contracts_dir = files.contracts_dir()
     assert stack.root is not None
     workdir = stack.root / "suites"
     workdir.mkdir(mode=0o700, exist_ok=True)
