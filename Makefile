@@ -49,6 +49,13 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 ifneq ($(value PROXY_CMD),)
 contract-local: export HOKUSAI_PROXY_CMD = $(value PROXY_CMD)
 endif
+# MLFLOW_VERSION / MLFLOW_CLIENTS reach the runner the same way, as HOKUSAI_MLFLOW_VERSION / HOKUSAI_MLFLOW_CLIENTS.
+ifneq ($(MLFLOW_VERSION),)
+contract-local: export HOKUSAI_MLFLOW_VERSION = $(MLFLOW_VERSION)
+endif
+ifneq ($(MLFLOW_CLIENTS),)
+contract-local: export HOKUSAI_MLFLOW_CLIENTS = $(MLFLOW_CLIENTS)
+endif
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
 	$(DOCKER_ENV) $(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \

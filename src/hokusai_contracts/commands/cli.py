@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+    local.add_argument("--mlflow-version", help="the MLflow server's version (default: HOKUSAI_MLFLOW_VERSION, else "
+                                                "the pinned one); built into a cached environment on first use")
+    local.add_argument("--mlflow-clients", help="MLflow client versions to run the scenario with, comma-separated "
+                                                "(default: HOKUSAI_MLFLOW_CLIENTS)")
     local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     live = commands.add_parser(
@@ -230,7 +234,13 @@ def _local(args: argparse.Namespace) -> int:
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
-                           artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image)
+                           artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
+                           mlflow_version=args.mlflow_version or settings.mlflow_version)
+    clients = args.mlflow_clients or settings.mlflow_clients
+    if clients:
+        from hokusai_contracts.stack.mlflow_env import parse_versions
+
+        options.mlflow_clients = parse_versions(clients, "MLFLOW_CLIENTS")
     if args.suites is not None:
         options.suites = args.suites
     if args.models:

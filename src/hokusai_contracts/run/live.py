@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +40,7 @@ from hokusai_contracts.domain.redact import mask, redact
 from hokusai_contracts.report.diagnosis import diagnose
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report, Targets
 from hokusai_contracts.report.writers import write_reports
+from hokusai_contracts.run.mlflow_versions import detect_mlflow_version, live_contracts
 from hokusai_contracts.safety.egress import GUARD_STATUS, Egress, running_egress
 from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
 from hokusai_contracts.safety.policy import SafetyPolicy, Target
@@ -58,6 +59,9 @@ CLEANUP_RESERVE = 20
 class LiveOptions:
     report_dir: Path = Path("reports")
     keep: bool = False
+    # The live server's version's contracts, relative to the contracts folder (run_live sets them).
+    mlflow_contract: str = "mlflow.yaml"
+    proxy_contract: str = "mlflow-proxy.yaml"
     suites: list[str] = field(default_factory=lambda: list(LIVE_SUITES))
     models: list[ModelKind] = field(default_factory=lambda: [ModelKind.LOGISTIC])
 
@@ -128,6 +132,15 @@ def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], 
     with gated_client(gate, settings.verify, settings.timeout_s) as client, \
             running_egress(gate, settings.verify, settings.timeout_s) as egress:
         say = _rewriter(egress, [key])
+        # The server's MLflow version chooses the contracts, before any check relies on them.
+        versioned = live_contracts(detect_mlflow_version(client, settings.mlflow_url, settings.proxy_url, key), report)
+        deviations = deviations.for_mlflow(report.targets.mlflow_version)
+        if versioned is not None:
+            mlflow_contract = Contract.load(versioned.mlflow, root=root)
+            proxy_contract = Contract.load(versioned.proxy, root=root)
+            gate.policy = policy = SafetyPolicy(key, auth_contract, mlflow_contract)
+            options = replace(options, mlflow_contract=versioned.mlflow.relative_to(contracts_dir).as_posix(),
+                              proxy_contract=versioned.proxy.relative_to(contracts_dir).as_posix())
 
         def tell(line: str) -> None:
             out(say(line))
@@ -231,12 +244,13 @@ def _suites(report: Report, egress: Egress, settings: LiveSettings, options: Liv
             mlflow_url=egress.base(Target.MLFLOW) if settings.mlflow_url else None, api_key=settings.key,
             contracts_dir=files.contracts_dir(), results_file=Path(workdir) / "results.jsonl",
             max_examples=settings.live_max_examples, live_safe_only=True, suites=suites,
-            request_timeout_s=settings.timeout_s,
+            request_timeout_s=settings.timeout_s, mlflow_contract=options.mlflow_contract,
+            proxy_contract=options.proxy_contract,
         )
         records, walls = run_pytest_suites(context, Path(workdir), tell) if suites else ([], {})
     report.timings.update({f"suites.{name}": seconds for name, seconds in walls.items()})
     coverage = fold_records(report, records, deviations, drop=_from_gate)
-    add_coverage(report, coverage, files.contracts_dir(), root)
+    add_coverage(report, coverage, files.contracts_dir(), root, ("auth-service.yaml", options.proxy_contract))
 
 
 def _performance(report: Report, probes: LiveProbes, settings: LiveSettings, perf: Performance,

@@ -20,6 +20,7 @@ from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.report.diagnosis import diagnose
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report, Targets
 from hokusai_contracts.report.writers import write_reports
+from hokusai_contracts.run.mlflow_versions import add_mlflow_diffs, note_versions, prepare_versions, run_clients
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, StackEndpoints, describe, running_stack
 
@@ -47,6 +48,12 @@ class LocalOptions:
     # Write REPORT_DIR/consumers/mlflow-proxy.yaml from the journal (reference proxy runs only).
     refresh_consumers: bool = True
     proxy_image: str | None = None
+    # MLFLOW_VERSION and MLFLOW_CLIENTS (run/mlflow_versions.py); None and [] keep the pinned MLflow alone.
+    mlflow_version: str | None = None
+    mlflow_clients: list[str] = field(default_factory=list)
+    # The server version's contracts, relative to the contracts folder (set by prepare_versions).
+    mlflow_contract: str = "mlflow.yaml"
+    proxy_contract: str = "mlflow-proxy.yaml"
 
 
 def scenario_checks(result: ScenarioResult, suite: str = "scenario") -> list[CheckRecord]:
@@ -63,12 +70,16 @@ def scenario_checks(result: ScenarioResult, suite: str = "scenario") -> list[Che
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
     report = Report(tool_version=__version__, mode="local",
                     targets=Targets(proxy=options.proxy_cmd or "reference"))
+    # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
+    versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out)
+    options = replace(options, mlflow_contract=versions.mlflow_contract, proxy_contract=versions.proxy_contract)
     # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
     # the critical path.
     warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
     warm.start()
     definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
-                                 mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s)
+                                 mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
+                                 mlflow_version=versions.server)
     logs = options.report_dir / "logs"
     context: AbstractContextManager[Stack]
     if options.stack == "docker":
@@ -83,6 +94,7 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         report.timings.update({k: round(v, 3) for k, v in stack.timings.items()})
         report.targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
                                  mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+        note_versions(report, versions)
         out("Local stack is up:")
         out(describe(endpoints))
         started = time.perf_counter()
@@ -115,6 +127,8 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
             out("\n— Concurrency: 8 registrations at once —")
             _record_probe(report, "concurrency", *run_concurrency(endpoints), out)
         run_suites(report, endpoints, stack, options, out)
+        if versions.clients and preflight.healthy:
+            run_clients(report, endpoints, versions, options.models, out)
         if options.faults:
             out("\n— Faults —")
             started = time.perf_counter()
@@ -124,6 +138,7 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
                 report.add_finding(finding)
             report.timings["faults"] = round(time.perf_counter() - started, 3)
     report.timings.update({k: round(v, 3) for k, v in stack.timings.items() if k == "stop"})
+    add_mlflow_diffs(report, versions, options.report_dir, out)
     report.finished_at = datetime.now(UTC)
     report.summarise_suites()
     report.diagnosis = diagnose(report)

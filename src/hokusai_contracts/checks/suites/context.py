@@ -26,6 +26,9 @@ class SuiteContext(BaseModel):
     api_key: str
     admin_token: str | None = None
     contracts_dir: Path
+    # The MLflow server version's pair, relative to contracts_dir (or absolute, generated on demand).
+    mlflow_contract: str = "mlflow.yaml"
+    proxy_contract: str = "mlflow-proxy.yaml"
     results_file: Path
     max_examples: int = 10
     # Live runs only call operations marked `x-live-safe: true` in the contract.

@@ -131,7 +131,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
         mode="local", proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url, mlflow_url=endpoints.mlflow_url,
         api_key=endpoints.api_key, admin_token=endpoints.admin_token, contracts_dir=contracts_dir,
         results_file=workdir / "results.jsonl", max_examples=options.max_examples or DEFAULT_MAX_EXAMPLES,
-        suites=list(options.suites),
+        suites=list(options.suites), mlflow_contract=options.mlflow_contract, proxy_contract=options.proxy_contract,
     )
     out("\n— Contract suites —")
     started = time.perf_counter()
@@ -139,7 +139,8 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
     report.timings.update({f"suites.{name}": seconds for name, seconds in walls.items()})
     report.timings["suites"] = round(time.perf_counter() - started, 3)
 
-    deviations = KnownDeviations.load(contracts_dir / "known-deviations.yaml", root=root)
+    deviations = KnownDeviations.load(contracts_dir / "known-deviations.yaml", root=root).for_mlflow(
+        options.mlflow_version)
     today = date.today()
     report.warnings += [f"expired known deviation: {w}" for w in deviations.expired(today)]
     coverage = fold_records(report, records, deviations)
@@ -147,7 +148,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
     journal_started = time.perf_counter()
     for hop, journal, contract_file in (
         (Hop.PROXY_TO_AUTH, endpoints.auth_journal, AUTH_CONTRACT),
-        (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, MLFLOW_CONTRACT),
+        (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, options.mlflow_contract),
     ):
         if journal is None or not (contracts_dir / contract_file).exists():
             continue
@@ -169,7 +170,7 @@ def run_suites(report: Report, endpoints: StackEndpoints, stack: Stack, options:
             coverage.setdefault(contract.display_path, {}).setdefault(operation, set()).update(statuses)
     report.timings["hop_journals"] = round(time.perf_counter() - journal_started, 3)
 
-    add_coverage(report, coverage, contracts_dir, root)
+    add_coverage(report, coverage, contracts_dir, root, (AUTH_CONTRACT, options.proxy_contract))
     failed = sum(c.status is CheckStatus.FAILED for c in report.checks)
     out(f"{len(records)} suite tests and the hop journals judged; {failed} checks failed, "
         f"{sum(not f.known for f in report.findings)} unknown findings")

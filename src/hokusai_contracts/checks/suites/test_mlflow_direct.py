@@ -22,7 +22,7 @@ from hokusai_contracts.domain.hops import Hop
 context = load_context()
 if context.mlflow_url is None:
     pytest.skip("no direct MLflow URL: set HOKUSAI_MLFLOW_URL to test MLflow itself", allow_module_level=True)
-schema = load_schema(context, "mlflow.yaml", context.mlflow_url)
+schema = load_schema(context, context.mlflow_contract, context.mlflow_url)
 
 pytestmark = pytest.mark.suite("mlflow-direct")
 
@@ -30,6 +30,6 @@ pytestmark = pytest.mark.suite("mlflow-direct")
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
 def test_mlflow_direct(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
-    recorder = recorder_factory("mlflow-direct", Hop.CLIENT_TO_MLFLOW, "mlflow.yaml")
+    recorder = recorder_factory("mlflow-direct", Hop.CLIENT_TO_MLFLOW, context.mlflow_contract)
     assert context.mlflow_url is not None
     recorder.call(case, context.mlflow_url)

@@ -26,10 +26,10 @@ context = load_context()
 #: the registration path instead of wandering through thirty other operations.
 WORKFLOW_IDS = ("createExperiment", "createRun", "logMetric", "createRegisteredModel", "createModelVersion",
                 "getModelVersion")
-schema = load_schema(context, "mlflow-proxy.yaml", context.proxy_url, positive_only=True).include(
+schema = load_schema(context, context.proxy_contract, context.proxy_url, positive_only=True).include(
     operation_id=list(WORKFLOW_IDS))
 RECORDER = Recorder("stateful", Hop.CLIENT_TO_PROXY,
-                    Contract.load(context.contracts_dir / "mlflow-proxy.yaml", root=context.contracts_dir.parent),
+                    Contract.load(context.contracts_dir / context.proxy_contract, root=context.contracts_dir.parent),
                     context)
 AUTH = {"Authorization": f"Bearer {context.api_key}"}
 
