@@ -129,3 +129,41 @@ def test_a_3_9_client_cannot_log_a_model_through_the_proxy_to_a_2_9_server(serve
     checks = {check.name: check.status for check in client_checks(run)}
     assert checks["mlflow-3.9.0:logistic:log_model"] is CheckStatus.FAILED
     assert "mlflow-3.9.0:logistic:register" not in checks
+
+
+def test_contract_local_against_mlflow_3_9_with_a_2_9_client_passes_end_to_end(tmp_path: Path) -> None:
+    """The whole local run (stack, scenario, suites, journals, faults) against a 3.9.0 server."""
+    import json
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path),
+         "--mlflow-version", "3.9.0", "--mlflow-clients", "2.9.2"],
+        capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "HOKUSAI_ARTIFACT_MB": "5"})
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-3000:]
+    report = json.loads((tmp_path / "contract-report.json").read_text())
+    assert report["verdict"] == "pass"
+    assert [f for f in report["findings"] if not f["known"]] == []
+    assert report["targets"]["mlflow_version"] == "3.9.0" and report["targets"]["client_versions"] == ["2.9.2"]
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert checks["mlflow-2.9.2:logistic:register"] == "passed" and checks["logistic:register"] == "passed"
+    assert {c["contract"] for c in report["coverage"]} == {"contracts/auth-service.yaml",
+                                                          "contracts/mlflow/3.9.0/mlflow-proxy.yaml"}
+    journal = next(c for c in report["checks"] if c["name"].startswith("proxy->mlflow (mlflow-2.9.2 client"))
+    assert journal["status"] == "passed" and "contracts/mlflow/3.9.0/mlflow.yaml" in journal["message"]
+    diff = json.loads((tmp_path / "mlflow-diff-2.9.2-3.9.0.json").read_text())
+    assert diff["verdict"] == "compatible" and "POST /api/2.0/mlflow/logged-models" in diff["operations_added"]
+
+
+def test_a_bad_mlflow_version_stops_contract_local_before_the_stack(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path),
+                                "--mlflow-clients", "2.9.2,9.9.9"], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1].startswith(
+        "hokusai-contracts: error: MLFLOW_CLIENTS=9.9.9: there is no MLflow 9.9.9 on the package index")
+    assert "Local stack is up" not in completed.stdout and not (tmp_path / "contract-report.json").exists()

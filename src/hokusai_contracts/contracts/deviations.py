@@ -142,7 +142,7 @@ class KnownDeviations(BaseModel):
         return marked
 
     def for_mlflow(self, version: str | None) -> KnownDeviations:
-        """The entries that apply to a run against MLflow ``version`` (None: the pinned one, as ever: all)."""
+        """The entries that apply to a run against MLflow ``version`` (None: a version not known, every entry)."""
         if version is None:
             return self
         kept = self.model_copy(update={"deviations": [d for d in self.deviations

@@ -72,7 +72,8 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
                     targets=Targets(proxy=options.proxy_cmd or "reference"))
     # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
     versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out)
-    options = replace(options, mlflow_contract=versions.mlflow_contract, proxy_contract=versions.proxy_contract)
+    options = replace(options, mlflow_version=versions.server, mlflow_contract=versions.mlflow_contract,
+                      proxy_contract=versions.proxy_contract)
     # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
     # the critical path.
     warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
