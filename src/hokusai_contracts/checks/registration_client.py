@@ -6,6 +6,9 @@ it imports nothing but the standard library, mlflow and scikit-learn, and works 
 2.x and 3.x clients alike. The API key comes from ``MLFLOW_TRACKING_TOKEN`` in the environment,
 as a real client's does, never from argv (which every user of the machine can read).
 
+``scenario.py`` (the in-process scenario with the pinned client) trains and logs its models with
+``train`` and ``log_model_arguments`` from here, so both scenarios register the same models.
+
 It prints one JSON object per line on stdout: first ``{"client": {...}}`` (the versions it runs
 with), then one ``{"step": {...}}`` per step, in the steps of ``scenario.py`` (api_key, proxy,
 connect, experiment, train, log_model, register, verify), each with ``name``, ``ok``,
