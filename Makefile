@@ -18,6 +18,9 @@ DOCKER_NETWORK ?=
 DOCKER_ENV = $(if $(MLFLOW_IMAGE),HOKUSAI_MLFLOW_IMAGE='$(MLFLOW_IMAGE)') $(if $(BASE_IMAGE),HOKUSAI_BASE_IMAGE='$(BASE_IMAGE)') \
 	$(if $(DOCKER_NETWORK),HOKUSAI_DOCKER_NETWORK='$(DOCKER_NETWORK)')
 FULL ?=
+# UPDATE_CONSUMERS=1: contract-local adds what the reference proxy sends, and
+# contracts/consumers/mlflow-proxy.yaml lacks, to that committed file (otherwise it only warns).
+UPDATE_CONSUMERS ?=
 SPEC ?=
 # MLflow versions: the server's (default: the pinned one) and the scenario's clients, comma-separated.
 MLFLOW_VERSION ?=
@@ -59,7 +62,8 @@ endif
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
 	$(DOCKER_ENV) $(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
-		$(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') $(if $(FULL),--full)
+		$(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') $(if $(FULL),--full) \
+		$(if $(filter 1 true yes,$(UPDATE_CONSUMERS)),--update-consumers)
 
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
 	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep)
@@ -68,9 +72,10 @@ contract-spec: $(STAMP) ## Check a candidate auth-service spec: make contract-sp
 	@test -n "$(SPEC)" || { echo "usage: make contract-spec SPEC=path/to/candidate.yaml" >&2; exit 2; }
 	$(BIN)/hokusai-contracts spec-check "$(SPEC)" --report-dir "$(REPORT_DIR)"
 
-test: $(STAMP) ## Run the test suite (lint, types, unit and integration tests)
+test: $(STAMP) ## Run the test suite (lint, types, import layers, unit and integration tests)
 	$(BIN)/ruff check src mocks tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff only

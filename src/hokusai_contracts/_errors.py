@@ -2,16 +2,22 @@
 
 ```
 HokusaiContractsError          every error of ours; the CLI catches it at the edge
-├── UsageError                 the user asked for something we cannot do (exit 2)
+├── UsageError                 the user asked for something we cannot do (exit 2): a bad option,
+│   │                          setting, REPORT_DIR, PROXY_CMD...
 │   └── ContractError          a contract file is unreadable or invalid: file, line, what, next
 ├── StackError                 a part of the stack failed to start or to answer (exit 2)
 └── SafetyError                a live run refused to do something unsafe (exit 2)
+    └── safety.gate.Refused    the gate refused a request (policy); a live phase records it as a
+        └── BudgetExhausted    check, so it reaches the CLI only through a defect; budget spent
+
+Terminated (a KeyboardInterrupt)  SIGTERM, raised where the run can unwind (exit 143)
 ```
 
 Exit codes follow Schemathesis: 0 all checks passed, 1 checks found failures,
-2 bad input or setup. Exit code 1 is never raised as an error: a failing check
-is a ``Finding`` in the report, not an exception. Bad arguments to a function
-(a programming mistake, not a user's) stay built-in ``ValueError``/``TypeError``.
+2 bad input or setup; 130 on Ctrl-C and 143 on SIGTERM, as shells count them. Exit code 1 is
+never raised as an error: a failing check is a ``Finding`` in the report, not an exception. Bad
+arguments to a function (a programming mistake, not a user's) stay built-in
+``ValueError``/``TypeError``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ __all__ = [
     "HokusaiContractsError",
     "SafetyError",
     "StackError",
+    "Terminated",
     "UsageError",
 ]
 
@@ -67,3 +74,11 @@ class SafetyError(HokusaiContractsError):
     """A live run refused an action its safety policy forbids (e.g. a write to production)."""
 
     exit_code = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """The process got SIGTERM. A ``KeyboardInterrupt`` on purpose: it must pass every ``except
+    Exception`` on its way out, so that teardown runs as it does on Ctrl-C; the CLI exits 143."""
+
+    def __init__(self) -> None:
+        super().__init__("SIGTERM")

@@ -10,6 +10,7 @@ passes on.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -23,7 +24,7 @@ from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
 __all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "env_file_secrets", "http_url",
-           "load_cache_settings", "load_live_settings", "load_local_settings", "settings_error"]
+           "cache_root", "load_cache_settings", "load_live_settings", "load_local_settings", "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -64,6 +65,15 @@ def load_cache_settings() -> CacheSettings:
         return CacheSettings()
     except ValidationError as exc:
         raise settings_error(exc) from None
+
+
+def cache_root() -> Path:
+    """Where per-version MLflow environments and on-demand contracts go (``HOKUSAI_CACHE_DIR``)."""
+    chosen = load_cache_settings().cache_dir
+    if chosen is not None:
+        return chosen.expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hokusai-contracts"
 
 
 def load_local_settings() -> LocalSettings:

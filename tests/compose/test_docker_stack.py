@@ -321,7 +321,7 @@ def test_a_local_run_on_docker_passes_and_leaves_the_engine_as_it_was(real_engin
     from hokusai_contracts.run.local import LocalOptions, run_local
 
     before = _everything()
-    options = LocalOptions(report_dir=tmp_path, stack="docker", suites=[], artifact_mb=0, refresh_consumers=False)
+    options = LocalOptions(report_dir=tmp_path, stack="docker", suites=[], artifact_mb=0)
     report = run_local(options, out=lambda line: None)
     assert report.verdict == "pass", [(f.kind, f.observed) for f in report.findings if not f.known]
     assert {"contract-report.json", "contract-report.md", "junit.xml"} <= {p.name for p in tmp_path.iterdir()}

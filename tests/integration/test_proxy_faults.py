@@ -119,9 +119,9 @@ def test_the_faults_suite_passes_the_reference_proxy_on_a_dropped_upload(mended_
     stack = mended_stack
     assert stack.endpoints is not None
     lines: list[str] = []
-    checks, findings = run_faults(stack, stack.endpoints, delay_s=6.0, out=lines.append, cases=[DROP])
-    assert findings == []
-    (check,) = checks
+    result = run_faults(stack, stack.endpoints, delay_s=6.0, out=lines.append, cases=[DROP])
+    (check,) = result.checks
+    assert check.findings == []
     assert check.status is CheckStatus.PASSED and check.operation == UPLOAD
     assert check.message.startswith("proxy answered 502"), check.message
     assert check.seconds < 10

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hokusai_contracts import ContractRef, Exchange, Finding, FindingKind, Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report, report_json_schema
 from hokusai_contracts.report.writers import write_reports
 
@@ -41,7 +42,7 @@ def finding(known: bool = False, **changes: object) -> Finding:
 )
 def test_verdict_is_derived(statuses: list[CheckStatus], findings: list[Finding], verdict: str) -> None:
     report = Report(tool_version="t", mode="local",
-                    checks=[CheckRecord(suite="s", name=str(i), status=s) for i, s in enumerate(statuses)],
+                    checks=[CheckRecord(suite=Suite.SCENARIO, name=str(i), status=s) for i, s in enumerate(statuses)],
                     findings=findings)
     assert report.verdict == verdict
     assert json.loads(report.model_dump_json())["verdict"] == verdict

@@ -11,6 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from hokusai_contracts import Exchange, Finding, FindingKind, Hop, mask
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import forget_secrets, register_secrets
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
 from hokusai_contracts.report.writers import write_reports
@@ -43,9 +44,9 @@ def nasty_report() -> Report:
         known = report.add_finding(Finding(
             hop=Hop.PROXY_TO_MLFLOW, operation=f"POST /k/{number}{text}", kind=FindingKind.UNKNOWN_VALUE,
             location=text, expected="e", observed="o", recommendation="r", known=True, known_reason=text))
-        report.checks.append(CheckRecord(suite=f"suite {text}", name=f"check {text}", status=CheckStatus.FAILED,
+        report.checks.append(CheckRecord(suite=Suite.PROXY, name=f"check {text}", status=CheckStatus.FAILED,
                                          message=text, finding_ids=[index, known]))
-        report.checks.append(CheckRecord(suite="skips", name=text, status=CheckStatus.SKIPPED, message=text))
+        report.checks.append(CheckRecord(suite=Suite.FAULTS, name=text, status=CheckStatus.SKIPPED, message=text))
         report.timings[f"phase {text}"] = 1.0
     report.warnings += NASTY
     report.summarise_suites()
@@ -130,11 +131,11 @@ def test_no_secret_of_the_run_reaches_a_report_file(tmp_path: Path) -> None:
                       exchanges=[Exchange(method="POST", url="http://auth/api/v1/keys",
                                           request_headers={"Authorization": f"Bearer {ADMIN}"}, status=401)])
     message = f"{key} {ADMIN} {DOTENV_SECRET}"
-    report.checks.append(CheckRecord(suite="s", name="n", status=CheckStatus.FAILED, message=message,
+    report.checks.append(CheckRecord(suite=Suite.PROXY, name="n", status=CheckStatus.FAILED, message=message,
                                      finding_ids=[report.add_finding(finding)]))
     report.warnings.append(f"the log said {DOTENV_SECRET}")
     # Assigned after construction: no validator saw it, only the last net before the files.
-    report.findings[0].suite = DOTENV_SECRET
+    report.findings[0].location = DOTENV_SECRET
     for path in write_reports(report, tmp_path):
         text = path.read_text("utf-8")
         for secret in (key, ADMIN, DOTENV_SECRET):

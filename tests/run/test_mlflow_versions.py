@@ -6,17 +6,18 @@ import httpx
 import pytest
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.contracts.mlflow_versions import pinned_version
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import Report
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check
 from hokusai_contracts.run.mlflow_versions import (
-    _add_naming,
-    _named,
+    _name_clients,
     detect_mlflow_version,
     live_contracts,
     prepare_versions,
 )
-from hokusai_contracts.stack.mlflow_env import pinned_version
 
 KEY = "hk_live_" + "Ab3" * 10 + "Zz"
 
@@ -48,26 +49,24 @@ def test_no_version_when_the_server_does_not_say_one(status: int, text: str) -> 
 
 
 def test_a_committed_version_gets_its_contracts_an_unknown_one_a_warning() -> None:
-    report = Report(tool_version="t", mode="live")
-    chosen = live_contracts("2.9.2", report)
-    assert chosen is not None and chosen.mlflow.parts[-2:] == ("2.9.2", "mlflow.yaml")
-    assert report.targets.mlflow_version == "2.9.2" and report.warnings == []
-    assert live_contracts(pinned_version(), report) is None and report.warnings == []
-    assert live_contracts("3.5.1", report) is None
-    assert "3.5.1, which has no committed contract" in report.warnings[-1]
-    assert live_contracts(None, report) is None and "version is unknown" in report.warnings[-1]
+    chosen, warnings = live_contracts("2.9.2")
+    assert chosen is not None and chosen.mlflow.parts[-2:] == ("2.9.2", "mlflow.yaml") and warnings == []
+    assert live_contracts(pinned_version()) == (None, [])
+    chosen, warnings = live_contracts("3.5.1")
+    assert chosen is None and "3.5.1, which has no committed contract" in warnings[0]
+    chosen, warnings = live_contracts(None)
+    assert chosen is None and "version is unknown" in warnings[0]
 
 
 def test_the_pinned_server_and_no_clients_build_nothing() -> None:
-    plan = prepare_versions(None, None, lambda line: None)
+    plan = prepare_versions(None, [], lambda line: None)
     assert plan.server == pinned_version() and plan.clients == []
-    assert (plan.mlflow_contract, plan.proxy_contract, plan.contracts.reviewed) == ("mlflow.yaml",
-                                                                                    "mlflow-proxy.yaml", True)
+    assert plan.contract_files() == {} and plan.contracts.reviewed and plan.warnings() == []
 
 
 def test_bad_client_lists_are_refused_before_anything_starts() -> None:
     with pytest.raises(UsageError, match="MLFLOW_CLIENTS='two' is not an MLflow version"):
-        prepare_versions(None, "two", lambda line: None)
+        prepare_versions(None, ["two"], lambda line: None)
 
 
 def finding(observed: str = "POST /api/2.0/mlflow/logged-models") -> Finding:
@@ -76,12 +75,11 @@ def finding(observed: str = "POST /api/2.0/mlflow/logged-models") -> Finding:
                    observed=observed, recommendation="Check the path.")
 
 
-def test_findings_name_the_client_and_the_server_and_merged_ones_name_every_client() -> None:
-    report = Report(tool_version="t", mode="local")
-    first = _add_naming(report, _named(finding(), "3.4.0", "2.9.2"), "3.4.0")
-    second = _add_naming(report, _named(finding(), "3.9.0", "2.9.2"), "3.9.0")
-    assert first == second == 0 and report.findings[0].count == 2
-    observed = report.findings[0].observed
-    assert "sent for the MLflow 3.4.0 client; judged by MLflow 2.9.2's contract" in observed
-    assert "also the MLflow 3.9.0 client" in observed
-    assert "MLflow 3.4.0 clients call this" in report.findings[0].recommendation
+def test_findings_name_every_client_that_sent_them_and_the_server() -> None:
+    checks = [(Check(suite=Suite.HOP_JOURNAL, name=f"client {v}", status=CheckStatus.PASSED, findings=[finding()]), v)
+              for v in ("3.4.0", "3.9.0")]
+    _name_clients(checks, "2.9.2")
+    for check, _ in checks:
+        (named,) = check.findings
+        assert "(sent for the MLflow 3.4.0, MLflow 3.9.0 clients; judged by MLflow 2.9.2's contract)" in named.observed
+        assert "MLflow 3.4.0, MLflow 3.9.0 clients send this" in named.recommendation

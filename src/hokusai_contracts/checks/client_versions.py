@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hokusai_contracts.checks.scenario import ModelKind, ScenarioResult, StepResult, probe_name
+from hokusai_contracts.checks.scenario import ModelKind, ScenarioResult, StepResult, probe_name, scenario_checks
 from hokusai_contracts.domain.redact import redact
-from hokusai_contracts.report.model import CheckRecord, CheckStatus
+from hokusai_contracts.report.phase import Check
 from hokusai_contracts.stack.mlflow_env import MlflowEnvironment
 
 __all__ = ["CLIENT_SCRIPT", "ClientRun", "ClientStep", "client_checks", "run_client_scenario"]
@@ -108,9 +108,9 @@ def _read(run: ClientRun, stdout: str, api_key: str, out: Callable[[str], None])
             out(f"❌ FAILED at step '{result.name}': {detail}")
 
 
-def client_checks(run: ClientRun, suite: str = "scenario") -> list[CheckRecord]:
+def client_checks(run: ClientRun) -> list[Check]:
     """One check per step, named ``mlflow-<client version>:<model>:<step>``."""
-    return [CheckRecord(suite=suite, name=f"mlflow-{run.version}:{run.result.model_kind.value}:{step.name}",
-                        status=CheckStatus.PASSED if step.ok else CheckStatus.FAILED,
-                        seconds=round(step.seconds, 3), message=step.detail)
-            for step in run.result.steps]
+    checks = scenario_checks(run.result)
+    for check in checks:
+        check.name = f"mlflow-{run.version}:{check.name}"
+    return checks

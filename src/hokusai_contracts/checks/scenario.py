@@ -4,14 +4,19 @@ It is the seeds' ``test_real_registration.py`` flow: check the proxy, connect
 with nothing but ``MLFLOW_TRACKING_TOKEN``, create an experiment, train a
 scikit-learn model, log it with a signature, register it, and read the
 version back. It prints the PRD's success lines in their order and wording.
+
+``python -m hokusai_contracts.checks.scenario TRACKING_URI MODEL_NAME`` registers one version of
+``MODEL_NAME`` with the key in ``MLFLOW_TRACKING_TOKEN`` (the concurrency probe's children).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,9 +25,14 @@ from typing import Any
 import httpx
 
 from hokusai_contracts.checks import registration_client
+from hokusai_contracts.domain.findings import Evidence
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import mask, redact
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check
 
-__all__ = ["ModelKind", "ScenarioResult", "StepResult", "probe_name", "run_registration", "warm_imports"]
+__all__ = ["ModelKind", "ScenarioResult", "StepResult", "evidence_of", "probe_name", "run_registration",
+           "scenario_checks", "warm_imports"]
 
 
 class ModelKind(StrEnum):
@@ -37,6 +47,8 @@ class StepResult:
     ok: bool
     detail: str
     seconds: float
+    #: Why a failed step failed, as far as the error says it (``evidence_of``).
+    evidence: Evidence | None = None
 
 
 @dataclass
@@ -78,6 +90,70 @@ def warm_imports() -> None:
 
 class ScenarioFailed(Exception):
     """A step failed; the message says why in the user's terms."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status that made the step fail, when one did.
+        self.status = status
+
+
+def scenario_checks(result: ScenarioResult, suite: Suite = Suite.SCENARIO) -> list[Check]:
+    """One check per step of ``result``."""
+    return [Check(suite=suite, name=f"{result.model_kind.value}:{step.name}",
+                  status=CheckStatus.PASSED if step.ok else CheckStatus.FAILED,
+                  seconds=round(step.seconds, 3), message=step.detail, evidence=step.evidence)
+            for step in result.steps]
+
+
+#: Answers of a proxy or load balancer whose upstream is down, by HTTP status and by error code.
+_DOWN_STATUSES = frozenset({502, 503, 504})
+_DOWN_CODES = frozenset({"SERVICE_UNAVAILABLE", "BAD_GATEWAY", "GATEWAY_TIMEOUT", "TEMPORARILY_UNAVAILABLE"})
+_REFUSED_CODES = frozenset({"UNAUTHENTICATED"})
+# urllib3 says which status exhausted its retries only in this message (ResponseError.SPECIFIC_ERROR).
+_RETRIED_STATUS = re.compile(r"too many (\d{3}) error responses")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        for arg in current.args:  # requests wraps urllib3's MaxRetryError as an argument
+            if isinstance(arg, BaseException):
+                yield arg
+                reason = getattr(arg, "reason", None)
+                if isinstance(reason, BaseException):
+                    yield reason
+        current = current.__cause__ or current.__context__
+
+
+def evidence_of(exc: BaseException) -> Evidence | None:
+    """What a failed step's error says of the cause: a part down, or the key refused.
+
+    Read from the error's own fields (MLflow's error code, the HTTP status, the transport error
+    underneath), so that the diagnosis never has to read a message.
+    """
+    import requests
+
+    for error in _chain(exc):
+        status = getattr(error, "status", None)
+        code = None
+        json_body = getattr(error, "json", None)  # mlflow's RestException keeps the answer's body
+        if isinstance(json_body, dict):
+            code = str(json_body.get("error_code") or "")
+        elif isinstance(getattr(error, "error_code", None), str):
+            code = error.error_code  # type: ignore[attr-defined]
+        if code in _REFUSED_CODES:
+            return Evidence.KEY_REFUSED_BY_PROXY
+        if code in _DOWN_CODES or status in _DOWN_STATUSES:
+            return Evidence.INFRASTRUCTURE_DOWN
+        if isinstance(error, requests.ConnectionError | requests.Timeout | httpx.TransportError | TimeoutError):
+            return Evidence.INFRASTRUCTURE_DOWN
+        retried = _RETRIED_STATUS.search(str(error)) if type(error).__name__ == "ResponseError" else None
+        if retried and int(retried.group(1)) in _DOWN_STATUSES:
+            return Evidence.INFRASTRUCTURE_DOWN
+    return None
 
 
 def probe_name(prefix: str = "contract-probe") -> str:
@@ -137,7 +213,7 @@ def run_registration(
         except Exception as exc:  # a step's failure is the result, not a crash
             text = str(exc) if isinstance(exc, ScenarioFailed) else f"{type(exc).__name__}: {exc}"
             message = (redact(text, [api_key]).splitlines() or [""])[0][:500]
-            result.steps.append(StepResult(title, False, message, time.perf_counter() - started))
+            result.steps.append(StepResult(title, False, message, time.perf_counter() - started, evidence_of(exc)))
             raise ScenarioFailed(message) from None
         result.steps.append(StepResult(title, True, detail, time.perf_counter() - started))
         out(f"✓ {detail}")
@@ -156,7 +232,8 @@ def run_registration(
             return f"Using proxy endpoint: {tracking_uri}"
         answer = httpx.get(health_url, timeout=10.0, verify=ca_bundle or True)
         if answer.status_code != 200:
-            raise ScenarioFailed(f"proxy health {health_url} answered {answer.status_code}: {answer.text[:200]}")
+            raise ScenarioFailed(f"proxy health {health_url} answered {answer.status_code}: {answer.text[:200]}",
+                                 status=answer.status_code)
         return f"Using proxy endpoint: {tracking_uri} (health: {answer.status_code})"
 
     def connect() -> str:
@@ -227,3 +304,15 @@ def run_registration(
             return result
     out("✅ SUCCESS: Third-party model registration completed!")
     return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Register one version of a model: ``TRACKING_URI MODEL_NAME``, the key in ``MLFLOW_TRACKING_TOKEN``."""
+    tracking_uri, model_name = argv if argv is not None else sys.argv[1:]
+    result = run_registration(tracking_uri, os.environ["MLFLOW_TRACKING_TOKEN"], register_as=model_name,
+                              health_url=tracking_uri.rstrip("/") + "/health/mlflow")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,21 +1,25 @@
 """The ``hokusai-contracts`` command line.
 
 Exit codes follow Schemathesis: 0 passed, 1 failures found, 2 bad input or a
-setup that could not run. Errors are one paragraph on stderr; ``--debug``
-shows the traceback.
+setup that could not run; 130 after Ctrl-C, 143 after SIGTERM. Errors are one
+paragraph on stderr; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hokusai_contracts import __version__
-from hokusai_contracts._errors import HokusaiContractsError, UsageError
+from hokusai_contracts._errors import HokusaiContractsError, Terminated, UsageError
 from hokusai_contracts.contracts import files
+from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, SCHEMATHESIS_SUITES, Suite
 
 if TYPE_CHECKING:
     from hokusai_contracts.report.model import Report
@@ -34,14 +38,16 @@ def _models(text: str) -> list[object]:
         raise argparse.ArgumentTypeError(f"unknown model {text!r}; choose from {choices}") from None
 
 
-def _suites(text: str) -> list[str]:
-    from hokusai_contracts.run.local import ALL_SUITES
-
+def _suite_list(text: str, allowed: Sequence[Suite], what: str) -> list[Suite]:
     names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
-    unknown = [name for name in names if name not in ALL_SUITES]
+    unknown = [name for name in names if name not in allowed]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown suite {unknown[0]!r}; choose from {', '.join(ALL_SUITES)} or none")
-    return names
+        raise argparse.ArgumentTypeError(f"unknown {what} {unknown[0]!r}; choose from {', '.join(allowed)} or none")
+    return [Suite(name) for name in names]
+
+
+def _suites(text: str) -> list[Suite]:
+    return _suite_list(text, SCHEMATHESIS_SUITES, "suite")
 
 
 def _url(text: str) -> str:
@@ -53,15 +59,8 @@ def _url(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
-def _live_suites(text: str) -> list[str]:
-    from hokusai_contracts.run.live import LIVE_SUITES
-
-    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
-    unknown = [name for name in names if name not in LIVE_SUITES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown live suite {unknown[0]!r}; choose from {', '.join(LIVE_SUITES)} "
-                                         "or none")
-    return names
+def _live_suites(text: str) -> list[Suite]:
+    return _suite_list(text, LIVE_SCHEMATHESIS_SUITES, "live suite")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,11 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation")
+    local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
     local.add_argument("--mlflow-version", help="the MLflow server's version (default: HOKUSAI_MLFLOW_VERSION, else "
                                                 "the pinned one); built into a cached environment on first use")
     local.add_argument("--mlflow-clients", help="MLflow client versions to run the scenario with, comma-separated "
                                                 "(default: HOKUSAI_MLFLOW_CLIENTS)")
-    local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
+    local.add_argument("--update-consumers", action="store_true",
+                       help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
+                            "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
 
     live = commands.add_parser(
         "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
@@ -161,12 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` where the run is, so that it unwinds (stack, cleanup) as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _was_sigterm(exc: KeyboardInterrupt) -> bool:
+    return isinstance(exc, Terminated)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         files.use_contracts_dir(getattr(args, "contracts_dir", None))
-        return _dispatch(args)
+        with _sigterm_unwinds():
+            return _dispatch(args)
     except HokusaiContractsError as exc:
         if args.debug:
             raise
@@ -175,7 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A message may quote a log tail or an answer: every secret the run registered is masked.
         print(f"hokusai-contracts: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if _was_sigterm(exc):
+            print("hokusai-contracts: terminated (SIGTERM); the stack was stopped.", file=sys.stderr)
+            return 143
         print("hokusai-contracts: interrupted; the stack was stopped.", file=sys.stderr)
         return 130
 
@@ -196,16 +223,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_bench(args.report_dir)
     if args.command == "generate-contracts":
-        from hokusai_contracts.stack.mlflow_contracts import regenerate_contracts
+        from hokusai_contracts.commands.mlflow_contracts import regenerate_contracts
 
         lines = regenerate_contracts(args.mlflow_version, check=args.check, out=print)
         for line in lines:
             print(line)
         return 1 if args.check and lines else 0
     if args.command == "mlflow-diff":
+        from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts
         from hokusai_contracts.run.mlflow_diff import run_mlflow_diff
 
-        return run_mlflow_diff(args.old, args.new, args.report_dir)
+        return run_mlflow_diff(args.old, args.new, args.report_dir,
+                               contracts_for=lambda version, setting: ensure_mlflow_contracts(version, setting, print))
     if args.command == "compose":
         return _compose(args)
     if args.command == "spec-check":
@@ -235,12 +264,17 @@ def _local(args: argparse.Namespace) -> int:
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
+                           update_consumers=args.update_consumers,
                            mlflow_version=args.mlflow_version or settings.mlflow_version)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
-        from hokusai_contracts.stack.mlflow_env import parse_versions
+        from hokusai_contracts.contracts.mlflow_versions import parse_versions
 
         options.mlflow_clients = parse_versions(clients, "MLFLOW_CLIENTS")
+    if options.mlflow_version or options.mlflow_clients:
+        from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts
+
+        options.contracts_for = lambda version, setting: ensure_mlflow_contracts(version, setting, print)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:

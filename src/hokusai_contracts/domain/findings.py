@@ -13,12 +13,14 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact, redact_headers
 
 __all__ = [
     "ContractRef",
     "Diagnosis",
     "DiagnosisCategory",
+    "Evidence",
     "Exchange",
     "Finding",
     "FindingKind",
@@ -48,6 +50,22 @@ class FindingKind(StrEnum):
     REJECTED_VALID_REQUEST = "rejected_valid_request"
     IGNORED_AUTH = "ignored_auth"
     CHECK_FAILED = "check_failed"
+
+
+class Evidence(StrEnum):
+    """What a check or finding says about the root cause, set where it is known (by the check).
+
+    The diagnosis reads these, never message text: a message is for people and may change.
+    """
+
+    #: A part did not answer, timed out, or a proxy/load balancer answered 502/503/504.
+    INFRASTRUCTURE_DOWN = "infrastructure_down"
+    #: The auth service itself, asked directly, refuses the key for the proxy's service.
+    KEY_REFUSED_BY_AUTH = "key_refused_by_auth"
+    #: The auth service accepts the key when asked directly, yet the proxy refuses it.
+    PROXY_REFUSES_VALID_KEY = "proxy_refuses_valid_key"
+    #: A client (the registration scenario) was refused authentication by the proxy.
+    KEY_REFUSED_BY_PROXY = "key_refused_by_proxy"
 
 
 class ContractRef(BaseModel):
@@ -103,7 +121,8 @@ class Finding(BaseModel):
     recommendation: str
     known: bool = Field(default=False, description="Matches an entry of contracts/known-deviations.yaml.")
     known_reason: str | None = None
-    suite: str = Field(default="", description="The suite or check that produced it.")
+    suite: Suite | None = Field(default=None, description="The suite or check that produced it.")
+    evidence: Evidence | None = Field(default=None, description="What it says about the root cause, if anything.")
     exchanges: list[Exchange] = Field(default_factory=list, description="The failing exchange(s), redacted.")
     reproduction: str | None = Field(default=None, description="A curl command with credentials redacted.")
     count: int = Field(default=1, description="How many times the same finding was seen.")

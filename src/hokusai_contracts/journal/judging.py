@@ -15,6 +15,7 @@ from hokusai_contracts.contracts.judge import judge_request, judge_response
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.journal.recording import JournalEntry
 
 __all__ = ["coverage_of", "judge_journal"]
@@ -32,7 +33,7 @@ def _exchange(entry: JournalEntry) -> Exchange:
 
 def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop, *,
                   forbid_credentials: bool = False, leaks_only: bool = False,
-                  suite: str = "hop-journal") -> list[Finding]:
+                  suite: Suite = Suite.HOP_JOURNAL) -> list[Finding]:
     """Findings for every journaled exchange, merged by identity (hop, operation, kind, location).
 
     ``leaks_only`` judges nothing but credentials: for traffic a fuzzer sent through the proxy on

@@ -4,15 +4,19 @@ The seeds' engineers sorted every failure into one of five causes by hand;
 these rules do the same from the evidence a run collected. More than one may
 apply; they come out ordered by confidence. Known deviations are evidence of
 nothing: they are expected.
+
+The rules read structured evidence only: a finding's hop, kind, location and the status of its
+exchange, and the ``evidence`` field the check that made a finding or a check set (``Evidence``).
+Never a message: messages are written for people.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from hokusai_contracts.domain.findings import Diagnosis, DiagnosisCategory, Finding, FindingKind
+from hokusai_contracts.domain.findings import Diagnosis, DiagnosisCategory, Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckStatus, Report
+from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
 
 __all__ = ["diagnose"]
 
@@ -22,13 +26,21 @@ _CONTRACT_KINDS = _REQUEST_BREAKS | {FindingKind.UNDOCUMENTED_STATUS, FindingKin
                                      FindingKind.MISSING_HEADER, FindingKind.DIFFERS_FROM_UPSTREAM,
                                      FindingKind.CREDENTIAL_LEAK, FindingKind.NEGATIVE_DATA_ACCEPTED,
                                      FindingKind.REJECTED_VALID_REQUEST, FindingKind.IGNORED_AUTH}
-_INFRA_WORDS = ("unreachable", "did not answer", "timed out", "timeout", "connection refused",
-                "SERVICE_UNAVAILABLE", "BAD_GATEWAY", "GATEWAY_TIMEOUT", "503", "502", "504")
 
 
 def _evidence(findings: Iterable[Finding], limit: int = 5) -> list[str]:
     return [f"[{f.hop}] {f.operation}: {f.kind.value} at {f.location}; observed {f.observed[:160]}"
             for f in list(findings)[:limit]]
+
+
+def _server_answer(finding: Finding) -> bool:
+    """A status finding on a 5xx answer (a load balancer's 503 page, say)."""
+    status = finding.exchanges[0].status if finding.exchanges else None
+    return finding.location == "status" and status is not None and status >= 500
+
+
+def _check_evidence(checks: Iterable[CheckRecord], limit: int = 3) -> list[str]:
+    return [f"{c.suite} {c.name}: {c.message[:160]}" for c in list(checks)[:limit]]
 
 
 def diagnose(report: Report) -> list[Diagnosis]:
@@ -40,19 +52,18 @@ def diagnose(report: Report) -> list[Diagnosis]:
         return [f for f in unknown if rule(f)]
 
     unreachable = pick(lambda f: f.kind in (FindingKind.UNREACHABLE, FindingKind.TIMEOUT))
-    infra_steps = [c for c in failed if c.suite in ("scenario", "verify-proxy")
-                   and any(word in c.message for word in _INFRA_WORDS)]
+    infra_steps = [c for c in failed if c.evidence is Evidence.INFRASTRUCTURE_DOWN]
     if unreachable or infra_steps:
         parts = sorted({f.hop.receiver for f in unreachable})
         diagnoses.append(Diagnosis(
             category=DiagnosisCategory.INFRASTRUCTURE, confidence=0.9 if unreachable else 0.75,
             summary=("unreachable or timing out: " + ", ".join(parts)) if parts
             else "a service on the path is down or unreachable (the proxy answered 502/503/504)",
-            evidence=_evidence(unreachable) + [f"{c.suite} {c.name}: {c.message[:160]}" for c in infra_steps[:3]],
+            evidence=_evidence(unreachable) + _check_evidence(infra_steps),
             recommendation="Check the health of the part named (and its load balancer) before touching keys or code.",
         ))
 
-    key_refused = pick(lambda f: f.kind is FindingKind.AUTH_REJECTED and f.hop is Hop.CLIENT_TO_AUTH)
+    key_refused = pick(lambda f: f.evidence is Evidence.KEY_REFUSED_BY_AUTH)
     if key_refused:
         # The auth service itself, asked directly, refuses the key: nothing downstream can fix that.
         diagnoses.append(Diagnosis(
@@ -60,8 +71,7 @@ def diagnose(report: Report) -> list[Diagnosis]:
             summary="the auth service refuses the key for 'platform': " + key_refused[0].observed[:200],
             evidence=_evidence(key_refused), recommendation=key_refused[0].recommendation,
         ))
-    proxy_refuses = pick(lambda f: f.kind is FindingKind.AUTH_REJECTED and f.hop is Hop.CLIENT_TO_PROXY
-                         and f.suite == "bearer-auth")
+    proxy_refuses = pick(lambda f: f.evidence is Evidence.PROXY_REFUSES_VALID_KEY)
     if proxy_refuses and not key_refused:
         # The key validates directly for 'platform', yet the proxy refuses it: the proxy asks the auth
         # service something else. Most often the wrong service id (incident 2); else the key sent
@@ -95,7 +105,7 @@ def diagnose(report: Report) -> list[Diagnosis]:
     broken = pick(lambda f: f.kind in _CONTRACT_KINDS and f not in proxy_refuses)
     if diagnoses and diagnoses[0].category is DiagnosisCategory.INFRASTRUCTURE:
         # A load balancer's 503 page is not a schema violation worth a second diagnosis.
-        broken = [f for f in broken if not f.observed.startswith("5")]
+        broken = [f for f in broken if not _server_answer(f)]
     if broken:
         sent = [f for f in broken if f.hop in (Hop.PROXY_TO_AUTH, Hop.PROXY_TO_MLFLOW)
                 and f.kind in _REQUEST_BREAKS | {FindingKind.CREDENTIAL_LEAK}]
@@ -115,13 +125,13 @@ def diagnose(report: Report) -> list[Diagnosis]:
             recommendation="Reproduce with the curl in the finding and fix the proxy's handling of that request.",
         ))
 
-    rejected = [c for c in failed if c.suite == "scenario" and "UNAUTHENTICATED" in c.message]
+    rejected = [c for c in failed if c.evidence is Evidence.KEY_REFUSED_BY_PROXY]
     if rejected and not (key_refused or proxy_refuses or wrong_service
                          or any(f.hop is Hop.PROXY_TO_AUTH for f in broken)):
         diagnoses.append(Diagnosis(
             category=DiagnosisCategory.API_KEY, confidence=0.6,
             summary="the key is refused and the proxy's call to the auth service follows the contract",
-            evidence=[f"{c.suite} {c.name}: {c.message[:160]}" for c in rejected[:3]],
+            evidence=_check_evidence(rejected),
             recommendation="Check the key with the auth service directly: unknown, expired, revoked or for "
                            "another service.",
         ))

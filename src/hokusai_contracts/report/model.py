@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from hokusai_contracts.domain.findings import Diagnosis, Finding
+from hokusai_contracts.domain.findings import Diagnosis, Evidence, Finding
+from hokusai_contracts.domain.names import Suite
 
 __all__ = [
     "CheckRecord",
@@ -40,7 +41,7 @@ class CheckStatus(StrEnum):
 class CheckRecord(BaseModel):
     """One check: a scenario step, a Schemathesis operation test, a probe."""
 
-    suite: str
+    suite: Suite
     name: str
     status: CheckStatus
     operation: str | None = None
@@ -48,10 +49,11 @@ class CheckRecord(BaseModel):
     message: str = ""
     cases: int = Field(default=0, description="Generated test cases, for Schemathesis checks.")
     finding_ids: list[int] = Field(default_factory=list, description="Indexes into `findings`.")
+    evidence: Evidence | None = Field(default=None, description="What it says about the root cause, if anything.")
 
 
 class SuiteSummary(BaseModel):
-    name: str
+    name: Suite
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -103,7 +105,10 @@ class Report(BaseModel):
         return "fail" if failed or unknown else "pass"
 
     def add_finding(self, finding: Finding) -> int:
-        """Add a finding, merging it into an equal one (same hop, operation, kind, location)."""
+        """Add a finding, merging it into an equal one (same hop, operation, kind, location).
+
+        Only the run's fold (``run.fold``) adds findings, after known deviations were applied.
+        """
         for index, existing in enumerate(self.findings):
             if existing.identity() == finding.identity():
                 existing.count += finding.count

@@ -1,12 +1,11 @@
 """``make contract-live``: safe checks against the real endpoints, ending in a diagnosis.
 
-Order: verify-proxy (is everything up?), auth-service (what does the auth
-service say of the key?), bearer-auth (does the proxy take it?),
-investigate (which routes answer?), the registration scenario and the
-read-only contract suites (only when the parts are up and the key gets in:
-otherwise they would only repeat the first failure a thousand times),
-performance, and always cleanup. Every request passes one gate (safety
-policy, rate limit, budget); the report shows the real URLs, never the
+Targets: the real proxy, auth service and (optionally) MLflow, reached through one gate (safety
+policy, rate limit, budget). Phases, in order: verify-proxy (is everything up?), auth-service
+(what does the auth service say of the key?), bearer-auth (does the proxy take it?), investigate
+(which routes answer?), the registration scenario and the read-only contract suites (only when
+the parts are up and the key gets in: otherwise they would only repeat the first failure a
+thousand times), performance, and always cleanup. The report shows the real URLs, never the
 loopback pass-through's.
 """
 
@@ -18,39 +17,47 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import httpx
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.live.auth_checks import run_auth_checks
-from hokusai_contracts.checks.live.bearer_checks import KEY_ACCEPTED, run_bearer_checks
-from hokusai_contracts.checks.live.cleanup import clean_up
+from hokusai_contracts.checks.live.bearer_checks import run_bearer_checks
+from hokusai_contracts.checks.live.cleanup import cleanup_phase
 from hokusai_contracts.checks.live.investigate import run_investigation
-from hokusai_contracts.checks.live.performance import Performance, compare_with_baseline, measure, write_performance
+from hokusai_contracts.checks.live.performance import (
+    PERFORMANCE_FILE,
+    Performance,
+    compare_with_baseline,
+    measure,
+    render_performance,
+)
 from hokusai_contracts.checks.live.probing import LiveProbes
 from hokusai_contracts.checks.probes.preflight import run_preflight
-from hokusai_contracts.checks.scenario import ModelKind, run_registration, warm_imports
-from hokusai_contracts.contracts import files
-from hokusai_contracts.contracts.deviations import KnownDeviations
+from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
+from hokusai_contracts.checks.suites.context import SuiteContext
+from hokusai_contracts.checks.suites.runner import run_pytest_suites, suite_checks
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.domain.redact import mask, redact
-from hokusai_contracts.report.diagnosis import diagnose
-from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report, Targets
-from hokusai_contracts.report.writers import write_reports
+from hokusai_contracts.report.model import CheckStatus, Report, Targets
+from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
+from hokusai_contracts.run.fold import Fold
+from hokusai_contracts.run.inputs import Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.mlflow_versions import detect_mlflow_version, live_contracts
+from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.safety.egress import GUARD_STATUS, Egress, running_egress
 from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
 from hokusai_contracts.safety.policy import SafetyPolicy, Target
 from hokusai_contracts.safety.transport import gated_client
 from hokusai_contracts.settings import LiveSettings
 
-__all__ = ["LIVE_SUITES", "LiveOptions", "run_live"]
+__all__ = ["CLEANUP_RESERVE", "LiveOptions", "check_hosts_resolve", "run_live"]
 
-#: The read-only Schemathesis suites a live run may use (the stateful one creates resources).
-LIVE_SUITES = ("auth-service", "mlflow-direct", "proxy")
 #: Requests kept back from the budget so that cleanup can always run.
 CLEANUP_RESERVE = 20
 
@@ -59,10 +66,7 @@ CLEANUP_RESERVE = 20
 class LiveOptions:
     report_dir: Path = Path("reports")
     keep: bool = False
-    # The live server's version's contracts, relative to the contracts folder (run_live sets them).
-    mlflow_contract: str = "mlflow.yaml"
-    proxy_contract: str = "mlflow-proxy.yaml"
-    suites: list[str] = field(default_factory=lambda: list(LIVE_SUITES))
+    suites: list[Suite] = field(default_factory=lambda: list(LIVE_SCHEMATHESIS_SUITES))
     models: list[ModelKind] = field(default_factory=lambda: [ModelKind.LOGISTIC])
 
 
@@ -99,214 +103,220 @@ def check_hosts_resolve(settings: LiveSettings) -> None:
 
 
 def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], None] = print) -> Report:
-    check_hosts_resolve(settings)
-    key = settings.key
-    root = files.contracts_root()
-    contracts_dir = files.contracts_dir()
-    auth_contract = Contract.load(contracts_dir / "auth-service.yaml", root=root)
-    mlflow_contract = Contract.load(contracts_dir / "mlflow.yaml", root=root)
-    proxy_contract = Contract.load(contracts_dir / "mlflow-proxy.yaml", root=root)
-    deviations = KnownDeviations.load(contracts_dir / "known-deviations.yaml", root=root)
-    report = Report(tool_version=__version__, mode="live", targets=Targets(
-        proxy_url=settings.proxy_url, auth_url=settings.auth_url, mlflow_url=settings.mlflow_url or None, proxy="live"))
-    report.warnings += [f"expired known deviation: {w}" for w in deviations.expired(date.today())]
-    logs = options.report_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    traffic = logs / "live-traffic.jsonl"
-    traffic.write_text("")
+    with report_dir_ready(options.report_dir):
+        inputs = load_inputs()
+        check_hosts_resolve(settings)
+        return _LiveRun(settings, options, inputs, out).run()
 
-    bases = {Target.PROXY: settings.proxy_url, Target.AUTH: settings.auth_url,
-             Target.ORIGIN: "{0.scheme}://{0.netloc}".format(urlsplit(settings.proxy_url))}
-    if settings.mlflow_url:
-        bases[Target.MLFLOW] = settings.mlflow_url
-    policy = SafetyPolicy(key, auth_contract, mlflow_contract)
-    gate = Gate(policy, bases, settings.rate_limit, settings.request_budget - CLEANUP_RESERVE, log_path=traffic)
-    direct = settings.mlflow_url or "(skipped)"
-    out(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}")
-    out(f"  key {mask(key)}, at most {settings.rate_limit:g} requests/s and {settings.request_budget} requests"
-        + (f", CA bundle {settings.ca_bundle}" if settings.ca_bundle else ""))
-    warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
-    warm.start()
-    started = time.perf_counter()
-    perf = Performance()
-    with gated_client(gate, settings.verify, settings.timeout_s) as client, \
-            running_egress(gate, settings.verify, settings.timeout_s) as egress:
-        say = _rewriter(egress, [key])
-        # The server's MLflow version chooses the contracts, before any check relies on them.
-        versioned = live_contracts(detect_mlflow_version(client, settings.mlflow_url, settings.proxy_url, key), report)
-        deviations = deviations.for_mlflow(report.targets.mlflow_version)
+
+class _LiveRun:
+    """One live run: the gate and the phases that share it."""
+
+    def __init__(self, settings: LiveSettings, options: LiveOptions, inputs: Inputs,
+                 out: Callable[[str], None]) -> None:
+        self.settings, self.options, self.inputs, self.out = settings, options, inputs, out
+        #: The suites' contract files read in the pinned pair's place (the live server's version's).
+        self.contract_files: dict[str, str] = {}
+        self.perf = Performance()
+        self.healthy = False
+        self.warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
+
+    def run(self) -> Report:
+        settings, options, inputs = self.settings, self.options, self.inputs
+        report = Report(tool_version=__version__, mode="live", targets=Targets(
+            proxy_url=settings.proxy_url, auth_url=settings.auth_url, mlflow_url=settings.mlflow_url or None,
+            proxy="live"))
+        fold = Fold(report, inputs.deviations, coverage_of=(inputs.auth, inputs.proxy))
+        logs = options.report_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        traffic = logs / "live-traffic.jsonl"
+        traffic.write_text("")
+        bases = {Target.PROXY: settings.proxy_url, Target.AUTH: settings.auth_url,
+                 Target.ORIGIN: "{0.scheme}://{0.netloc}".format(urlsplit(settings.proxy_url))}
+        if settings.mlflow_url:
+            bases[Target.MLFLOW] = settings.mlflow_url
+        self.policy = SafetyPolicy(settings.key, inputs.auth, inputs.mlflow)
+        self.gate = Gate(self.policy, bases, settings.rate_limit, settings.request_budget - CLEANUP_RESERVE,
+                         log_path=traffic)
+        direct = settings.mlflow_url or "(skipped)"
+        self.out(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}")
+        self.out(f"  key {mask(settings.key)}, at most {settings.rate_limit:g} requests/s and "
+                 f"{settings.request_budget} requests"
+                 + (f", CA bundle {settings.ca_bundle}" if settings.ca_bundle else ""))
+        self.warm.start()
+        started = time.perf_counter()
+        with gated_client(self.gate, settings.verify, settings.timeout_s) as client, \
+                running_egress(self.gate, settings.verify, settings.timeout_s) as egress:
+            say = _rewriter(egress, [settings.key])
+
+            def tell(line: str) -> None:
+                self.out(say(line))
+
+            fold.out = tell
+            self.egress = egress
+            self._choose_mlflow_contracts(client, fold)
+            inputs = self.inputs
+            self.probes = LiveProbes(
+                client=client, proxy_url=settings.proxy_url, auth_url=settings.auth_url,
+                mlflow_url=settings.mlflow_url, api_key=settings.key, auth_contract=inputs.auth,
+                proxy_contract=inputs.proxy, mlflow_contract=inputs.mlflow, timeout_s=settings.timeout_s, out=tell)
+            run_phases(self.phases(), fold, tell, guard=self.guard)
+        fold.add(PhaseResult(timings={"total": round(time.perf_counter() - started, 3)}))
+        fold.add(_gate_record(self.gate))
+        fold.add(PhaseResult(files={PERFORMANCE_FILE: render_performance(self.perf)}))
+        report = fold.finish(rewrite=say)
+        fold.write(options.report_dir)
+        return report
+
+    # -- the phases ---------------------------------------------------------------------------
+
+    def phases(self) -> list[Phase]:
+        probes = self.probes
+
+        def checks(action: Callable[[LiveProbes], None]) -> Callable[[RunState], PhaseResult]:
+            def run(state: RunState) -> PhaseResult:
+                action(probes)
+                return probes.take()
+            return run
+
+        return [
+            Step(PhaseName.VERIFY_PROXY, self.verify_proxy, suite=Suite.VERIFY_PROXY),
+            Step(PhaseName.AUTH_SERVICE, checks(run_auth_checks), suite=Suite.AUTH_SERVICE),
+            Step(PhaseName.BEARER_AUTH, checks(run_bearer_checks), suite=Suite.BEARER_AUTH),
+            Step(PhaseName.INVESTIGATE, checks(run_investigation), suite=Suite.INVESTIGATE),
+            Step(PhaseName.SCENARIO, self.skipped, when=lambda state: self.blocked() is not None),
+            Step(PhaseName.SCENARIO, self.scenario, when=lambda state: self.blocked() is None, suite=Suite.SCENARIO),
+            Step(PhaseName.SUITES, self.suites, when=lambda state: self.blocked() is None, suite=Suite.SUITES),
+            Step(PhaseName.PERFORMANCE, self.performance, when=lambda state: self.healthy, suite=Suite.PERFORMANCE),
+            Step(PhaseName.CLEANUP, self.cleanup, always=True),
+        ]
+
+    def _choose_mlflow_contracts(self, client: httpx.Client, fold: Fold) -> None:
+        """The live server's MLflow version (GET /version) chooses the contracts, before any check relies on them."""
+        settings, inputs = self.settings, self.inputs
+        version = detect_mlflow_version(client, settings.mlflow_url, settings.proxy_url, settings.key)
+        versioned, warnings = live_contracts(version)
         if versioned is not None:
-            mlflow_contract = Contract.load(versioned.mlflow, root=root)
-            proxy_contract = Contract.load(versioned.proxy, root=root)
-            gate.policy = policy = SafetyPolicy(key, auth_contract, mlflow_contract)
-            options = replace(options, mlflow_contract=versioned.mlflow.relative_to(contracts_dir).as_posix(),
-                              proxy_contract=versioned.proxy.relative_to(contracts_dir).as_posix())
+            self.inputs = inputs = replace(inputs, mlflow=Contract.load(versioned.mlflow, root=inputs.root),
+                                           proxy=Contract.load(versioned.proxy, root=inputs.root))
+            self.policy = self.gate.policy = SafetyPolicy(settings.key, inputs.auth, inputs.mlflow)
+            self.contract_files = {name: path.relative_to(inputs.directory).as_posix() for name, path in
+                                   (("mlflow.yaml", versioned.mlflow), ("mlflow-proxy.yaml", versioned.proxy))}
+        fold.deviations = inputs.deviations.for_mlflow(version)
+        fold.coverage_of = [inputs.auth, inputs.proxy]
+        fold.add(PhaseResult(targets=fold.report.targets.model_copy(update={"mlflow_version": version}),
+                             warnings=warnings))
 
-        def tell(line: str) -> None:
-            out(say(line))
+    def guard(self, phase: Phase, state: RunState) -> PhaseResult:
+        """The live safety policy around a phase: titled, timed, and a refusal recorded, not raised.
 
-        probes = LiveProbes(client=client, report=report, proxy_url=settings.proxy_url, auth_url=settings.auth_url,
-                            mlflow_url=settings.mlflow_url, api_key=key, auth_contract=auth_contract,
-                            proxy_contract=proxy_contract, mlflow_contract=mlflow_contract, deviations=deviations,
-                            timeout_s=settings.timeout_s, out=tell)
-        try:
-            _phases(report, probes, egress, settings, options, perf, warm, tell)
-        except BudgetExhausted as exc:
-            report.warnings.append(f"{exc}: the remaining checks were skipped; raise HOKUSAI_REQUEST_BUDGET "
-                                   "to run them")
-            tell(f"\n! {exc}: the remaining checks are skipped.")
-        finally:
-            gate.budget += CLEANUP_RESERVE
-            _clean_up(report, probes, policy, options.keep, tell)
-    report.timings["total"] = round(time.perf_counter() - started, 3)
-    _record_gate(report, gate)
-    report = Report.model_validate_json(say(report.model_dump_json()))
-    report.finished_at = datetime.now(UTC)
-    report.summarise_suites()
-    report.diagnosis = diagnose(report)
-    write_performance(perf, options.report_dir)
-    write_reports(report, options.report_dir)
-    return report
-
-
-def _phases(report: Report, probes: LiveProbes, egress: Egress, settings: LiveSettings, options: LiveOptions,
-            perf: Performance, warm: threading.Thread, tell: Callable[[str], None]) -> None:
-    def timed(name: str, action: Callable[[], object]) -> object:
+        A step without a suite sends nothing of its own (a notice, the cleanup): it runs as it is.
+        """
+        suite = getattr(phase, "suite", None)
+        if suite is None:
+            return phase.run(state)
         began = time.perf_counter()
-        tell(f"\n— {name} —")
+        state.out(f"\n— {phase.name} —")
         try:
-            return action()
+            result = phase.run(state)
+        except BudgetExhausted as exc:
+            result = self.probes.take()
+            result.warnings.append(f"{exc}: the remaining checks were skipped; raise HOKUSAI_REQUEST_BUDGET "
+                                   "to run them")
+            result.stop = True
+            state.out(f"\n! {exc}: the remaining checks are skipped.")
         except Refused as exc:
-            if isinstance(exc, BudgetExhausted):
-                raise
-            report.checks.append(CheckRecord(suite=name, name="refused by the live safety policy",
-                                             status=CheckStatus.ERROR, message=str(exc)))
-            return None
-        finally:
-            report.timings[name] = round(time.perf_counter() - began, 3)
+            result = self.probes.take()
+            result.checks.append(Check(suite=suite, name="refused by the live safety policy",
+                                       status=CheckStatus.ERROR, message=str(exc)))
+        result.timings[phase.name] = round(time.perf_counter() - began, 3)
+        return result
 
-    def verify_proxy() -> bool:
+    def blocked(self) -> str | None:
+        """Why the scenario and the suites cannot tell anything new, if they cannot."""
+        if not self.healthy:
+            return "a part is down or too slow (verify-proxy)"
+        if self.probes.facts.key_accepted is not True:
+            return "the proxy does not let the key in"
+        return None
+
+    def verify_proxy(self, state: RunState) -> PhaseResult:
+        settings = self.settings
         preflight = run_preflight(settings.proxy_url, settings.auth_url, settings.mlflow_url or None,
-                                  probes.api_key, timeout=min(settings.timeout_s, 15.0), client=probes.client)
-        report.checks += preflight.checks
+                                  settings.key, timeout=min(settings.timeout_s, 15.0), client=self.probes.client)
+        self.healthy = preflight.healthy
         for check in preflight.checks:
-            tell(f"{'✓' if check.status is CheckStatus.PASSED else '✗'} [verify-proxy] {check.name}: {check.message}")
-        for finding in preflight.findings:
-            report.add_finding(finding)
-        return preflight.healthy
+            check.announce = True
+        return preflight.result()
 
-    healthy = timed("verify-proxy", verify_proxy) is True
-    timed("auth-service", lambda: run_auth_checks(probes))
-    timed("bearer-auth", lambda: run_bearer_checks(probes))
-    timed("investigate", lambda: run_investigation(probes))
+    def skipped(self, state: RunState) -> PhaseResult:
+        why = self.blocked()
+        state.out(f"\nSkipping the registration scenario and the contract suites: {why}.")
+        return PhaseResult(checks=[Check(suite=suite, name="skipped", status=CheckStatus.SKIPPED,
+                                         message=f"not run: {why}") for suite in (Suite.SCENARIO, Suite.SUITES)])
 
-    if not (healthy and probes.facts.get(KEY_ACCEPTED) is True):
-        why = "a part is down or too slow (verify-proxy)" if not healthy else "the proxy does not let the key in"
-        tell(f"\nSkipping the registration scenario and the contract suites: {why}.")
-        for suite in ("scenario", "suites"):
-            report.checks.append(CheckRecord(suite=suite, name="skipped", status=CheckStatus.SKIPPED,
-                                             message=f"not run: {why}"))
-    else:
-        timed("scenario", lambda: _scenario(report, egress, probes.api_key, options, perf, warm, tell))
-        timed("suites", lambda: _suites(report, egress, settings, options, probes.deviations, tell))
-    if healthy:
-        timed("performance", lambda: _performance(report, probes, settings, perf, options))
+    def scenario(self, state: RunState) -> PhaseResult:
+        self.warm.join()
+        gate, tracking_uri = self.egress.gate, self.egress.base(Target.PROXY)
+        result = PhaseResult()
+        for kind in self.options.models:
+            waited_before, began = gate.waited_s, time.perf_counter()
+            outcome = run_registration(tracking_uri, self.settings.key, model_kind=kind,
+                                       health_url=tracking_uri + "/health/mlflow", out=state.out)
+            result.checks += scenario_checks(outcome)
+            if outcome.ok:
+                # The scenario's own time, without the pauses the rate limit imposed on it.
+                seconds = time.perf_counter() - began - (gate.waited_s - waited_before)
+                self.perf.registration.samples_ms.append(round(seconds * 1000, 1))
+        return result
 
+    def suites(self, state: RunState) -> PhaseResult:
+        settings, egress = self.settings, self.egress
+        suites = [s for s in self.options.suites if s is not Suite.MLFLOW_DIRECT or settings.mlflow_url]
+        with tempfile.TemporaryDirectory(prefix="hokusai-live-") as workdir:
+            # The context file holds the key: it lives in a private temporary directory, gone after the suites.
+            context = SuiteContext(
+                mode="live", proxy_url=egress.base(Target.PROXY), auth_url=egress.base(Target.AUTH),
+                mlflow_url=egress.base(Target.MLFLOW) if settings.mlflow_url else None, api_key=settings.key,
+                contracts_dir=self.inputs.directory, display_root=self.inputs.root, contract_files=self.contract_files,
+                results_file=Path(workdir) / "results.jsonl", max_examples=settings.live_max_examples,
+                live_safe_only=True, suites=suites, request_timeout_s=settings.timeout_s,
+            )
+            results, walls = run_pytest_suites(context, Path(workdir), state.out) if suites else ([], {})
+        result = suite_checks(results, drop=_from_gate)
+        result.timings.update(walls)
+        return result
 
-def _scenario(report: Report, egress: Egress, key: str, options: LiveOptions, perf: Performance,
-              warm: threading.Thread, tell: Callable[[str], None]) -> None:
-    from hokusai_contracts.run.local import scenario_checks
+    def performance(self, state: RunState) -> PhaseResult:
+        perf, settings = self.perf, self.settings
+        measure(self.probes, settings.perf_samples, perf)
+        overhead = perf.proxy_overhead_ms()
+        lines = [f"auth validate p50 {perf.auth_validate.p50} ms, p95 {perf.auth_validate.p95} ms",
+                 f"read through the proxy p50 {perf.proxy_read.p50} ms, p95 {perf.proxy_read.p95} ms"]
+        if overhead is not None:
+            lines.append(f"direct p50 {perf.direct_read.p50} ms: proxy overhead {overhead} ms")
+        if perf.registration.samples_ms:
+            lines.append(f"registration p50 {perf.registration.p50} ms")
+        for line in lines:
+            state.out(f"  {line}")
+        check = compare_with_baseline(perf, settings.perf_baseline, settings.perf_tolerance)
+        state.out(f"  baseline: {check.message}")
+        return PhaseResult(checks=[check], metrics=perf.metrics())
 
-    warm.join()
-    tracking_uri = egress.base(Target.PROXY)
-    for kind in options.models:
-        waited_before, began = egress.gate.waited_s, time.perf_counter()
-        result = run_registration(tracking_uri, key, model_kind=kind, health_url=tracking_uri + "/health/mlflow",
-                                  out=tell)
-        report.checks += scenario_checks(result)
-        if result.ok:
-            # The scenario's own time, without the pauses the rate limit imposed on it.
-            seconds = time.perf_counter() - began - (egress.gate.waited_s - waited_before)
-            perf.registration.samples_ms.append(round(seconds * 1000, 1))
-
-
-def _suites(report: Report, egress: Egress, settings: LiveSettings, options: LiveOptions,
-            deviations: KnownDeviations, tell: Callable[[str], None]) -> None:
-    from hokusai_contracts.checks.suites.context import SuiteContext
-    from hokusai_contracts.checks.suites.runner import add_coverage, fold_records, run_pytest_suites
-
-    root = files.contracts_root()
-    suites = [s for s in options.suites if s != "mlflow-direct" or settings.mlflow_url]
-    with tempfile.TemporaryDirectory(prefix="hokusai-live-") as workdir:
-        # The context file holds the key: it lives in a private temporary directory, gone after the suites.
-        context = SuiteContext(
-            mode="live", proxy_url=egress.base(Target.PROXY), auth_url=egress.base(Target.AUTH),
-            mlflow_url=egress.base(Target.MLFLOW) if settings.mlflow_url else None, api_key=settings.key,
-            contracts_dir=files.contracts_dir(), results_file=Path(workdir) / "results.jsonl",
-            max_examples=settings.live_max_examples, live_safe_only=True, suites=suites,
-            request_timeout_s=settings.timeout_s, mlflow_contract=options.mlflow_contract,
-            proxy_contract=options.proxy_contract,
-        )
-        records, walls = run_pytest_suites(context, Path(workdir), tell) if suites else ([], {})
-    report.timings.update({f"suites.{name}": seconds for name, seconds in walls.items()})
-    coverage = fold_records(report, records, deviations, drop=_from_gate)
-    add_coverage(report, coverage, files.contracts_dir(), root, ("auth-service.yaml", options.proxy_contract))
-
-
-def _performance(report: Report, probes: LiveProbes, settings: LiveSettings, perf: Performance,
-                 options: LiveOptions) -> None:
-    measure(probes, settings.perf_samples, perf)
-    report.metrics.update(perf.metrics())
-    overhead = perf.proxy_overhead_ms()
-    lines = [f"auth validate p50 {perf.auth_validate.p50} ms, p95 {perf.auth_validate.p95} ms",
-             f"read through the proxy p50 {perf.proxy_read.p50} ms, p95 {perf.proxy_read.p95} ms"]
-    if overhead is not None:
-        lines.append(f"direct p50 {perf.direct_read.p50} ms: proxy overhead {overhead} ms")
-    if perf.registration.samples_ms:
-        lines.append(f"registration p50 {perf.registration.p50} ms")
-    for line in lines:
-        probes.out(f"  {line}")
-    check = compare_with_baseline(perf, settings.perf_baseline, settings.perf_tolerance)
-    report.checks.append(check)
-    probes.out(f"  baseline: {check.message}")
+    def cleanup(self, state: RunState) -> PhaseResult:
+        self.gate.budget += CLEANUP_RESERVE
+        return cleanup_phase(self.probes, self.policy.created, self.options.keep)
 
 
-def _clean_up(report: Report, probes: LiveProbes, policy: SafetyPolicy, keep: bool,
-              tell: Callable[[str], None]) -> None:
-    created = policy.created
-    made = [f"registered model {n}" for n in sorted(created.registered_model)] + \
-           [f"experiment {e}" for e in sorted(created.experiment)]
-    if not made:
-        return
-    tell("\n— cleanup —")
-    if keep:
-        tell("Kept (KEEP=1): " + ", ".join(made))
-        report.checks.append(CheckRecord(suite="cleanup", name="kept", status=CheckStatus.SKIPPED,
-                                         message="kept on request: " + ", ".join(made)))
-        return
-    try:
-        outcome = clean_up(probes, created)
-    except (Refused, OSError) as exc:
-        report.checks.append(CheckRecord(suite="cleanup", name="delete what the run created",
-                                         status=CheckStatus.ERROR, message=f"{exc}; left behind: {', '.join(made)}"))
-        tell(f"✗ cleanup stopped: {exc}; left behind: {', '.join(made)}")
-        return
-    failed = bool(outcome.failed)
-    message = f"deleted {', '.join(outcome.deleted) or 'nothing'}" + \
-              (f"; could not delete {'; '.join(outcome.failed)}" if failed else "")
-    report.checks.append(CheckRecord(suite="cleanup", name="delete what the run created",
-                                     status=CheckStatus.FAILED if failed else CheckStatus.PASSED, message=message))
-    tell(f"{'✗' if failed else '✓'} {message}")
-
-
-def _record_gate(report: Report, gate: Gate) -> None:
-    report.metrics["live.requests_sent"] = float(gate.sent)
-    report.metrics["live.rate_limit_wait_s"] = round(gate.waited_s, 3)
+def _gate_record(gate: Gate) -> PhaseResult:
+    result = PhaseResult(metrics={"live.requests_sent": float(gate.sent),
+                                  "live.rate_limit_wait_s": round(gate.waited_s, 3)})
     unsafe = [r for r in gate.refusals if not r.budget]
     if unsafe:
-        report.checks.append(CheckRecord(
-            suite="live-safety", name="requests refused by the safety policy", status=CheckStatus.FAILED,
+        result.checks.append(Check(
+            suite=Suite.LIVE_SAFETY, name="requests refused by the safety policy", status=CheckStatus.FAILED,
             cases=len(unsafe), message="; ".join(sorted({r.reason for r in unsafe}))[:2000]))
     spent = [r for r in gate.refusals if r.budget]
     if spent:
-        report.warnings.append(f"{len(spent)} requests were not sent: the request budget was spent")
+        result.warnings.append(f"{len(spent)} requests were not sent: the request budget was spent")
+    return result

@@ -1,4 +1,11 @@
-"""``make contract-local``: the local stack, the registration scenario, the suites, the report."""
+"""``make contract-local``: the local stack, the registration scenario, the suites, the report.
+
+Targets: a local stack (processes, or docker with ``--stack docker``) of the fake auth service,
+MLflow and the proxy under test, with hop journals in front of auth and MLflow. No safety policy:
+everything is ours. Phases, in order: preflight, the registration scenario(s), the large
+artifact, concurrency (``--full``), the Schemathesis suites, the hop journals, the faults. A part
+found down by preflight skips the phases that would only time out against it.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +14,32 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from hokusai_contracts import __version__
+from hokusai_contracts.checks.hop_journals import ConsumerExpectations, judge_hop_journals, scenario_entries
 from hokusai_contracts.checks.probes.artifacts import run_large_artifact
 from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.faults import run_faults
-from hokusai_contracts.checks.probes.preflight import run_preflight
-from hokusai_contracts.checks.scenario import ModelKind, ScenarioResult, run_registration, warm_imports
-from hokusai_contracts.domain.findings import Finding
-from hokusai_contracts.report.diagnosis import diagnose
-from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report, Targets
-from hokusai_contracts.report.writers import write_reports
-from hokusai_contracts.run.mlflow_versions import add_mlflow_diffs, note_versions, prepare_versions, run_clients
+from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
+from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
+from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
+from hokusai_contracts.report.model import CheckStatus, Report, Targets
+from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
+from hokusai_contracts.run.fold import Fold
+from hokusai_contracts.run.inputs import CONSUMERS, Inputs, load_inputs, report_dir_ready
+from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
+from hokusai_contracts.run.mlflow_versions import VersionPlan, client_scenarios, mlflow_diffs, prepare_versions
+from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.stack.definition import Part, StackDefinition
-from hokusai_contracts.stack.processes import ProcessStack, Stack, StackEndpoints, describe, running_stack
+from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
 
-__all__ = ["ALL_SUITES", "LocalOptions", "run_local"]
+__all__ = ["LocalOptions", "run_local"]
 
-ALL_SUITES = ("auth-service", "mlflow-direct", "proxy", "stateful")
+#: The committed expectations a reference-proxy run compares its proxy->auth journal with.
+CONSUMER_FILE = "mlflow-proxy.yaml"
 
 
 @dataclass
@@ -35,9 +48,9 @@ class LocalOptions:
     proxy_cmd: str | None = None
     auth_profile: str = "production"
     models: list[ModelKind] = field(default_factory=lambda: [ModelKind.LOGISTIC])
-    # Schemathesis suites to run (names of suites.runner.SUITE_MODULES); the hop journals are
-    # judged whatever this holds, since they are what the scenario's traffic is checked by.
-    suites: list[str] = field(default_factory=lambda: list(ALL_SUITES))
+    # Schemathesis suites to run; the hop journals are judged whatever this holds, since they are
+    # what the scenario's traffic is checked by.
+    suites: list[Suite] = field(default_factory=lambda: list(SCHEMATHESIS_SUITES))
     full: bool = False
     max_examples: int | None = None
     faults: bool = True
@@ -45,124 +58,180 @@ class LocalOptions:
     fault_delay_s: float = 6.0
     artifact_mb: int = 50
     stack: str = "process"  # or "docker"
-    # Write REPORT_DIR/consumers/mlflow-proxy.yaml from the journal (reference proxy runs only).
-    refresh_consumers: bool = True
+    # Add what the reference proxy sends, and contracts/consumers/mlflow-proxy.yaml lacks, to that
+    # committed file (UPDATE_CONSUMERS=1); without it a run only warns.
+    update_consumers: bool = False
     proxy_image: str | None = None
-    # MLFLOW_VERSION and MLFLOW_CLIENTS (run/mlflow_versions.py); None and [] keep the pinned MLflow alone.
+    #: MLFLOW_VERSION (None: the pinned one) and MLFLOW_CLIENTS (run/mlflow_versions.py).
     mlflow_version: str | None = None
     mlflow_clients: list[str] = field(default_factory=list)
-    # The server version's contracts, relative to the contracts folder (set by prepare_versions).
-    mlflow_contract: str = "mlflow.yaml"
-    proxy_contract: str = "mlflow-proxy.yaml"
-
-
-def scenario_checks(result: ScenarioResult, suite: str = "scenario") -> list[CheckRecord]:
-    checks = []
-    for step in result.steps:
-        checks.append(CheckRecord(
-            suite=suite, name=f"{result.model_kind.value}:{step.name}",
-            status=CheckStatus.PASSED if step.ok else CheckStatus.FAILED,
-            seconds=round(step.seconds, 3), message=step.detail,
-        ))
-    return checks
+    #: How each version's contracts are found: the command passes one that generates what is not committed.
+    contracts_for: ContractsFor = committed_only
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
-    report = Report(tool_version=__version__, mode="local",
-                    targets=Targets(proxy=options.proxy_cmd or "reference"))
-    # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
-    versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out)
-    options = replace(options, mlflow_version=versions.server, mlflow_contract=versions.mlflow_contract,
-                      proxy_contract=versions.proxy_contract)
-    # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
-    # the critical path.
-    warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
-    warm.start()
-    definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
-                                 mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
-                                 mlflow_version=versions.server)
-    logs = options.report_dir / "logs"
-    context: AbstractContextManager[Stack]
-    if options.stack == "docker":
-        from hokusai_contracts.stack.docker_stack import running_docker_stack
+    with report_dir_ready(options.report_dir):
+        inputs = load_inputs()
+        # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
+        versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
+        inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
+                         proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
+                         deviations=inputs.deviations.for_mlflow(versions.server))
+        return _LocalRun(options, inputs, out, versions).run()
 
-        context = running_docker_stack(definition, options.proxy_image, keep_logs_in=logs)
-    else:
-        context = running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
-    with context as stack:
-        endpoints = stack.endpoints
-        assert endpoints is not None
-        report.timings.update({k: round(v, 3) for k, v in stack.timings.items()})
-        report.targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
-                                 mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
-        note_versions(report, versions)
-        out("Local stack is up:")
-        out(describe(endpoints))
-        started = time.perf_counter()
-        preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url, endpoints.api_key)
-        report.checks += preflight.checks
-        for finding in preflight.findings:
-            report.add_finding(finding)
-        report.timings["preflight"] = round(time.perf_counter() - started, 3)
-        started = time.perf_counter()
-        warm.join()
-        report.timings["imports_wait"] = round(time.perf_counter() - started, 3)
-        _run_scenarios(report, endpoints, options, out)
-        from hokusai_contracts.checks.suites.runner import run_suites
 
-        if not preflight.healthy:
-            # Fuzzing a stack with a part down would only time out thousands of times.
-            out("\nPreflight found a part down or too slow: the contract suites and faults are skipped.")
-            report.checks.append(CheckRecord(
-                suite="suites", name="skipped", status=CheckStatus.SKIPPED,
-                message="preflight: " + "; ".join(
-                    f"[{f.hop}] {f.kind.value}: {f.observed}" for f in preflight.findings),
-            ))
-            options = replace(options, suites=[], faults=False)
-        if options.artifact_mb and preflight.healthy:
-            proxy = getattr(stack, "parts", {}).get(Part.PROXY)
-            pid = proxy.process.pid if isinstance(stack, ProcessStack) and proxy else None
-            _record_probe(report, "large_artifact", *run_large_artifact(
-                endpoints.proxy_url, endpoints.api_key, options.artifact_mb, pid), out, "Large artifact: ")
-        if options.full and preflight.healthy:
-            out("\n— Concurrency: 8 registrations at once —")
-            _record_probe(report, "concurrency", *run_concurrency(endpoints), out)
-        run_suites(report, endpoints, stack, options, out)
-        if versions.clients and preflight.healthy:
-            run_clients(report, endpoints, versions, options.models, out)
-        if options.faults:
-            out("\n— Faults —")
+class _LocalRun:
+    def __init__(self, options: LocalOptions, inputs: Inputs, out: Callable[[str], None],
+                 versions: VersionPlan) -> None:
+        self.options, self.inputs, self.out, self.versions = options, inputs, out, versions
+        self.preflight = Preflight()
+        self.scenario_count = 0
+        self.suite_tests = 0
+
+    def run(self) -> Report:
+        options, inputs = self.options, self.inputs
+        report = Report(tool_version=__version__, mode="local", targets=Targets(proxy=options.proxy_cmd or "reference"))
+        fold = Fold(report, inputs.deviations, coverage_of=(inputs.auth, inputs.proxy))
+        # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
+        # the critical path.
+        self.warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
+        self.warm.start()
+        with self._stack() as stack:
+            endpoints = stack.endpoints
+            assert endpoints is not None
+            self.stack, self.endpoints = stack, endpoints
+            targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
+                              mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+            fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
+                                 targets=self.versions.targets(targets), warnings=self.versions.warnings()))
+            self.out("Local stack is up:")
+            self.out(describe(endpoints))
+            run_phases(self.phases(), fold, self.out)
+        fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items() if k == "stop"}))
+        report = fold.finish()
+        fold.write(options.report_dir)
+        return report
+
+    def _stack(self) -> AbstractContextManager[Stack]:
+        options = self.options
+        definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
+                                     mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
+                                     mlflow_version=self.versions.server)
+        logs = options.report_dir / "logs"
+        if options.stack == "docker":
+            from hokusai_contracts.stack.docker_stack import running_docker_stack
+
+            return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs)
+        return running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
+
+    # -- the phases ---------------------------------------------------------------------------
+
+    def phases(self) -> list[Phase]:
+        options = self.options
+
+        def healthy(state: RunState) -> bool:
+            return self.preflight.healthy
+
+        return [
+            Step(PhaseName.PREFLIGHT, self.run_preflight),
+            Step(PhaseName.SCENARIO, self.scenarios),
+            Step(PhaseName.SUITES, self.suites_skipped, when=lambda state: not healthy(state)),
+            Step(PhaseName.LARGE_ARTIFACT, self.large_artifact,
+                 when=lambda state: bool(options.artifact_mb) and healthy(state)),
+            Step(PhaseName.CONCURRENCY, self.concurrency, when=lambda state: options.full and healthy(state)),
+            # Run even with a part down: the suites phase then only says so, and the journals hold
+            # what the scenario sent.
+            Step(PhaseName.SUITES, self.suites),
+            Step(PhaseName.HOP_JOURNALS, self.hop_journals),
+            Step(PhaseName.HOP_JOURNALS, self.tally),
+            Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and healthy(state)),
+            Step(PhaseName.MLFLOW_DIFF, lambda state: mlflow_diffs(self.versions, state.out)),
+            Step(PhaseName.FAULTS, self.faults, when=lambda state: options.faults and healthy(state)),
+        ]
+
+    def run_preflight(self, state: RunState) -> PhaseResult:
+        started = time.perf_counter()
+        endpoints = self.endpoints
+        self.preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url,
+                                       endpoints.api_key)
+        result = self.preflight.result()
+        result.timings[PhaseName.PREFLIGHT] = round(time.perf_counter() - started, 3)
+        return result
+
+    def scenarios(self, state: RunState) -> PhaseResult:
+        started = time.perf_counter()
+        self.warm.join()
+        result = PhaseResult(timings={"imports_wait": round(time.perf_counter() - started, 3)})
+        health = self.endpoints.proxy_url + "/health/mlflow"
+        for kind in self.options.models:
             started = time.perf_counter()
-            checks, findings = run_faults(stack, endpoints, options.fault_delay_s, out)
-            report.checks += checks
-            for finding in findings:
-                report.add_finding(finding)
-            report.timings["faults"] = round(time.perf_counter() - started, 3)
-    report.timings.update({k: round(v, 3) for k, v in stack.timings.items() if k == "stop"})
-    add_mlflow_diffs(report, versions, options.report_dir, out)
-    report.finished_at = datetime.now(UTC)
-    report.summarise_suites()
-    report.diagnosis = diagnose(report)
-    write_reports(report, options.report_dir)
-    return report
+            state.out(f"\n— Registration scenario ({kind.value}) —")
+            outcome = run_registration(self.endpoints.proxy_url, self.endpoints.api_key, model_kind=kind,
+                                       health_url=health, out=state.out)
+            result.checks += scenario_checks(outcome)
+            result.timings[f"{PhaseName.SCENARIO}.{kind.value}"] = round(time.perf_counter() - started, 3)
+        return result
+
+    def suites_skipped(self, state: RunState) -> PhaseResult:
+        # Fuzzing a stack with a part down would only time out thousands of times.
+        state.out("\nPreflight found a part down or too slow: the contract suites and faults are skipped.")
+        message = "preflight: " + "; ".join(f"[{f.hop}] {f.kind.value}: {f.observed}" for f in self.preflight.findings)
+        return PhaseResult(checks=[Check(suite=Suite.SUITES, name="skipped", status=CheckStatus.SKIPPED,
+                                         message=message)])
+
+    def large_artifact(self, state: RunState) -> PhaseResult:
+        proxy = getattr(self.stack, "parts", {}).get(Part.PROXY)
+        pid = proxy.process.pid if isinstance(self.stack, ProcessStack) and proxy else None
+        result = run_large_artifact(self.endpoints.proxy_url, self.endpoints.api_key, self.options.artifact_mb, pid)
+        _tell(state, result, "Large artifact: ")
+        return result
+
+    def concurrency(self, state: RunState) -> PhaseResult:
+        state.out("\n— Concurrency: 8 registrations at once —")
+        result = run_concurrency(self.endpoints)
+        _tell(state, result)
+        return result
+
+    def suites(self, state: RunState) -> PhaseResult:
+        options, inputs = self.options, self.inputs
+        chosen = list(options.suites) if self.preflight.healthy else []
+        # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
+        # probes); what the fuzzers send from here on is theirs.
+        self.scenario_count = scenario_entries(self.endpoints)
+        assert self.stack.root is not None
+        result = run_local_suites(self.endpoints, self.stack.root / "suites",
+                                  SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES,
+                                               self.versions.contract_files()),
+                                  inputs.directory, inputs.root, state.out)
+        self.suite_tests = len(result.checks)
+        return result
+
+    def hop_journals(self, state: RunState) -> PhaseResult:
+        options, inputs = self.options, self.inputs
+        reference = options.proxy_cmd is None and options.proxy_image is None
+        committed = inputs.consumers_dir / CONSUMER_FILE
+        consumers = ConsumerExpectations(committed, f"{inputs.directory.name}/{CONSUMERS}/{CONSUMER_FILE}",
+                                         update=options.update_consumers) if reference else None
+        return judge_hop_journals(self.endpoints, inputs.auth, inputs.mlflow, scenario_count=self.scenario_count,
+                                  consumers=consumers, out=state.out)
+
+    def tally(self, state: RunState) -> PhaseResult:
+        """What the suites and the journals found, as folded (before the faults break things on purpose)."""
+        report = state.report
+        failed = sum(c.status is CheckStatus.FAILED for c in report.checks)
+        state.out(f"{self.suite_tests} suite tests and the hop journals judged; {failed} checks failed, "
+                  f"{sum(not f.known for f in report.findings)} unknown findings")
+        return PhaseResult()
+
+    def clients(self, state: RunState) -> PhaseResult:
+        return client_scenarios(self.versions, self.endpoints, self.options.models, state.out)
+
+    def faults(self, state: RunState) -> PhaseResult:
+        state.out("\n— Faults —")
+        return run_faults(self.stack, self.endpoints, self.options.fault_delay_s, state.out)
 
 
-def _record_probe(report: Report, phase: str, check: CheckRecord, broken: Finding | None,
-                  metrics: dict[str, float], out: Callable[[str], None], label: str = "") -> None:
-    out(f"{'✓' if broken is None else '✗'} {label}{check.message}")
-    report.checks.append(check)
-    report.metrics.update(metrics)
-    report.timings[phase] = check.seconds
-    if broken:
-        check.finding_ids = [report.add_finding(broken)]
+def _tell(state: RunState, result: PhaseResult, label: str = "") -> None:
+    for check in result.checks:
+        state.out(f"{'✓' if not check.findings else '✗'} {label}{check.message}")
 
-
-def _run_scenarios(report: Report, endpoints: StackEndpoints, options: LocalOptions,
-                   out: Callable[[str], None]) -> None:
-    health = endpoints.proxy_url + "/health/mlflow"
-    for kind in options.models:
-        started = time.perf_counter()
-        out(f"\n— Registration scenario ({kind.value}) —")
-        result = run_registration(endpoints.proxy_url, endpoints.api_key, model_kind=kind, health_url=health, out=out)
-        report.checks += scenario_checks(result)
-        report.timings[f"scenario.{kind.value}"] = round(time.perf_counter() - started, 3)

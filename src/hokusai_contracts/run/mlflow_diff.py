@@ -21,11 +21,12 @@ from pydantic import BaseModel, Field
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.contracts.files import contracts_root
-from hokusai_contracts.spec.diff import ChangeKind, Severity, SpecChange, diff_files, verdict
-from hokusai_contracts.stack.mlflow_contracts import mlflow_contracts
-from hokusai_contracts.stack.mlflow_env import check_version
+from hokusai_contracts.contracts.mlflow_versions import MlflowContracts, check_version, known_contracts
+from hokusai_contracts.spec.changes import ChangeKind, Severity, SpecChange, verdict
+from hokusai_contracts.spec.diff import diff_files
 
-__all__ = ["MLFLOW_DIFF_FILE", "MlflowDiff", "diff_mlflow_versions", "render_text", "run_mlflow_diff"]
+__all__ = ["MLFLOW_DIFF_FILE", "ContractsFor", "MlflowDiff", "committed_only", "diff_mlflow_versions", "render_text",
+           "run_mlflow_diff"]
 
 MLFLOW_DIFF_FILE = "mlflow-diff.json"
 
@@ -50,10 +51,23 @@ class MlflowDiff(BaseModel):
         return [c for c in self.changes if c.severity is Severity.BREAKING]
 
 
-def diff_mlflow_versions(old: str, new: str, out: Callable[[str], None] | None = None) -> MlflowDiff:
+#: How a command finds (or makes) a version's contracts: ``commands.mlflow_contracts.ensure_mlflow_contracts``.
+ContractsFor = Callable[[str, str], MlflowContracts]
+
+
+def committed_only(version: str, setting: str) -> MlflowContracts:
+    """The contracts already there (committed, or generated before); this layer never runs the generator."""
+    found = known_contracts(version, setting)
+    if found is None:
+        raise UsageError(f"{setting}={version}: MLflow {version} has no contracts yet; `hokusai-contracts mlflow-diff` "
+                         "and `hokusai-contracts local` generate them on first use")
+    return found
+
+
+def diff_mlflow_versions(old: str, new: str, contracts_for: ContractsFor = committed_only) -> MlflowDiff:
     old, new = check_version(old, "OLD"), check_version(new, "NEW")
-    before = mlflow_contracts(old, "OLD", out)
-    after = mlflow_contracts(new, "NEW", out)
+    before = contracts_for(old, "OLD")
+    after = contracts_for(new, "NEW")
     changes = diff_files(before.mlflow, after.mlflow, contracts_root())
     return MlflowDiff(
         old=old, new=new, old_contract=_shown(before.mlflow), new_contract=_shown(after.mlflow),
@@ -81,8 +95,9 @@ def render_text(diff: MlflowDiff) -> str:
     return "\n".join(lines)
 
 
-def run_mlflow_diff(old: str, new: str, report_dir: Path, out: Callable[[str], None] = print) -> int:
-    diff = diff_mlflow_versions(old, new, out)
+def run_mlflow_diff(old: str, new: str, report_dir: Path, out: Callable[[str], None] = print,
+                    contracts_for: ContractsFor = committed_only) -> int:
+    diff = diff_mlflow_versions(old, new, contracts_for)
     out(render_text(diff))
     try:
         report_dir.mkdir(parents=True, exist_ok=True)

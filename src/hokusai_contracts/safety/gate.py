@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hokusai_contracts._errors import SafetyError
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
 
 __all__ = ["BudgetExhausted", "Gate", "Refused", "Refusal"]
 
 
-class Refused(Exception):
+class Refused(SafetyError):
     """The policy forbids a request: a defect of whoever built it, never sent."""
 
 

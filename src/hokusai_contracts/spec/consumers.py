@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +36,9 @@ from hokusai_contracts.spec.diff import ChangeKind, SpecChange
 __all__ = [
     "Consumer",
     "ConsumerOperation",
+    "JournalComparison",
     "RecordedExchange",
+    "compare_with_journal",
     "expectations_from_journal",
     "impact",
     "load_consumers",
@@ -284,9 +287,9 @@ _HEADER = """\
 # `make contract-spec` uses it to tell a change that breaks {name} from one that breaks nobody
 # we know of (hokusai_contracts.spec.consumers).
 #
-# Refreshed from the hop journal by `make contract-local`: what the journal saw is added, nothing
-# written by hand is removed. A journal sees what arrived, not what the consumer used, so `reads`
-# may list more than it reads.
+# Refreshed from the hop journal by `make contract-local UPDATE_CONSUMERS=1`: what the journal
+# saw is added, nothing written by hand is removed. A journal sees what arrived, not what the
+# consumer used, so `reads` may list more than it reads.
 """
 
 
@@ -296,3 +299,32 @@ def render_expectations(expectations: Mapping[str, Any]) -> str:
                             contract=expectations.get("contract") or "its provider's contract")
     body = yaml.safe_dump(dict(expectations), sort_keys=False, default_flow_style=None, width=110)
     return header + body
+
+
+@dataclass(frozen=True)
+class JournalComparison:
+    """A committed expectations file against what a journal saw the consumer send."""
+
+    #: The expectations the journal shows (merged over the file), as YAML text, for review.
+    observed: str
+    #: Per operation, the locations sent that the file's ``sends`` lacks.
+    missing: dict[str, list[str]]
+    #: The file with those locations added to ``sends`` (``reads`` stay hand-kept: a journal sees
+    #: every field that arrived, not the ones the consumer uses); None when nothing is missing.
+    updated: str | None
+
+
+def compare_with_journal(entries: Iterable[RecordedExchange], contract: Contract, committed: Path
+                         ) -> JournalComparison:
+    existing = yaml.safe_load(committed.read_text("utf-8")) if committed.exists() else None
+    observed = expectations_from_journal(entries, contract, existing=existing)
+    known = (existing or {}).get("operations") or {}
+    missing: dict[str, list[str]] = {}
+    for operation, seen in (observed.get("operations") or {}).items():
+        new = sorted(set(seen.get("sends") or []) - set((known.get(operation) or {}).get("sends") or []))
+        if new and existing is not None:
+            missing[operation] = new
+            entry = existing.setdefault("operations", {}).setdefault(operation, {"sends": [], "reads": {}})
+            entry["sends"] = sorted(set(entry.get("sends") or []) | set(new))
+    updated = render_expectations(existing) if missing and existing is not None else None
+    return JournalComparison(render_expectations(observed), missing, updated)

@@ -7,74 +7,22 @@ read must stay present, required and of the same type, so removing, relaxing
 or retyping breaks, while a narrower answer (fewer types, fewer enum values,
 tighter bounds) and new fields are compatible.
 
-Schemas are compared as *shapes*: ``$ref``s followed, and ``anyOf``/``oneOf``/
-``allOf`` branches folded into one set of types (``anyOf: [string, null]``,
-``type: [string, 'null']`` and 3.0's ``nullable: true`` are the same shape),
-one set of constraint keywords and one set of properties, each remembering the
-JSON pointer it was written at, so a change cites the very line on each side.
+Schemas are compared as shapes (``spec.shapes``): ``$ref``s followed and branches folded, each
+part remembering the JSON pointer it was written at.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.spec.changes import ChangeKind, Severity, Side
+from hokusai_contracts.spec.shapes import Shape, bound_of, shape_of
 
-__all__ = ["ChangeKind", "SchemaComparer", "SchemaDelta", "Severity", "Side", "nearest_pointer"]
-
-Side = Literal["request", "response"]
-
-
-class Severity(StrEnum):
-    BREAKING = "breaking"
-    COMPATIBLE = "compatible"
-
-
-class ChangeKind(StrEnum):
-    # Operations and statuses
-    OPERATION_REMOVED = "operation_removed"
-    OPERATION_ADDED = "operation_added"
-    STATUS_REMOVED = "status_removed"
-    STATUS_ADDED = "status_added"
-    # Security and media types
-    SECURITY_CHANGED = "security_changed"
-    SECURITY_RELAXED = "security_relaxed"
-    MEDIA_TYPE_CHANGED = "media_type_changed"
-    MEDIA_TYPE_ADDED = "media_type_added"
-    # What the consumer sends
-    REQUIRED_FIELD_ADDED = "required_field_added"
-    OPTIONAL_FIELD_ADDED = "optional_field_added"
-    REQUEST_FIELD_REMOVED = "request_field_removed"
-    PARAMETER_ADDED_REQUIRED = "parameter_added_required"
-    PARAMETER_ADDED_OPTIONAL = "parameter_added_optional"
-    PARAMETER_REMOVED = "parameter_removed"
-    REQUIREMENT_RELAXED = "requirement_relaxed"
-    FIELD_MOVED = "field_moved"
-    # Value rules (request: narrowing breaks; response: see the module docstring)
-    TYPE_NARROWED = "type_narrowed"
-    TYPE_WIDENED = "type_widened"
-    ENUM_NARROWED = "enum_narrowed"
-    ENUM_WIDENED = "enum_widened"
-    PATTERN_CHANGED = "pattern_changed"
-    PATTERN_WIDENED = "pattern_widened"
-    BOUND_NARROWED = "bound_narrowed"
-    BOUND_WIDENED = "bound_widened"
-    FORMAT_CHANGED = "format_changed"
-    FORMAT_RELAXED = "format_relaxed"
-    # What the consumer reads
-    RESPONSE_FIELD_REMOVED = "response_field_removed"
-    RESPONSE_FIELD_OPTIONAL = "response_field_optional"
-    RESPONSE_FIELD_RETYPED = "response_field_retyped"
-    RESPONSE_ENUM_WIDENED = "response_enum_widened"
-    RESPONSE_FIELD_ADDED = "response_field_added"
-    RESPONSE_FIELD_REQUIRED = "response_field_required"
-    RESPONSE_HEADER_REMOVED = "response_header_removed"
-    RESPONSE_HEADER_ADDED = "response_header_added"
-
+__all__ = ["SchemaComparer", "SchemaDelta"]
 
 B, C = Severity.BREAKING, Severity.COMPATIBLE
 
@@ -91,108 +39,6 @@ class SchemaDelta:
     summary: str
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _join(pointer: str, *tokens: str | int) -> str:
-    return pointer + "".join("/" + _escape(str(t)) for t in tokens)
-
-
-def nearest_pointer(contract: Contract, pointer: str) -> str:
-    """``pointer`` if it names something in ``contract``, else its nearest existing parent."""
-    while pointer:
-        try:
-            contract.node(pointer)
-            return pointer
-        except (KeyError, IndexError, TypeError, ValueError):
-            pointer = pointer.rsplit("/", 1)[0]
-    return pointer
-
-
-# -- shapes ---------------------------------------------------------------------------------
-
-_VALUE_KEYWORDS = (
-    "enum", "x-known-values", "pattern", "format", "minLength", "maxLength", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "minProperties", "maxProperties",
-    "multipleOf", "uniqueItems",
-)
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-
-
-@dataclass
-class _Shape:
-    pointer: str  # the schema after $ref: where a missing keyword or property is cited
-    type_pointer: str
-    types: set[str] = field(default_factory=set)
-    any_type: bool = False  # some branch has no type: every JSON value is allowed
-    keywords: dict[str, tuple[Any, str]] = field(default_factory=dict)
-    properties: dict[str, str] = field(default_factory=dict)  # name -> pointer of its schema
-    properties_pointer: str | None = None
-    required: dict[str, str] = field(default_factory=dict)  # name -> pointer of its `required` entry
-    required_pointer: str | None = None
-    items: str | None = None
-
-    def type_set(self) -> frozenset[str] | None:
-        """The JSON types a value may have; None when any value is allowed."""
-        return None if self.any_type else frozenset(self.types)
-
-
-def _shape(contract: Contract, pointer: str) -> _Shape:
-    schema, at = contract.deref(pointer)
-    if isinstance(schema, dict):
-        holder = next((k for k in ("type", "anyOf", "oneOf", "allOf") if k in schema), None)
-        shape = _Shape(at, _join(at, holder) if holder else at)
-    else:
-        shape = _Shape(at, at)
-    _collect(contract, schema, at, shape, set())
-    return shape
-
-
-def _collect(contract: Contract, schema: Any, at: str, shape: _Shape, seen: set[str]) -> None:
-    if at in seen:
-        return
-    seen.add(at)
-    if not isinstance(schema, dict):  # a boolean schema: `true` allows anything, `false` nothing
-        shape.any_type = shape.any_type or schema is True
-        return
-    declared = schema.get("type")
-    types = {declared} if isinstance(declared, str) else set(declared) if isinstance(declared, list) else set()
-    if schema.get("nullable") is True:  # OpenAPI 3.0
-        types.add("null")
-    values = schema["enum"] if isinstance(schema.get("enum"), list) else (
-        [schema["const"]] if "const" in schema else None)
-    if not types and values is not None:
-        types = {"null" if v is None else _JSON_TYPES.get(type(v), "string") for v in values}
-    if not types and "properties" in schema:
-        types = {"object"}
-    if not types and "items" in schema:
-        types = {"array"}
-    branches = [k for k in ("anyOf", "oneOf", "allOf") if isinstance(schema.get(k), list)]
-    if not types and not branches:
-        shape.any_type = True
-    shape.types |= types
-    if values is not None:
-        shape.keywords.setdefault("enum", (values, _join(at, "enum" if "enum" in schema else "const")))
-    for keyword in _VALUE_KEYWORDS:
-        if keyword in schema and keyword != "enum":
-            shape.keywords.setdefault(keyword, (schema[keyword], _join(at, keyword)))
-    if isinstance(schema.get("properties"), dict):
-        shape.properties_pointer = shape.properties_pointer or _join(at, "properties")
-        for name in schema["properties"]:
-            shape.properties.setdefault(name, _join(at, "properties", name))
-    if isinstance(schema.get("required"), list):
-        shape.required_pointer = shape.required_pointer or _join(at, "required")
-        for index, name in enumerate(schema["required"]):
-            shape.required.setdefault(str(name), _join(at, "required", index))
-    if "items" in schema and shape.items is None and isinstance(schema["items"], dict):
-        shape.items = _join(at, "items")
-    for keyword in branches:
-        for index, _ in enumerate(schema[keyword]):
-            branch, branch_at = contract.deref(_join(at, keyword, index))
-            _collect(contract, branch, branch_at, shape, seen)
-
-
 # -- comparing ------------------------------------------------------------------------------
 
 def _covers(types: frozenset[str], wanted: str) -> bool:
@@ -206,22 +52,6 @@ def _show(values: Any) -> str:
 _ALTERNATION = re.compile(r"\^\((?:\?:)?([\w.\- ]+(?:\|[\w.\- ]+)*)\)\$")
 _LOWER = {"minLength": "", "minItems": "", "minProperties": "", "minimum": "exclusiveMinimum"}
 _UPPER = {"maxLength": "", "maxItems": "", "maxProperties": "", "maximum": "exclusiveMaximum"}
-
-
-def _bound(shape: _Shape, keyword: str, exclusive_keyword: str) -> tuple[float, bool, str] | None:
-    """The effective bound (value, exclusive, pointer), folding 3.0's boolean and 3.1's numeric exclusives."""
-    plain = shape.keywords.get(keyword)
-    exclusive = shape.keywords.get(exclusive_keyword) if exclusive_keyword else None
-    found: list[tuple[float, bool, str]] = []
-    if plain is not None and isinstance(plain[0], (int, float)) and not isinstance(plain[0], bool):
-        found.append((float(plain[0]), bool(exclusive and exclusive[0] is True), plain[1]))
-    if exclusive is not None and isinstance(exclusive[0], (int, float)) and not isinstance(exclusive[0], bool):
-        found.append((float(exclusive[0]), True, exclusive[1]))
-    if not found:
-        return None
-    lower = keyword.startswith("min")
-    # The tighter of the two: for a lower bound the larger value, exclusive winning a tie.
-    return max(found, key=lambda b: (b[0] if lower else -b[0], b[1]))
 
 
 class SchemaComparer:
@@ -242,7 +72,7 @@ class SchemaComparer:
         self._active.add(key)
         try:
             out: list[SchemaDelta] = []
-            old, new = _shape(self.current, current_pointer), _shape(self.candidate, candidate_pointer)
+            old, new = shape_of(self.current, current_pointer), shape_of(self.candidate, candidate_pointer)
             self._types(old, new, side, out)
             self._enums(old, new, side, out, "enum")
             self._enums(old, new, side, out, "x-known-values")
@@ -257,11 +87,11 @@ class SchemaComparer:
         self._memo[key] = out
         return out
 
-    def _keyword_pointers(self, old: _Shape, new: _Shape, keyword: str) -> tuple[str, str]:
+    def _keyword_pointers(self, old: Shape, new: Shape, keyword: str) -> tuple[str, str]:
         before, after = old.keywords.get(keyword), new.keywords.get(keyword)
         return (before[1] if before else old.pointer), (after[1] if after else new.pointer)
 
-    def _types(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta]) -> None:
+    def _types(self, old: Shape, new: Shape, side: Side, out: list[SchemaDelta]) -> None:
         before, after = old.type_set(), new.type_set()
         if before == after:
             return
@@ -279,7 +109,7 @@ class SchemaComparer:
             why = f"may now be {', '.join(gained)}" if gained else f"is no longer {', '.join(lost)}"
         out.append(SchemaDelta(kind, severity, (), old.type_pointer, new.type_pointer, f"{said}: {why}"))
 
-    def _enums(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta], keyword: str) -> None:
+    def _enums(self, old: Shape, new: Shape, side: Side, out: list[SchemaDelta], keyword: str) -> None:
         before, after = old.keywords.get(keyword), new.keywords.get(keyword)
         b_vals = before[0] if before and isinstance(before[0], list) else None
         a_vals = after[0] if after and isinstance(after[0], list) else None
@@ -311,7 +141,7 @@ class SchemaComparer:
             kind, severity = (ChangeKind.ENUM_NARROWED, C) if narrowed else (ChangeKind.RESPONSE_ENUM_WIDENED, B)
         return SchemaDelta(kind, severity, (), cur, cand, text)
 
-    def _pattern(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta]) -> None:
+    def _pattern(self, old: Shape, new: Shape, side: Side, out: list[SchemaDelta]) -> None:
         before = old.keywords.get("pattern", (None, ""))[0]
         after = new.keywords.get("pattern", (None, ""))[0]
         if before == after:
@@ -331,7 +161,7 @@ class SchemaComparer:
             kind, severity = (ChangeKind.PATTERN_WIDENED, C) if widened else (ChangeKind.PATTERN_CHANGED, C)
         out.append(SchemaDelta(kind, severity, (), cur, cand, text))
 
-    def _format(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta]) -> None:
+    def _format(self, old: Shape, new: Shape, side: Side, out: list[SchemaDelta]) -> None:
         before = old.keywords.get("format", (None, ""))[0]
         after = new.keywords.get("format", (None, ""))[0]
         if before == after:
@@ -345,10 +175,10 @@ class SchemaComparer:
             kind, severity = (ChangeKind.RESPONSE_FIELD_RETYPED, B) if retyped else (ChangeKind.FORMAT_CHANGED, C)
         out.append(SchemaDelta(kind, severity, (), cur, cand, text))
 
-    def _bounds(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta]) -> None:
+    def _bounds(self, old: Shape, new: Shape, side: Side, out: list[SchemaDelta]) -> None:
         for table in (_LOWER, _UPPER):
             for keyword, exclusive in table.items():
-                before, after = _bound(old, keyword, exclusive), _bound(new, keyword, exclusive)
+                before, after = bound_of(old, keyword, exclusive), bound_of(new, keyword, exclusive)
                 if before is None and after is None:
                     continue
                 if before is not None and after is not None and before[:2] == after[:2]:
@@ -382,7 +212,7 @@ class SchemaComparer:
         kind = ChangeKind.BOUND_NARROWED if narrowed else ChangeKind.BOUND_WIDENED
         return SchemaDelta(kind, B if narrowed and side == "request" else C, (), cur, cand, text)
 
-    def _properties(self, old: _Shape, new: _Shape, side: Side, out: list[SchemaDelta]) -> None:
+    def _properties(self, old: Shape, new: Shape, side: Side, out: list[SchemaDelta]) -> None:
         names = list(dict.fromkeys([*old.properties, *old.required, *new.properties, *new.required]))
         for name in names:
             in_old = name in old.properties or name in old.required

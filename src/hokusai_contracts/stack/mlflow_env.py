@@ -36,21 +36,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Final
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from hokusai_contracts._errors import StackError, UsageError
+from hokusai_contracts.contracts.mlflow_versions import MINIMUM_VERSION, check_version, parse_versions, pinned_version
+from hokusai_contracts.settings import cache_root
 
 __all__ = ["COMPATIBILITY", "MINIMUM_VERSION", "CompatRule", "MlflowEnvironment", "cache_root", "check_version",
            "explain_install_failure", "locked", "mlflow_environment", "parse_versions", "pinned_version",
            "requirements_for"]
 
-#: The stack's server flags (``--artifacts-destination`` by environment) and the generator's use of
-#: the protos' rpc options hold from 2.0 on; 1.x is not supported.
-MINIMUM_VERSION: Final = "2.0"
 _MARKER: Final = "hokusai-env.json"
 _INSTALL_TIMEOUT_S: Final = 900.0
 
@@ -77,48 +75,12 @@ COMPATIBILITY: Final[tuple[CompatRule, ...]] = (
 )
 
 
-def pinned_version() -> str:
-    """The MLflow of the project's own environment."""
-    return metadata.version("mlflow")
-
-
 def requirements_for(version: str) -> tuple[str, ...]:
     """What is installed for ``version``: mlflow itself, then each rule's requirements that apply."""
     wanted = Version(version)
     extra = [req for rule in COMPATIBILITY if rule.below is None or wanted < Version(rule.below)
              for req in rule.requirements]
     return (f"mlflow=={version}", *extra)
-
-
-def check_version(text: str, setting: str = "MLFLOW_VERSION") -> str:
-    """``text`` as a supported MLflow version, else a UsageError naming ``setting``."""
-    value = text.strip().removeprefix("v")
-    try:
-        version = Version(value)
-    except InvalidVersion:
-        raise UsageError(f"{setting}={text!r} is not an MLflow version; write one such as 3.9.0") from None
-    if version < Version(MINIMUM_VERSION):
-        raise UsageError(f"{setting}={text}: MLflow versions before {MINIMUM_VERSION} are not supported; "
-                         f"choose {MINIMUM_VERSION} or newer")
-    return value
-
-
-def parse_versions(text: str, setting: str = "MLFLOW_CLIENTS") -> list[str]:
-    """A comma-separated list of versions, each checked, duplicates dropped (first one kept)."""
-    versions = [check_version(item, setting) for item in text.split(",") if item.strip()]
-    if not versions:
-        raise UsageError(f"{setting} is empty; name one or more versions, e.g. {setting}=2.9.2,3.17.2")
-    return list(dict.fromkeys(versions))
-
-
-def cache_root() -> Path:
-    from hokusai_contracts.settings import load_cache_settings
-
-    chosen = load_cache_settings().cache_dir
-    if chosen is not None:
-        return chosen.expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hokusai-contracts"
 
 
 @dataclass(frozen=True)

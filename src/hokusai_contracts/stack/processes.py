@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hokusai_contracts._errors import StackError
+from hokusai_contracts._errors import StackError, Terminated
 from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, Part, StackDefinition
@@ -251,7 +251,7 @@ def _killpg(pid: int, sig: int) -> None:
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt for the block, so teardown runs as it does on Ctrl-C."""
+    """Turn SIGTERM into ``Terminated`` (a KeyboardInterrupt) for the block, so teardown runs as on Ctrl-C."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -259,7 +259,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
+        raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:

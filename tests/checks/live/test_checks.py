@@ -13,9 +13,9 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from hokusai_contracts import FindingKind, Hop
-from hokusai_contracts.checks.live.auth_checks import VALID_FOR, run_auth_checks
-from hokusai_contracts.checks.live.bearer_checks import KEY_ACCEPTED, run_bearer_checks
+from hokusai_contracts import Evidence, FindingKind, Hop
+from hokusai_contracts.checks.live.auth_checks import run_auth_checks
+from hokusai_contracts.checks.live.bearer_checks import run_bearer_checks
 from hokusai_contracts.checks.live.cleanup import clean_up
 from hokusai_contracts.checks.live.investigate import run_investigation
 from hokusai_contracts.checks.live.probing import LiveProbes
@@ -23,6 +23,7 @@ from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.redact import KEY_PATTERN
 from hokusai_contracts.report.model import CheckStatus, Report
+from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.safety.gate import Gate
 from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
 from hokusai_contracts.safety.transport import GatedTransport
@@ -47,13 +48,19 @@ def _probes(handler: Handler) -> tuple[LiveProbes, SafetyPolicy, list[httpx.Requ
         return handler(request)
 
     client = httpx.Client(transport=GatedTransport(gate, inner=httpx.MockTransport(recording)))
-    probes = LiveProbes(client=client, report=Report(tool_version="t", mode="live"), proxy_url=PROXY,
-                        auth_url=AUTH, mlflow_url=MLFLOW, api_key=KEY,
+    probes = LiveProbes(client=client, proxy_url=PROXY, auth_url=AUTH, mlflow_url=MLFLOW, api_key=KEY,
                         auth_contract=contracts["auth-service.yaml"], proxy_contract=contracts["mlflow-proxy.yaml"],
-                        mlflow_contract=contracts["mlflow.yaml"],
-                        deviations=KnownDeviations.load(ROOT / "contracts" / "known-deviations.yaml", root=ROOT),
-                        out=lambda line: None)
+                        mlflow_contract=contracts["mlflow.yaml"], out=lambda line: None)
     return probes, policy, sent
+
+
+def _run(check: Callable[[LiveProbes], None], probes: LiveProbes) -> Report:
+    """Run live checks and fold what they made, as the live run does (known deviations applied)."""
+    check(probes)
+    fold = Fold(Report(tool_version="t", mode="live"),
+                KnownDeviations.load(ROOT / "contracts" / "known-deviations.yaml", root=ROOT))
+    fold.add(probes.take())
+    return fold.report
 
 
 def _bearer(request: httpx.Request) -> str | None:
@@ -76,51 +83,52 @@ def _mlflow_like(request: httpx.Request, *, check_key: bool = True, artifact_rou
     return httpx.Response(200, json={"experiments": []})
 
 
-def _checks(probes: LiveProbes, suite: str) -> dict[str, CheckStatus]:
-    return {c.name: c.status for c in probes.report.checks if c.suite == suite}
+def _checks(report: Report, suite: str) -> dict[str, CheckStatus]:
+    return {c.name: c.status for c in report.checks if c.suite == suite}
 
 
-def _kinds(probes: LiveProbes) -> set[tuple[str, FindingKind]]:
-    return {(f.hop.value, f.kind) for f in probes.report.findings if not f.known}
+def _kinds(report: Report) -> set[tuple[str, FindingKind]]:
+    return {(f.hop.value, f.kind) for f in report.findings if not f.known}
 
 
 def test_bearer_checks_pass_a_proxy_that_takes_only_the_bearer_key() -> None:
     probes, _, _ = _probes(_mlflow_like)
-    run_bearer_checks(probes)
-    assert set(_checks(probes, "bearer-auth").values()) == {CheckStatus.PASSED}
-    assert probes.facts[KEY_ACCEPTED] is True
+    report = _run(run_bearer_checks, probes)
+    assert set(_checks(report, "bearer-auth").values()) == {CheckStatus.PASSED}
+    assert probes.facts.key_accepted is True
 
 
 def test_bearer_checks_fail_a_proxy_that_ignores_the_key() -> None:
     probes, _, _ = _probes(lambda request: _mlflow_like(request, check_key=False))
-    run_bearer_checks(probes)
-    checks = _checks(probes, "bearer-auth")
+    report = _run(run_bearer_checks, probes)
+    checks = _checks(report, "bearer-auth")
     assert {name for name, status in checks.items() if status is CheckStatus.FAILED} == {
         "missing key", "malformed key", "unknown key", "key in a query parameter"}
-    assert ("client->proxy", FindingKind.IGNORED_AUTH) in _kinds(probes)
-    assert any(f.location == "query.api_key" and f.kind is FindingKind.IGNORED_AUTH for f in probes.report.findings)
+    assert ("client->proxy", FindingKind.IGNORED_AUTH) in _kinds(report)
+    assert any(f.location == "query.api_key" and f.kind is FindingKind.IGNORED_AUTH for f in report.findings)
 
 
 def test_bearer_checks_never_put_the_key_in_a_url() -> None:
     # The proxy that ignores keys lets anything in: the one place a check would be tempted to use the key.
     probes, _, sent = _probes(lambda request: _mlflow_like(request, check_key=False))
-    run_bearer_checks(probes)
+    report = _run(run_bearer_checks, probes)
     urls = [str(r.url) for r in sent]
     assert [u for u in urls if KEY in unquote(u)] == []
     (query_key,) = [r.url.params["api_key"] for r in sent if "api_key" in r.url.params]
     # The question is still asked, with a decoy of the key's format.
     assert KEY_PATTERN.fullmatch(query_key) and query_key != KEY
-    assert KEY not in probes.report.model_dump_json()
+    assert KEY not in report.model_dump_json()
 
 
 def test_a_proxy_refusing_a_key_the_auth_service_accepts_is_evidence_for_service_config() -> None:
     probes, _, _ = _probes(lambda request: httpx.Response(401, json={"error_code": "UNAUTHENTICATED", "message": "x"},
                                                           headers={"WWW-Authenticate": "Bearer"}))
-    probes.facts[VALID_FOR] = ["platform"]
-    run_bearer_checks(probes)
-    (rejected,) = [f for f in probes.report.findings if f.kind is FindingKind.AUTH_REJECTED]
+    probes.facts.valid_for = ["platform"]
+    report = _run(run_bearer_checks, probes)
+    (rejected,) = [f for f in report.findings if f.kind is FindingKind.AUTH_REJECTED]
     assert rejected.hop is Hop.CLIENT_TO_PROXY and rejected.contract is not None
-    assert probes.facts[KEY_ACCEPTED] is False
+    assert rejected.evidence is Evidence.PROXY_REFUSES_VALID_KEY
+    assert probes.facts.key_accepted is False
 
 
 def _auth_service(valid_for: str | None) -> Handler:
@@ -142,12 +150,13 @@ def _auth_service(valid_for: str | None) -> Handler:
 def test_auth_checks_learn_which_service_the_key_belongs_to(valid_for: str | None, refused: bool,
                                                             words: str | None) -> None:
     probes, _, _ = _probes(_auth_service(valid_for))
-    run_auth_checks(probes)
-    assert probes.facts[VALID_FOR] == ([valid_for] if valid_for else [])
-    findings = [f for f in probes.report.findings if f.kind is FindingKind.AUTH_REJECTED]
+    report = _run(run_auth_checks, probes)
+    assert probes.facts.valid_for == ([valid_for] if valid_for else [])
+    findings = [f for f in report.findings if f.kind is FindingKind.AUTH_REJECTED]
     assert bool(findings) is refused
     if words:
         assert words in findings[0].observed and findings[0].hop is Hop.CLIENT_TO_AUTH
+        assert findings[0].evidence is Evidence.KEY_REFUSED_BY_AUTH
 
 
 def test_an_auth_service_taking_the_key_from_a_header_fails_the_body_check() -> None:
@@ -157,8 +166,7 @@ def test_an_auth_service_taking_the_key_from_a_header_fails_the_body_check() -> 
         return _auth_service("platform")(request)
 
     probes, _, _ = _probes(header_too)
-    run_auth_checks(probes)
-    checks = _checks(probes, "auth-service")
+    checks = _checks(_run(run_auth_checks, probes), "auth-service")
     assert checks["key in Authorization: Bearer header instead of the body"] is CheckStatus.FAILED
     assert checks["key in X-API-Key header instead of the body"] is CheckStatus.FAILED
 
@@ -166,9 +174,9 @@ def test_an_auth_service_taking_the_key_from_a_header_fails_the_body_check() -> 
 def test_investigate_names_a_missing_artifact_route() -> None:
     # MLflow serves the artifact route directly; the proxy does not route it (incident 4).
     probes, _, _ = _probes(lambda r: _mlflow_like(r, artifact_route=r.url.path.startswith("/mlflow/")))
-    run_investigation(probes)
-    assert _checks(probes, "investigate")["artifacts list"] is CheckStatus.FAILED
-    assert ("client->proxy", FindingKind.PATH_NOT_FOUND) in _kinds(probes)
+    report = _run(run_investigation, probes)
+    assert _checks(report, "investigate")["artifacts list"] is CheckStatus.FAILED
+    assert ("client->proxy", FindingKind.PATH_NOT_FOUND) in _kinds(report)
 
 
 def test_investigate_names_a_proxy_rewriting_what_mlflow_answers() -> None:
@@ -178,8 +186,7 @@ def test_investigate_names_a_proxy_rewriting_what_mlflow_answers() -> None:
         return _mlflow_like(request)
 
     probes, _, _ = _probes(rewriting)
-    run_investigation(probes)
-    assert ("client->proxy", FindingKind.DIFFERS_FROM_UPSTREAM) in _kinds(probes)
+    assert ("client->proxy", FindingKind.DIFFERS_FROM_UPSTREAM) in _kinds(_run(run_investigation, probes))
 
 
 def test_cleanup_deletes_exactly_what_the_run_created() -> None:
@@ -208,6 +215,8 @@ def test_cleanup_reports_what_it_could_not_delete() -> None:
 
 def test_known_deviations_still_apply_to_live_probes() -> None:
     probes, _, _ = _probes(_auth_service("platform"))
-    run_auth_checks(probes)
+    report = _run(run_auth_checks, probes)
     # The auth service's undocumented 401 is a reviewed deviation: reported as known, not failing.
-    assert all(f.known for f in probes.report.findings if f.kind is FindingKind.UNDOCUMENTED_STATUS)
+    undocumented = [f for f in report.findings if f.kind is FindingKind.UNDOCUMENTED_STATUS]
+    assert undocumented and all(f.known for f in undocumented)
+    assert set(_checks(report, "auth-service").values()) == {CheckStatus.PASSED}

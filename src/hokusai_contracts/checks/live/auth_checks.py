@@ -14,16 +14,15 @@ from typing import Any
 from hokusai_contracts.checks.live.probing import LiveProbes, answer_of
 from hokusai_contracts.checks.probes.http import ProbeResult
 from hokusai_contracts.contracts.known_values import known_values_from_contract
-from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
-__all__ = ["SUITE", "VALID_FOR", "run_auth_checks"]
+__all__ = ["PROXY_SERVICE_ID", "SUITE", "run_auth_checks"]
 
-SUITE = "auth-service"
+SUITE = Suite.AUTH_SERVICE
 VALIDATE = "/api/v1/keys/validate"
 OPERATION = f"POST {VALIDATE}"
-#: ``facts`` key: the service ids the key validates for (None when the auth service did not answer).
-VALID_FOR = "valid_for"
 PROXY_SERVICE_ID = "platform"
 
 
@@ -59,7 +58,7 @@ def run_auth_checks(probes: LiveProbes) -> None:
                      ok=result.status is not None and result.status < 500,
                      message=f"{answer_of(result)} ({'valid' if _is_valid(result) else 'not valid'} for {service_id})",
                      findings=findings)
-    probes.facts[VALID_FOR] = valid_for if answered else None
+    probes.facts.valid_for = valid_for if answered else None
 
     for name, headers in (("Authorization: Bearer", {"Authorization": f"Bearer {probes.api_key}"}),
                           ("X-API-Key", {"X-API-Key": probes.api_key})):
@@ -75,7 +74,7 @@ def run_auth_checks(probes: LiveProbes) -> None:
     if platform is not None and answered and PROXY_SERVICE_ID not in valid_for:
         refused = _key_refused(platform, valid_for)
         refused.contract = probes.ref(probes.auth_contract, "POST", VALIDATE, "/requestBody")
-        probes.report.add_finding(refused)
+        probes.add_finding(refused)
 
 
 def _key_refused(result: ProbeResult, valid_for: list[str]) -> Finding:
@@ -91,4 +90,5 @@ def _key_refused(result: ProbeResult, valid_for: list[str]) -> Finding:
                   "Check it in the Hokusai dashboard and issue a new one.")
     return Finding(hop=Hop.CLIENT_TO_AUTH, operation=OPERATION, kind=FindingKind.AUTH_REJECTED, location="body.api_key",
                    expected=f"200 with is_valid: true for service_id {PROXY_SERVICE_ID!r}", observed=observed,
-                   recommendation=advice, suite=SUITE, exchanges=[result.exchange()])
+                   recommendation=advice, suite=SUITE, exchanges=[result.exchange()],
+                   evidence=Evidence.KEY_REFUSED_BY_AUTH)

@@ -17,19 +17,18 @@ from __future__ import annotations
 import secrets
 import string
 
-from hokusai_contracts.checks.live.auth_checks import PROXY_SERVICE_ID, VALID_FOR
+from hokusai_contracts.checks.live.auth_checks import PROXY_SERVICE_ID
 from hokusai_contracts.checks.live.probing import LiveProbes, answer_of
 from hokusai_contracts.checks.probes.http import ProbeResult
-from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
-__all__ = ["KEY_ACCEPTED", "SUITE", "run_bearer_checks"]
+__all__ = ["SUITE", "run_bearer_checks"]
 
-SUITE = "bearer-auth"
+SUITE = Suite.BEARER_AUTH
 READ = "/api/2.0/mlflow/experiments/search"
 OPERATION = f"GET {READ}"
-#: ``facts`` key: did the proxy let the key in (None when it did not answer)?
-KEY_ACCEPTED = "key_accepted"
 
 
 def _made_up_key() -> str:
@@ -44,14 +43,15 @@ def run_bearer_checks(probes: LiveProbes) -> None:
 
     result = probes.ask("GET", url, params=params, headers={"Authorization": f"Bearer {key}"})
     accepted = result.status == 200
-    probes.facts[KEY_ACCEPTED] = accepted if result.status is not None and result.status < 500 else None
+    probes.facts.key_accepted = accepted if result.status is not None and result.status < 500 else None
     findings = _judged(probes, result)
-    valid_for = probes.facts.get(VALID_FOR)
+    valid_for = probes.facts.valid_for
     if result.status in (401, 403) and valid_for is not None and PROXY_SERVICE_ID in valid_for:
         findings.append(Finding(
             hop=Hop.CLIENT_TO_PROXY, operation=OPERATION, kind=FindingKind.AUTH_REJECTED,
             location="header.Authorization", suite=SUITE, exchanges=[result.exchange()],
             contract=probes.proxy_contract.ref("/components/securitySchemes/bearerAuth"),
+            evidence=Evidence.PROXY_REFUSES_VALID_KEY,
             expected=f"200: the auth service accepts this key for {PROXY_SERVICE_ID!r} when asked directly",
             observed=f"{answer_of(result)}",
             recommendation="The proxy asks the auth service something else than the contract says: check the "

@@ -13,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hokusai_contracts.checks.live.probing import LiveProbes, answer_of
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, PhaseResult
+from hokusai_contracts.safety.gate import Refused
 from hokusai_contracts.safety.policy import Created
 
-__all__ = ["CleanupResult", "clean_up"]
+__all__ = ["CleanupResult", "clean_up", "cleanup_phase"]
 
-SUITE = "cleanup"
+SUITE = Suite.CLEANUP
 
 
 @dataclass
@@ -40,3 +44,30 @@ def clean_up(probes: LiveProbes, created: Created) -> CleanupResult:
         gone = result.status == 200 or (result.status == 404 and kind == "registered model")
         (outcome.deleted if gone else outcome.failed).append(what if gone else f"{what}: {answer_of(result)}")
     return outcome
+
+
+def cleanup_phase(probes: LiveProbes, created: Created, keep: bool) -> PhaseResult:
+    """Delete what the run created (or say what was kept): one check, none when nothing was made."""
+    made = [f"registered model {n}" for n in sorted(created.registered_model)] + \
+           [f"experiment {e}" for e in sorted(created.experiment)]
+    if not made:
+        return PhaseResult()
+    tell = probes.out
+    tell("\n— cleanup —")
+    if keep:
+        tell("Kept (KEEP=1): " + ", ".join(made))
+        return PhaseResult(checks=[Check(suite=SUITE, name="kept", status=CheckStatus.SKIPPED,
+                                         message="kept on request: " + ", ".join(made))])
+    name = "delete what the run created"
+    try:
+        outcome = clean_up(probes, created)
+    except (Refused, OSError) as exc:
+        tell(f"✗ cleanup stopped: {exc}; left behind: {', '.join(made)}")
+        return PhaseResult(checks=[Check(suite=SUITE, name=name, status=CheckStatus.ERROR,
+                                         message=f"{exc}; left behind: {', '.join(made)}")])
+    failed = bool(outcome.failed)
+    message = f"deleted {', '.join(outcome.deleted) or 'nothing'}" + \
+              (f"; could not delete {'; '.join(outcome.failed)}" if failed else "")
+    tell(f"{'✗' if failed else '✓'} {message}")
+    return PhaseResult(checks=[Check(suite=SUITE, name=name, message=message,
+                                     status=CheckStatus.FAILED if failed else CheckStatus.PASSED)])

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from hokusai_contracts.checks.live.bearer_checks import KEY_ACCEPTED
 from hokusai_contracts.checks.live.probing import LiveProbes, answer_of
 from hokusai_contracts.checks.probes.http import ProbeResult
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
 __all__ = ["PREFIXES", "SUITE", "run_investigation"]
 
-SUITE = "investigate"
+SUITE = Suite.INVESTIGATE
 #: Mounts the proxy has had (topology.md).
 PREFIXES = ("/api/mlflow", "/mlflow", "/api/2.0/mlflow")
 VARIANTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
@@ -53,7 +53,7 @@ def run_investigation(probes: LiveProbes) -> None:
                 observed=answer_of(through), suite=SUITE, exchanges=[through.exchange(), direct.exchange()],
                 recommendation="Forward this path to MLflow unchanged (no rewriting of api/ and ajax-api/)."))
         # A key the proxy refuses is bearer-auth's finding; routing cannot be judged behind a 401.
-        refused = through.status in (401, 403) and probes.facts.get(KEY_ACCEPTED) is False
+        refused = through.status in (401, 403) and probes.facts.key_accepted is False
         ok = through.status is not None and through.status < 500 and (through.status == 200 or not required
                                                                        or refused)
         shown = f"proxy {answer_of(through)[:60]}" + (f"; direct {answer_of(direct)[:60]}" if direct else "")

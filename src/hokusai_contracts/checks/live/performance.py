@@ -18,11 +18,15 @@ from pydantic import BaseModel, Field
 
 from hokusai_contracts.checks.live.probing import LiveProbes
 from hokusai_contracts.checks.probes.http import ProbeResult
-from hokusai_contracts.report.model import CheckRecord, CheckStatus
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check
 
-__all__ = ["Latency", "Performance", "compare_with_baseline", "measure", "percentile"]
+__all__ = ["Latency", "Performance", "compare_with_baseline", "measure", "percentile", "render_performance",
+           "write_performance"]
 
-SUITE = "performance"
+SUITE = Suite.PERFORMANCE
+PERFORMANCE_FILE = "performance.json"
 
 
 class Latency(BaseModel):
@@ -95,15 +99,15 @@ def _add(latency: Latency, result: ProbeResult) -> None:
         latency.samples_ms.append(round(seconds * 1000, 1))
 
 
-def compare_with_baseline(perf: Performance, baseline_path: Path | None, tolerance: float) -> CheckRecord:
+def compare_with_baseline(perf: Performance, baseline_path: Path | None, tolerance: float) -> Check:
     name = "compared with baseline"
     if baseline_path is None:
-        return CheckRecord(suite=SUITE, name=name, status=CheckStatus.SKIPPED,
+        return Check(suite=SUITE, name=name, status=CheckStatus.SKIPPED,
                            message="no baseline (HOKUSAI_PERF_BASELINE); this run's performance.json can be one")
     try:
         baseline = Performance.model_validate(json.loads(baseline_path.read_text("utf-8")))
     except (OSError, ValueError) as exc:
-        return CheckRecord(suite=SUITE, name=name, status=CheckStatus.ERROR,
+        return Check(suite=SUITE, name=name, status=CheckStatus.ERROR,
                            message=f"{baseline_path} is not a performance.json of a live run ({type(exc).__name__})")
     regressions, compared = [], []
     for field_name in ("auth_validate", "proxy_read", "direct_read", "registration"):
@@ -114,16 +118,21 @@ def compare_with_baseline(perf: Performance, baseline_path: Path | None, toleran
         if now > then * (1 + tolerance):
             regressions.append(f"{field_name} p95 {now:.0f} ms > {then:.0f} ms × {1 + tolerance:.2f}")
     if regressions:
-        return CheckRecord(suite=SUITE, name=name, status=CheckStatus.FAILED,
+        return Check(suite=SUITE, name=name, status=CheckStatus.FAILED,
                            message="regression beyond tolerance: " + "; ".join(regressions))
-    return CheckRecord(suite=SUITE, name=name, status=CheckStatus.PASSED if compared else CheckStatus.SKIPPED,
+    return Check(suite=SUITE, name=name, status=CheckStatus.PASSED if compared else CheckStatus.SKIPPED,
                        message="; ".join(compared) or "no measurement in common with the baseline")
 
 
-def write_performance(perf: Performance, report_dir: Path) -> Path:
-    path = report_dir / "performance.json"
+def render_performance(perf: Performance) -> str:
+    """The text of ``performance.json``: every sample, and the summary a later run compares with."""
     document = {**perf.model_dump(mode="json"), "summary": {
         name: getattr(perf, name).summary() for name in ("auth_validate", "proxy_read", "direct_read", "registration")
     } | {"proxy_overhead_p50_ms": perf.proxy_overhead_ms()}}
-    path.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    return json.dumps(document, indent=2) + "\n"
+
+
+def write_performance(perf: Performance, report_dir: Path) -> Path:
+    path = report_dir / PERFORMANCE_FILE
+    path.write_text(render_performance(perf), "utf-8")
     return path

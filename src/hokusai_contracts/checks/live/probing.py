@@ -4,28 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import httpx
 
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
-from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.judge import judge_response
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import ContractRef, Finding
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, PhaseResult, UnknownNote
 
-__all__ = ["LiveProbes"]
+__all__ = ["LiveFacts", "LiveProbes", "answer_of"]
+
+
+@dataclass
+class LiveFacts:
+    """What the live checks learned, for later checks and for which phases run."""
+
+    #: The service ids the key validates for (None when the auth service did not answer).
+    valid_for: list[str] | None = None
+    #: Did the proxy let the key in (None when it did not answer)?
+    key_accepted: bool | None = None
 
 
 @dataclass
 class LiveProbes:
-    """The live run's means of asking: one per run, handed to each check module."""
+    """The live run's means of asking: one per run, handed to each check module.
+
+    Checks go into ``result`` as they are made, so that a phase cut short (a refusal, the budget
+    spent) still hands the fold what it saw; ``take`` hands it over and starts afresh.
+    """
 
     client: httpx.Client
-    report: Report
     proxy_url: str
     auth_url: str
     mlflow_url: str  # "" when direct MLflow checks are off
@@ -33,10 +46,14 @@ class LiveProbes:
     auth_contract: Contract
     proxy_contract: Contract
     mlflow_contract: Contract
-    deviations: KnownDeviations
     timeout_s: float = 30.0
     out: Callable[[str], None] = print
-    facts: dict[str, Any] = field(default_factory=dict)  # what checks learned, for later checks and diagnosis
+    facts: LiveFacts = field(default_factory=LiveFacts)
+    result: PhaseResult = field(default_factory=PhaseResult)
+
+    def take(self) -> PhaseResult:
+        taken, self.result = self.result, PhaseResult()
+        return taken
 
     def ask(self, method: str, url: str, **kwargs: Any) -> ProbeResult:
         return probe(method, url, timeout=self.timeout_s, client=self.client, **kwargs)
@@ -47,8 +64,8 @@ class LiveProbes:
         return contract.ref(found.operation.pointer + suffix) if found else None
 
     def judged(self, result: ProbeResult, contract: Contract, hop: Hop, method: str, path: str,
-               suite: str) -> list[Finding]:
-        """The contract's view of an answer (undocumented status, schema), known deviations applied."""
+               suite: Suite) -> list[Finding]:
+        """The contract's view of an answer (undocumented status, schema)."""
         if result.response is None:
             return []
         findings = judge_response(contract, hop, method, path, status=result.response.status_code,
@@ -56,28 +73,26 @@ class LiveProbes:
         for finding in findings:
             finding.suite = suite
             finding.exchanges = finding.exchanges or [result.exchange()]
-        return self.deviations.apply(findings, date.today())
+        return findings
 
-    def check(self, suite: str, name: str, result: ProbeResult | None, *, ok: bool, message: str,
+    def add_finding(self, finding: Finding) -> None:
+        """A finding no single check owns (a conclusion over several)."""
+        self.result.findings.append(finding)
+
+    def check(self, suite: Suite, name: str, result: ProbeResult | None, *, ok: bool, message: str,
               findings: list[Finding] | None = None, operation: str | None = None,
-              skipped: bool = False) -> CheckRecord:
-        """Record one check; it fails when ``ok`` is false or an unknown finding came with it.
+              skipped: bool = False) -> Check:
+        """Record one check; it fails when ``ok`` is false, or (in the fold) an unknown finding came with it.
 
-        ``skipped``: the probe was sent but its answer cannot judge what the check is about.
+        ``skipped``: the probe was sent but its answer cannot judge what the check is about. The
+        check's line is printed once the fold has judged its findings.
         """
         findings = findings or []
-        ids = [self.report.add_finding(f) for f in findings]
-        unknown = [f for f in findings if not f.known]
-        failed = not ok or bool(unknown)
-        if unknown and ok:
-            message += "; " + "; ".join(f"{f.kind.value} at {f.location}" for f in unknown[:3])
-        record = CheckRecord(suite=suite, name=name, operation=operation, cases=1 if result else 0,
-                             seconds=round(result.seconds, 3) if result else 0.0,
-                             status=CheckStatus.FAILED if failed else
-                             CheckStatus.SKIPPED if skipped else CheckStatus.PASSED,
-                             message=message, finding_ids=sorted(set(ids)))
-        self.report.checks.append(record)
-        self.out(f"{'✗' if failed else '-' if skipped else '✓'} [{suite}] {name}: {message}")
+        record = Check(suite=suite, name=name, operation=operation, cases=1 if result else 0,
+                       seconds=round(result.seconds, 3) if result else 0.0,
+                       status=CheckStatus.FAILED if not ok else CheckStatus.SKIPPED if skipped else CheckStatus.PASSED,
+                       message=message, findings=findings, note=UnknownNote.APPEND, announce=True)
+        self.result.checks.append(record)
         return record
 
 

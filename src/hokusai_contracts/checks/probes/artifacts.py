@@ -13,29 +13,22 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import psutil
 
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckRecord, CheckStatus
+from hokusai_contracts.domain.names import PhaseName, Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, PhaseResult
 
-__all__ = ["ArtifactResult", "run_large_artifact"]
+__all__ = ["run_large_artifact"]
 
-SUITE = "large-artifact"
+SUITE = Suite.LARGE_ARTIFACT
 CHUNK = 1024 * 1024
 PUT = "PUT /api/2.0/mlflow-artifacts/artifacts/{path}"
 GET = "GET /api/2.0/mlflow-artifacts/artifacts/{path}"
-
-
-@dataclass
-class ArtifactResult:
-    size: int
-    seconds: float
-    rss_growth: int | None
-    finding: Finding | None
 
 
 def _tree_rss(pid: int) -> int:
@@ -55,8 +48,7 @@ def _payload(size: int, seed: bytes) -> Iterator[bytes]:
         yield piece
 
 
-def run_large_artifact(proxy_url: str, api_key: str, size_mb: int, proxy_pid: int | None,
-                       ) -> tuple[CheckRecord, Finding | None, dict[str, float]]:
+def run_large_artifact(proxy_url: str, api_key: str, size_mb: int, proxy_pid: int | None) -> PhaseResult:
     size = size_mb * 1024 * 1024
     path = f"contract-probe/large-{os.getpid()}-{int(time.time())}.bin"
     url = f"{proxy_url}/api/2.0/mlflow-artifacts/artifacts/{path}"
@@ -106,10 +98,10 @@ def run_large_artifact(proxy_url: str, api_key: str, size_mb: int, proxy_pid: in
         metrics["proxy_rss_growth_mb"] = round(growth / 1024 / 1024, 1)
     message = (f"{size_mb} MB up and back in {seconds:.1f} s"
                + (f"; proxy RSS grew {growth / 1024 / 1024:.1f} MB" if growth is not None else ""))
-    check = CheckRecord(suite=SUITE, name=f"{size_mb} MB artifact round trip", operation=PUT, cases=1,
-                        seconds=round(seconds, 3), message=message if finding is None else finding.observed,
-                        status=CheckStatus.FAILED if finding else CheckStatus.PASSED)
-    return check, finding, metrics
+    check = Check(suite=SUITE, name=f"{size_mb} MB artifact round trip", operation=PUT, cases=1,
+                  seconds=round(seconds, 3), message=message if finding is None else finding.observed,
+                  status=CheckStatus.PASSED, findings=[finding] if finding else [])
+    return PhaseResult(checks=[check], metrics=metrics, timings={PhaseName.LARGE_ARTIFACT: check.seconds})
 
 
 def _finding(operation: str, observed: str, expected: str) -> Finding:

@@ -1,7 +1,8 @@
 """Concurrent registrations: eight developers register versions of one model at the same time.
 
 Each registration is its own process with the real MLflow client, as it would be for eight
-developers. Afterwards every version 1..N must exist exactly once, each pointing at its own run;
+developers (``python -m hokusai_contracts.checks.scenario``, the key in its environment).
+Afterwards every version 1..N must exist exactly once, each pointing at its own run;
 and the auth service's own counter says how many validate calls the proxy's cache let through.
 """
 
@@ -14,15 +15,18 @@ import time
 
 import httpx
 
+from hokusai_contracts.checks import scenario
 from hokusai_contracts.checks.scenario import probe_name
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckRecord, CheckStatus
+from hokusai_contracts.domain.names import PhaseName, Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, PhaseResult
 from hokusai_contracts.stack.processes import StackEndpoints
 
 __all__ = ["run_concurrency"]
 
-SUITE = "concurrency"
+SUITE = Suite.CONCURRENCY
 
 
 def _validate_calls(auth_url: str) -> int | None:
@@ -32,15 +36,13 @@ def _validate_calls(auth_url: str) -> int | None:
         return None
 
 
-def run_concurrency(endpoints: StackEndpoints, registrations: int = 8,
-                    ) -> tuple[CheckRecord, Finding | None, dict[str, float]]:
+def run_concurrency(endpoints: StackEndpoints, registrations: int = 8) -> PhaseResult:
     model = probe_name("contract-probe-concurrent")
     before = _validate_calls(endpoints.auth_url)
     started = time.perf_counter()
     env = {**os.environ, "MLFLOW_TRACKING_TOKEN": endpoints.api_key}
     processes = [
-        subprocess.Popen([sys.executable, "-m", "hokusai_contracts", "scenario", "--tracking-uri",
-                          endpoints.proxy_url, "--register-as", model], env=env,
+        subprocess.Popen([sys.executable, "-m", scenario.__name__, endpoints.proxy_url, model], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(registrations)
     ]
@@ -48,12 +50,17 @@ def run_concurrency(endpoints: StackEndpoints, registrations: int = 8,
     seconds = time.perf_counter() - started
     after = _validate_calls(endpoints.auth_url)
 
-    answer = httpx.get(endpoints.mlflow_url + "/api/2.0/mlflow/model-versions/search",
-                       params={"filter": f"name='{model}'", "max_results": 1000}, timeout=30).json()
-    versions = sorted(int(v["version"]) for v in answer.get("model_versions", []))
-    runs = [v.get("run_id") for v in answer.get("model_versions", [])]
-    expected = list(range(1, registrations + 1))
     problems = []
+    try:
+        answer = httpx.get(endpoints.mlflow_url + "/api/2.0/mlflow/model-versions/search",
+                           params={"filter": f"name='{model}'", "max_results": 1000}, timeout=30).json()
+        listed = answer.get("model_versions", []) if isinstance(answer, dict) else []
+    except (httpx.HTTPError, ValueError) as exc:
+        listed = []
+        problems.append(f"MLflow did not list the versions ({type(exc).__name__})")
+    versions = sorted(int(v["version"]) for v in listed)
+    runs = [v.get("run_id") for v in listed]
+    expected = list(range(1, registrations + 1))
     if any(codes):
         problems.append(f"{sum(1 for c in codes if c)} of {registrations} registrations failed")
     if versions != expected:
@@ -73,9 +80,9 @@ def run_concurrency(endpoints: StackEndpoints, registrations: int = 8,
             expected=f"versions {expected}, each of its own run", observed="; ".join(problems),
             recommendation="Forward concurrent calls independently: no shared request state, no dropped bodies.",
         )
-    check = CheckRecord(
+    check = Check(
         suite=SUITE, name=f"{registrations} registrations at once", cases=registrations, seconds=round(seconds, 3),
-        status=CheckStatus.FAILED if finding else CheckStatus.PASSED,
+        status=CheckStatus.PASSED, findings=[finding] if finding else [],
         message=(finding.observed if finding else f"versions 1..{registrations} registered") + validate_note,
     )
-    return check, finding, metrics
+    return PhaseResult(checks=[check], metrics=metrics, timings={PhaseName.CONCURRENCY: check.seconds})

@@ -16,19 +16,22 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckRecord, CheckStatus
+from hokusai_contracts.domain.names import PhaseName, Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, PhaseResult
 from hokusai_contracts.stack.definition import Part
 from hokusai_contracts.stack.processes import Stack, StackEndpoints
 
-__all__ = ["FAULTS", "FaultCase", "run_faults"]
+__all__ = ["FAULTS", "AuthFault", "FaultCase", "Kill", "MlflowFault", "run_faults"]
 
-SUITE = "faults"
+SUITE = Suite.FAULTS
 OPERATION = "GET /api/2.0/mlflow/experiments/search"
 UPLOAD = "PUT /api/2.0/mlflow-artifacts/artifacts/{path}"
 #: Big enough that the upload is still streaming when the journal cuts it (after 256 KiB), small
@@ -37,26 +40,80 @@ UPLOAD_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 
+class Breakage(Protocol):
+    """How a fault case breaks one upstream, and mends it afterwards."""
+
+    def breaks(self, controls: FaultControls) -> None: ...
+
+    def mends(self, controls: FaultControls) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuthFault:
+    """The fake auth service's fault control: ``error`` (500), ``down`` (503), ``slow``."""
+
+    mode: str
+
+    def breaks(self, controls: FaultControls) -> None:
+        controls.auth_fault(self.mode)
+
+    def mends(self, controls: FaultControls) -> None:
+        controls.auth_fault("none")
+
+
+@dataclass(frozen=True)
+class MlflowFault:
+    """The journal in front of MLflow: ``slow``, or ``drop`` (the connection cut) where the path holds
+    ``path_contains``."""
+
+    mode: str
+    path_contains: str = ""
+
+    def breaks(self, controls: FaultControls) -> None:
+        controls.mlflow_fault(self.mode, self.path_contains)
+
+    def mends(self, controls: FaultControls) -> None:
+        controls.mlflow_fault("none")
+
+
+@dataclass(frozen=True)
+class Kill:
+    """The part's process is stopped for good: such cases come last."""
+
+    part: Part
+
+    def breaks(self, controls: FaultControls) -> None:
+        controls.stack.kill(self.part)
+
+    def mends(self, controls: FaultControls) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class FaultCase:
     name: str
     part: str  # the upstream that is broken, as the diagnosis names it
     expected: frozenset[int]  # statuses the proxy contract documents for this situation
+    breakage: Breakage
     operation: str = OPERATION  # what the probe asks of the proxy while the part is broken
 
 
 FAULTS = (
-    FaultCase("auth answers 500", "auth", frozenset({502, 503})),
-    FaultCase("auth down (load balancer 503)", "auth", frozenset({502, 503})),
-    FaultCase("auth slower than the proxy's timeout", "auth", frozenset({503, 504})),
-    FaultCase("MLflow slower than the proxy's timeout", "mlflow", frozenset({504})),
-    FaultCase("MLflow drops the connection mid-upload", "mlflow", frozenset({502, 503, 504}), UPLOAD),
-    FaultCase("MLflow unreachable", "mlflow", frozenset({502, 503})),
-    FaultCase("auth unreachable", "auth", frozenset({503})),
+    FaultCase("auth answers 500", "auth", frozenset({502, 503}), AuthFault("error")),
+    FaultCase("auth down (load balancer 503)", "auth", frozenset({502, 503}), AuthFault("down")),
+    FaultCase("auth slower than the proxy's timeout", "auth", frozenset({503, 504}), AuthFault("slow")),
+    FaultCase("MLflow slower than the proxy's timeout", "mlflow", frozenset({504}), MlflowFault("slow")),
+    # Only the upload is cut: the validating call before it must reach MLflow whole.
+    FaultCase("MLflow drops the connection mid-upload", "mlflow", frozenset({502, 503, 504}),
+              MlflowFault("drop", path_contains="/mlflow-artifacts/artifacts/"), UPLOAD),
+    FaultCase("MLflow unreachable", "mlflow", frozenset({502, 503}), Kill(Part.MLFLOW)),
+    FaultCase("auth unreachable", "auth", frozenset({503}), Kill(Part.AUTH)),
 )
 
 
-class _Faults:
+class FaultControls:
+    """The means to break the stack's parts, and to probe the proxy meanwhile."""
+
     def __init__(self, stack: Stack, endpoints: StackEndpoints, delay_s: float) -> None:
         self.stack, self.endpoints, self.delay_s = stack, endpoints, delay_s
         self.admin = {"Authorization": f"Bearer {endpoints.admin_token}"}
@@ -95,30 +152,15 @@ class _Faults:
 
     def run(self, case: FaultCase) -> ProbeResult:
         key = self.fresh_key()
-        setups: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
-            "auth answers 500": (lambda: self.auth_fault("error"), lambda: self.auth_fault("none")),
-            "auth down (load balancer 503)": (lambda: self.auth_fault("down"), lambda: self.auth_fault("none")),
-            "auth slower than the proxy's timeout": (lambda: self.auth_fault("slow"),
-                                                     lambda: self.auth_fault("none")),
-            "MLflow slower than the proxy's timeout": (lambda: self.mlflow_fault("slow"),
-                                                       lambda: self.mlflow_fault("none")),
-            # Only the upload is cut: the validating call before it must reach MLflow whole.
-            "MLflow drops the connection mid-upload": (
-                lambda: self.mlflow_fault("drop", path_contains="/mlflow-artifacts/artifacts/"),
-                lambda: self.mlflow_fault("none")),
-            "MLflow unreachable": (lambda: self.stack.kill(Part.MLFLOW), lambda: None),
-            "auth unreachable": (lambda: self.stack.kill(Part.AUTH), lambda: None),
-        }
-        breaks, mends = setups[case.name]
         send = self.upload if case.operation == UPLOAD else self.call
         if case.part == "mlflow":
             # Validate first, so the MLflow fault is what the proxy meets, not an auth call.
             self.call(key)
-        breaks()
+        case.breakage.breaks(self)
         try:
             return send(key)
         finally:
-            mends()
+            case.breakage.mends(self)
 
 
 def _upload_body() -> Iterator[bytes]:
@@ -157,24 +199,31 @@ def _finding(case: FaultCase, result: ProbeResult, delay_s: float) -> Finding | 
 
 
 def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Callable[[str], None] = print,
-               cases: Sequence[FaultCase] = FAULTS) -> tuple[list[CheckRecord], list[Finding]]:
+               cases: Sequence[FaultCase] = FAULTS) -> PhaseResult:
     """Run the fault cases (all by default), in an order that leaves the stack usable until the last two."""
-    faults = _Faults(stack, endpoints, delay_s)
-    checks: list[CheckRecord] = []
-    findings: list[Finding] = []
+    controls = FaultControls(stack, endpoints, delay_s)
+    checks: list[Check] = []
+    began = time.perf_counter()
     for case in cases:
         started = time.perf_counter()
-        result = faults.run(case)
+        try:
+            result = controls.run(case)
+        except httpx.HTTPError as exc:
+            # Our own fault controls failed (the fake or the journal did not take the order): the
+            # case could not be run, which says nothing of the proxy.
+            checks.append(Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.ERROR,
+                                seconds=round(time.perf_counter() - started, 3),
+                                message=f"the fault could not be set up: {type(exc).__name__}: {exc}"[:500]))
+            out(f"  ! {case.name}: the fault could not be set up ({type(exc).__name__})")
+            continue
         finding = _finding(case, result, delay_s)
         answer = result.status if result.status is not None else result.error
-        checks.append(CheckRecord(
+        checks.append(Check(
             suite=SUITE, name=case.name, operation=case.operation, cases=1,
-            seconds=round(time.perf_counter() - started, 3),
-            status=CheckStatus.FAILED if finding else CheckStatus.PASSED,
+            seconds=round(time.perf_counter() - started, 3), status=CheckStatus.PASSED,
+            findings=[finding] if finding else [],
             message=f"proxy answered {answer} in {result.seconds:.1f} s"
                     + (f": {finding.kind.value}" if finding else ""),
         ))
         out(f"  {'✓' if finding is None else '✗'} {case.name}: {answer} in {result.seconds:.1f} s")
-        if finding:
-            findings.append(finding)
-    return checks, findings
+    return PhaseResult(checks=checks, timings={PhaseName.FAULTS: round(time.perf_counter() - began, 3)})

@@ -15,23 +15,34 @@ from dataclasses import dataclass, field
 import httpx
 
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
-from hokusai_contracts.domain.findings import Finding, FindingKind
+from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckRecord, CheckStatus
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, PhaseResult
 
 __all__ = ["Preflight", "run_preflight"]
 
-SUITE = "verify-proxy"
+SUITE = Suite.VERIFY_PROXY
+#: Answers that mean the part, or what stands in front of it, is down.
+_DOWN_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass
 class Preflight:
-    checks: list[CheckRecord] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for check in self.checks for f in check.findings]
 
     @property
     def healthy(self) -> bool:
+        # A part that is down is down, whatever a known deviation says about its answer.
         return not self.findings
+
+    def result(self) -> PhaseResult:
+        return PhaseResult(checks=list(self.checks))
 
 
 def _part_from_message(text: str, body: object = None) -> Hop | None:
@@ -106,11 +117,12 @@ def run_preflight(proxy_url: str, auth_url: str, mlflow_url: str | None, api_key
     for name, hop, operation, result in probes:
         finding = _judge(result, hop, operation, slow_after_s)
         answer = f"{result.status}" if result.status is not None else (result.error or "")
-        outcome.checks.append(CheckRecord(
+        down = result.error is not None or result.status in _DOWN_STATUSES or (
+            finding is not None and finding.kind in (FindingKind.UNREACHABLE, FindingKind.TIMEOUT))
+        outcome.checks.append(Check(
             suite=SUITE, name=name, operation=operation, seconds=round(result.seconds, 3), cases=1,
-            status=CheckStatus.FAILED if finding else CheckStatus.PASSED,
+            status=CheckStatus.PASSED, findings=[finding] if finding else [],
             message=f"{answer} in {result.seconds:.2f} s" + (f": {finding.observed}" if finding else ""),
+            evidence=Evidence.INFRASTRUCTURE_DOWN if finding is not None and down else None,
         ))
-        if finding:
-            outcome.findings.append(finding)
     return outcome

@@ -1,13 +1,13 @@
 """Fixtures and hooks of the suites' pytest session (run by ``suites.runner``, not by ``make test``).
 
-Each test item appends one JSON line to the results file: its outcome, the
-cases it sent, the statuses it saw and its findings. The runner turns those
-lines into the report's checks, findings and coverage.
+Each test item appends one ``SuiteTestResult`` line to the results file: its outcome, the cases
+it sent, the statuses it saw and its findings. The runner turns those lines into checks,
+findings and coverage. A test's recorder comes from the ``recorder`` fixture, which leaves it in
+the item's stash for the report hook: nothing is kept in module globals.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +16,20 @@ import pytest
 
 from hokusai_contracts.checks.suites.context import SuiteContext, load_context
 from hokusai_contracts.checks.suites.recorder import Recorder
+from hokusai_contracts.checks.suites.results import Outcome, SuiteTestResult, append_result
+from hokusai_contracts.checks.suites.schemas import TARGETS
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact
 
-_RECORDERS: dict[str, Recorder] = {}
+RECORDER = pytest.StashKey[Recorder]()
+
+
+def _suite(item: pytest.Item) -> Suite:
+    marker = item.get_closest_marker("suite")
+    if marker is None:
+        raise pytest.UsageError(f"{item.nodeid}: every suite test needs @pytest.mark.suite(Suite...)")
+    return Suite(marker.args[0])
 
 
 @pytest.fixture(scope="session")
@@ -29,18 +38,19 @@ def context() -> SuiteContext:
 
 
 @pytest.fixture
-def recorder_factory(request: pytest.FixtureRequest, context: SuiteContext) -> Iterator[object]:
-    def make(suite: str, hop: Hop, contract_file: str) -> Recorder:
-        # Hypothesis calls the test once per example with the same fixture: one recorder spans them all.
-        existing = _RECORDERS.get(request.node.nodeid)
-        if existing is not None:
-            return existing
-        contract = Contract.load(context.contracts_dir / contract_file, root=context.contracts_dir.parent)
-        recorder = Recorder(suite, hop, contract, context)
-        _RECORDERS[request.node.nodeid] = recorder
-        return recorder
+def recorder(request: pytest.FixtureRequest, context: SuiteContext) -> Recorder:
+    """This test's recorder. Hypothesis runs every example through one call of the fixture, so one
+    recorder spans all of them, as one report check does."""
+    suite = _suite(request.node)
+    hop, contract_file = TARGETS[suite]
+    contract = Contract.load(context.contracts_dir / context.contract(contract_file), root=context.display_root)
+    made = Recorder(suite, hop, contract, context)
+    request.node.stash[RECORDER] = made
+    return made
 
-    yield make
+
+def _secrets(context: SuiteContext) -> list[str]:
+    return [s for s in (context.api_key, context.admin_token) if s]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -50,27 +60,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
     context = load_context()
-    secrets = [s for s in (context.api_key, context.admin_token) if s]
-    # A state machine test cannot take fixtures: its module keeps one RECORDER for all its walks.
-    recorder = _RECORDERS.pop(item.nodeid, None)
-    if recorder is None and item.name == "runTest":
-        recorder = getattr(getattr(item, "module", None), "RECORDER", None)
-    suite = item.get_closest_marker("suite")
-    record = {
-        "suite": suite.args[0] if suite else item.nodeid.split("::")[0].rsplit("/", 1)[-1],
-        "name": item.name,
-        "nodeid": item.nodeid,
-        "outcome": report.outcome,
-        "seconds": round(report.duration, 3),
-        "message": redact(str(report.longrepr), secrets)[-2000:] if report.failed else "",
-        "cases": recorder.cases if recorder else 0,
-        "statuses": {op: sorted(s) for op, s in recorder.statuses.items()} if recorder else {},
-        "contract": recorder.contract.display_path if recorder else None,
-        "findings": [f.model_dump(mode="json") for f in recorder.findings] if recorder else [],
-        "finished_at": time.time(),
-    }
-    with context.results_file.open("a", encoding="utf-8") as sink:
-        sink.write(json.dumps(record) + "\n")
+    recorder = item.stash.get(RECORDER, None)
+    result = SuiteTestResult(
+        suite=_suite(item), name=item.name, nodeid=item.nodeid, outcome=Outcome(report.outcome),
+        seconds=round(report.duration, 3),
+        message=redact(str(report.longrepr), _secrets(context))[-2000:] if report.failed else "",
+        cases=recorder.cases if recorder else 0,
+        statuses={op: sorted(s) for op, s in recorder.statuses.items()} if recorder else {},
+        contract=recorder.contract.display_path if recorder else None,
+        findings=list(recorder.findings) if recorder else [],
+        finished_at=time.time(),
+    )
+    append_result(context.results_file, result)
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -78,14 +79,12 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     if not report.failed:
         return
     context = load_context()
-    secrets = [s for s in (context.api_key, context.admin_token) if s]
     module = report.nodeid.rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_").replace("_", "-")
-    record = {"suite": module, "name": f"load {report.nodeid.rsplit('/', 1)[-1]}", "nodeid": report.nodeid,
-              "outcome": "error", "seconds": 0.0, "cases": 0, "statuses": {}, "contract": None, "findings": [],
-              "message": redact(str(report.longrepr), secrets)[-2000:], "finished_at": time.time()}
-    with context.results_file.open("a", encoding="utf-8") as sink:
-        sink.write(json.dumps(record) + "\n")
+    append_result(context.results_file, SuiteTestResult(
+        suite=Suite(module), name=f"load {report.nodeid.rsplit('/', 1)[-1]}", nodeid=report.nodeid,
+        outcome=Outcome.ERROR, message=redact(str(report.longrepr), _secrets(context))[-2000:],
+        finished_at=time.time()))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "suite(name): the report suite a test belongs to")
+    config.addinivalue_line("markers", "suite(name): the report suite a test belongs to (a Suite)")

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, Suite
+
 __all__ = ["CONTEXT_ENV", "SuiteContext", "load_context"]
 
 CONTEXT_ENV = "HOKUSAI_SUITE_CONTEXT"
@@ -26,16 +28,21 @@ class SuiteContext(BaseModel):
     api_key: str
     admin_token: str | None = None
     contracts_dir: Path
-    # The MLflow server version's pair, relative to contracts_dir (or absolute, generated on demand).
-    mlflow_contract: str = "mlflow.yaml"
-    proxy_contract: str = "mlflow-proxy.yaml"
+    #: What contract file names in findings are relative to.
+    display_root: Path
     results_file: Path
     max_examples: int = 10
     # Live runs only call operations marked `x-live-safe: true` in the contract.
     live_safe_only: bool = False
-    suites: list[str] = Field(default_factory=lambda: ["auth-service", "mlflow-direct", "proxy", "stateful"])
+    suites: list[Suite] = Field(default_factory=lambda: list(SCHEMATHESIS_SUITES))
     request_timeout_s: float = 30.0
     ca_bundle: str | None = None
+    #: Contract files read in another one's place, relative to contracts_dir (or absolute): the MLflow
+    #: server version's pair for ``mlflow.yaml`` and ``mlflow-proxy.yaml`` (MLFLOW_VERSION).
+    contract_files: dict[str, str] = Field(default_factory=dict)
+
+    def contract(self, name: str) -> str:
+        return self.contract_files.get(name, name)
 
 
 def load_context() -> SuiteContext:

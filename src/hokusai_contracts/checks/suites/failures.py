@@ -12,6 +12,7 @@ from typing import Any
 from schemathesis import Case, Response
 from schemathesis.core.failures import AcceptedNegativeData, Failure, ServerError
 from schemathesis.openapi.checks import (
+    AuthScenario,
     IgnoredAuth,
     JsonSchemaError,
     MalformedMediaType,
@@ -25,6 +26,7 @@ from schemathesis.openapi.checks import (
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact
 
 __all__ = ["exchange_of", "finding_from_failure", "operation_pointer"]
@@ -90,7 +92,16 @@ def _expected(failure: Failure, kind: FindingKind) -> str:
         return "a 4xx for a request that violates the contract"
     if kind is FindingKind.REJECTED_VALID_REQUEST:
         return "a 2xx for a request the contract allows"
+    if isinstance(failure, IgnoredAuth):
+        return f"401 or 403 for a request {_AUTH_SCENARIOS.get(failure.scenario, 'without valid credentials')}"
     return failure.title
+
+
+_AUTH_SCENARIOS = {
+    AuthScenario.NO_AUTH: "without authentication",
+    AuthScenario.INVALID_AUTH: "with invalid credentials",
+    AuthScenario.GENERATED_AUTH: "with generated (invalid) credentials",
+}
 
 
 def _exists(contract: Contract, pointer: str) -> bool:
@@ -120,7 +131,7 @@ def exchange_of(case: Case[Any], response: Response | None, error: str | None = 
 
 
 def finding_from_failure(failure: Failure, case: Case[Any], response: Response, contract: Contract, hop: Hop,
-                         suite: str, secrets: tuple[str, ...] = (), curl_headers: dict[str, Any] | None = None
+                         suite: Suite, secrets: tuple[str, ...] = (), curl_headers: dict[str, Any] | None = None
                          ) -> Finding:
     kind = _kind(failure)
     base = operation_pointer(case)

@@ -3,6 +3,11 @@
 A Schemathesis test runs many cases inside one pytest test. Raising on the
 first failure would stop there and make Hypothesis shrink; recording every
 failure as a finding and judging once at the end reports them all.
+
+Some checks send requests of their own (``ignored_auth`` repeats the case without
+authentication and with invalid authentication); Schemathesis records them in a
+``ScenarioRecorder``, and a failure that names such a probe becomes a finding on
+the probe's exchange, not on the case that had valid credentials.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from typing import Any
 import requests
 from schemathesis import Case, Response
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.engine.recorder import ScenarioRecorder
 
 from hokusai_contracts.checks.suites.context import SuiteContext
 from hokusai_contracts.checks.suites.failures import exchange_of, finding_from_failure, operation_pointer
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import redact
 
 __all__ = ["Recorder"]
@@ -27,7 +34,7 @@ __all__ = ["Recorder"]
 
 @dataclass
 class Recorder:
-    suite: str
+    suite: Suite
     hop: Hop
     contract: Contract
     context: SuiteContext
@@ -65,17 +72,36 @@ class Recorder:
             self._transport_problem(case, FindingKind.UNREACHABLE, "the connection failed", exc)
             return None
         self.statuses.setdefault(label, set()).add(response.status_code)
+        for failure, sent, answer, curl_headers in self.judge(case, response, headers, extra_checks):
+            self.add(finding_from_failure(failure, sent, answer, self.contract, self.hop, self.suite,
+                                          self.secrets, curl_headers))
+        return response
+
+    def judge(self, case: Case[Any], response: Response, headers: dict[str, str] | None = None,
+              extra_checks: list[Callable[..., Any]] | None = None
+              ) -> list[tuple[Failure, Case[Any], Response, dict[str, str] | None]]:
+        """Schemathesis' checks on ``response``: each failure with the case and answer it is about.
+
+        That is ``case`` and ``response`` themselves, or the probe a check sent on its own (with the
+        probe's own headers only: the caller's credentials are exactly what the probe left out).
+        """
+        probes = ScenarioRecorder(label=f"{case.method.upper()} {case.operation.path}")
         failures: list[Failure] = []
         try:
-            case.validate_response(response, headers=headers, additional_checks=extra_checks)
+            case.validate_response(response, headers=headers, additional_checks=extra_checks, recorder=probes)
         except FailureGroup as group:
             failures = list(group.exceptions)
         except Failure as single:
             failures = [single]
+        judged: list[tuple[Failure, Case[Any], Response, dict[str, str] | None]] = []
         for failure in failures:
-            self.add(finding_from_failure(failure, case, response, self.contract, self.hop, self.suite,
-                                          self.secrets, headers))
-        return response
+            node = probes.cases.get(failure.case_id) if failure.case_id and failure.case_id != case.id else None
+            sent = probes.interactions.get(failure.case_id) if node is not None and failure.case_id else None
+            if node is not None and sent is not None and isinstance(sent.response, Response):
+                judged.append((failure, node.value, sent.response, None))
+            else:
+                judged.append((failure, case, response, headers))
+        return judged
 
     def _transport_problem(self, case: Case[Any], kind: FindingKind, what: str, exc: Exception) -> None:
         self.add(Finding(

@@ -8,8 +8,25 @@ import schemathesis
 from schemathesis import Config
 
 from hokusai_contracts.checks.suites.context import SuiteContext
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
-__all__ = ["CHECKS", "load_schema"]
+__all__ = ["CHECKS", "MODULES", "TARGETS", "load_schema", "schema_config"]
+
+#: Each suite's pytest module (beside this file).
+MODULES: dict[Suite, str] = {
+    Suite.AUTH_SERVICE: "test_auth_service.py",
+    Suite.MLFLOW_DIRECT: "test_mlflow_direct.py",
+    Suite.PROXY: "test_proxy.py",
+    Suite.STATEFUL: "test_stateful.py",
+}
+#: The hop each suite's requests cross and the contract they are judged against.
+TARGETS: dict[Suite, tuple[Hop, str]] = {
+    Suite.AUTH_SERVICE: (Hop.CLIENT_TO_AUTH, "auth-service.yaml"),
+    Suite.MLFLOW_DIRECT: (Hop.CLIENT_TO_MLFLOW, "mlflow.yaml"),
+    Suite.PROXY: (Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml"),
+    Suite.STATEFUL: (Hop.CLIENT_TO_PROXY, "mlflow-proxy.yaml"),
+}
 
 #: The Schemathesis checks the suites run: the contract's promises, nothing about HTTP style.
 #: (``unsupported_method`` and ``allow_header_conformance`` judge behaviour no contract here
@@ -36,6 +53,29 @@ _OFF = ("positive_data_acceptance", "use_after_free", "ensure_resource_availabil
         "object_level_authorization", "unsupported_method", "allow_header_conformance")
 
 
+def schema_config(max_examples: int, base_url: str, *, bearer: dict[str, str] | None = None,
+                  positive_only: bool = False, live_safe_only: bool = False) -> dict[str, Any]:
+    """The Schemathesis configuration of a suite (``schemathesis.toml``'s shape): one source for the
+    suites and for ``make bench``'s plain ``schemathesis run`` of the same contract."""
+    config: dict[str, Any] = {
+        "base-url": base_url,
+        "generation": {"max-examples": max_examples, **({"mode": "positive"} if positive_only else {})},
+        "checks": {name: {"enabled": name in CHECKS} for name in (*CHECKS, *_OFF)},
+        "parameters": FIXED_PARAMETERS,
+        # Methods the contract does not declare are the unsupported_method check's business, which
+        # is off: sending them would only cost time.
+        # A live run has a request budget and a rate limit: the coverage phase's every-case sweep
+        # would spend both on boundary values, so live runs keep to examples and fuzzing.
+        "phases": {"coverage": {"unexpected-methods": [], **({"enabled": False} if live_safe_only else {})}},
+        # Reproductions are redacted by us (keys masked); Schemathesis' own filter would also hide
+        # page tokens and make the curl lines lie.
+        "output": {"sanitization": {"enabled": False}},
+    }
+    if bearer:
+        config["auth"] = {"openapi": {scheme: {"bearer": token} for scheme, token in bearer.items()}}
+    return config
+
+
 def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
                 bearer: dict[str, str] | None = None, positive_only: bool = False) -> Any:
     """A Schemathesis schema for ``contract_file``, aimed at ``base_url``.
@@ -43,23 +83,10 @@ def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
     ``bearer`` maps security scheme names to the token Schemathesis should send for them.
     ``positive_only`` generates only requests the contract allows (see the proxy suite for why).
     """
-    config: dict[str, Any] = {
-        "base-url": base_url,
-        "generation": {"max-examples": context.max_examples, **({"mode": "positive"} if positive_only else {})},
-        "checks": {name: {"enabled": name in CHECKS} for name in (*CHECKS, *_OFF)},
-        "parameters": FIXED_PARAMETERS,
-        # Methods the contract does not declare are the unsupported_method check's business, which
-        # is off: sending them would only cost time.
-        # A live run has a request budget and a rate limit: the coverage phase's every-case sweep
-        # would spend both on boundary values, so live runs keep to examples and fuzzing.
-        "phases": {"coverage": {"unexpected-methods": [], **({"enabled": False} if context.live_safe_only else {})}},
-        # Reproductions are redacted by us (keys masked); Schemathesis' own filter would also hide
-        # page tokens and make the curl lines lie.
-        "output": {"sanitization": {"enabled": False}},
-    }
-    if bearer:
-        config["auth"] = {"openapi": {scheme: {"bearer": token} for scheme, token in bearer.items()}}
-    schema: Any = schemathesis.openapi.from_path(context.contracts_dir / contract_file, config=Config.from_dict(config))
+    config = schema_config(context.max_examples, base_url, bearer=bearer, positive_only=positive_only,
+                           live_safe_only=context.live_safe_only)
+    schema: Any = schemathesis.openapi.from_path(context.contracts_dir / context.contract(contract_file),
+                                                 config=Config.from_dict(config))
     if context.live_safe_only:
         # Only operations their contract marks safe to call against production.
         schema = schema.include(func=lambda ctx: bool(ctx.operation.definition.raw.get("x-live-safe")))

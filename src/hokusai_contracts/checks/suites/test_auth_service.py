@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,17 +11,16 @@ from schemathesis import Case
 from hokusai_contracts.checks.suites.context import load_context
 from hokusai_contracts.checks.suites.recorder import Recorder
 from hokusai_contracts.checks.suites.schemas import load_schema
-from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
 context = load_context()
 schema = load_schema(context, "auth-service.yaml", context.auth_url,
                      bearer={"AuthServiceAuth": context.admin_token} if context.admin_token else None)
 
-pytestmark = pytest.mark.suite("auth-service")
+pytestmark = pytest.mark.suite(Suite.AUTH_SERVICE)
 
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_auth_service(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
-    recorder = recorder_factory("auth-service", Hop.CLIENT_TO_AUTH, "auth-service.yaml")
+def test_auth_service(case: Case[Any], recorder: Recorder) -> None:
     recorder.call(case, context.auth_url)

@@ -7,7 +7,6 @@ recorded in ``contracts/known-deviations.yaml`` with the evidence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,19 +16,18 @@ from schemathesis import Case
 from hokusai_contracts.checks.suites.context import load_context
 from hokusai_contracts.checks.suites.recorder import Recorder
 from hokusai_contracts.checks.suites.schemas import load_schema
-from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
 context = load_context()
 if context.mlflow_url is None:
     pytest.skip("no direct MLflow URL: set HOKUSAI_MLFLOW_URL to test MLflow itself", allow_module_level=True)
-schema = load_schema(context, context.mlflow_contract, context.mlflow_url)
+schema = load_schema(context, "mlflow.yaml", context.mlflow_url)
 
-pytestmark = pytest.mark.suite("mlflow-direct")
+pytestmark = pytest.mark.suite(Suite.MLFLOW_DIRECT)
 
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_mlflow_direct(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
-    recorder = recorder_factory("mlflow-direct", Hop.CLIENT_TO_MLFLOW, context.mlflow_contract)
+def test_mlflow_direct(case: Case[Any], recorder: Recorder) -> None:
     assert context.mlflow_url is not None
     recorder.call(case, context.mlflow_url)

@@ -6,7 +6,6 @@ Every read is also sent straight to MLflow and the answers compared
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,21 +16,20 @@ from hokusai_contracts.checks.suites.context import load_context
 from hokusai_contracts.checks.suites.differential import compare_with_upstream
 from hokusai_contracts.checks.suites.recorder import Recorder
 from hokusai_contracts.checks.suites.schemas import load_schema
-from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
 
 context = load_context()
 # Positive cases only: how MLflow rejects invalid data is the mlflow-direct suite's question, and
 # the proxy passes MLflow's answers through; here every case is one a real client could send,
 # which halves the suite's time and keeps the differential check meaningful.
-schema = load_schema(context, context.proxy_contract, context.proxy_url, positive_only=True)
+schema = load_schema(context, "mlflow-proxy.yaml", context.proxy_url, positive_only=True)
 
-pytestmark = pytest.mark.suite("proxy")
+pytestmark = pytest.mark.suite(Suite.PROXY)
 
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
-def test_proxy(case: Case[Any], recorder_factory: Callable[..., Recorder]) -> None:
-    recorder = recorder_factory("proxy", Hop.CLIENT_TO_PROXY, context.proxy_contract)
+def test_proxy(case: Case[Any], recorder: Recorder) -> None:
     response = recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
     raw = case.operation.definition.raw
     if response is not None and context.mlflow_url and raw.get("x-live-safe") and not raw.get("x-proxy-only"):

@@ -11,10 +11,14 @@ import yaml
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.commands.cli import main
 from hokusai_contracts.contracts.files import contracts_dir
+from hokusai_contracts.contracts.mlflow_versions import (
+    committed_contracts,
+    committed_versions,
+    pinned_version,
+    versions_dir,
+)
 from hokusai_contracts.run.mlflow_diff import MLFLOW_DIFF_FILE, diff_mlflow_versions
-from hokusai_contracts.spec.diff import ChangeKind, Severity
-from hokusai_contracts.stack.mlflow_contracts import committed_versions, mlflow_contracts, versions_dir
-from hokusai_contracts.stack.mlflow_env import pinned_version
+from hokusai_contracts.spec.changes import ChangeKind, Severity
 
 PLATFORM_VERSIONS = ("2.9.2", "3.4.0", "3.9.0")
 CONTRACTS_DIR = contracts_dir()
@@ -28,12 +32,14 @@ def test_the_platforms_versions_and_the_pinned_one_are_committed() -> None:
 
 def test_the_pinned_pair_is_the_top_level_one() -> None:
     for asked in (None, pinned_version()):
-        assert mlflow_contracts(asked) == (CONTRACTS_DIR / "mlflow.yaml", CONTRACTS_DIR / "mlflow-proxy.yaml", True)
+        assert committed_contracts(asked) == (CONTRACTS_DIR / "mlflow.yaml", CONTRACTS_DIR / "mlflow-proxy.yaml", True)
 
 
 @pytest.mark.parametrize("version", PLATFORM_VERSIONS)
 def test_committed_versions_are_reviewed_and_describe_their_version(version: str) -> None:
-    mlflow, proxy, reviewed = mlflow_contracts(version)
+    found = committed_contracts(version)
+    assert found is not None
+    mlflow, proxy, reviewed = found
     assert reviewed and mlflow == VERSIONS_DIR / version / "mlflow.yaml"
     for path in (mlflow, proxy):
         text = path.read_text("utf-8")
@@ -53,7 +59,7 @@ def test_what_2_9_could_not_map_is_written_down() -> None:
 
 def test_a_bad_version_is_refused_before_anything_is_built() -> None:
     with pytest.raises(UsageError, match="MLFLOW_VERSION='latest' is not an MLflow version"):
-        mlflow_contracts("latest")
+        committed_contracts("latest")
 
 
 def test_mlflow_diff_for_a_2_9_client_of_a_3_9_server() -> None:

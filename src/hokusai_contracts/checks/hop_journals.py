@@ -1,0 +1,97 @@
+"""The hop journals of a local run, judged: what the proxy sent to the auth service and to MLflow.
+
+The proxy->MLflow journal is judged in full only for the traffic of the registration scenario
+(a real client's valid requests, the first ``scenario_entries``); what the fuzzers sent through
+the proxy afterwards is judged for credential leaks only. For the reference proxy the
+proxy->auth journal is also compared with the committed consumer expectations
+(``contracts/consumers/mlflow-proxy.yaml``): a location the proxy sends that the file lacks is a
+warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import PhaseName, Suite
+from hokusai_contracts.journal.judging import coverage_of, judge_journal
+from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.report.model import CheckStatus
+from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
+from hokusai_contracts.spec.consumers import compare_with_journal
+from hokusai_contracts.stack.processes import StackEndpoints
+
+__all__ = ["ConsumerExpectations", "judge_hop_journals", "scenario_entries"]
+
+SUITE = Suite.HOP_JOURNAL
+#: Where the full observation of the proxy's calls goes, for review, inside the report directory.
+OBSERVED_DIR = "consumers"
+
+
+@dataclass(frozen=True)
+class ConsumerExpectations:
+    """The committed expectations file to compare the proxy->auth journal with."""
+
+    committed: Path
+    #: How the file is named to the user (relative to the project).
+    display: str
+    #: Rewrite the committed file with what it lacks (an explicit choice), instead of warning.
+    update: bool = False
+
+
+def scenario_entries(endpoints: StackEndpoints) -> int:
+    """How many proxy->MLflow requests the journal holds now: those before the fuzzers start."""
+    return len(read_journal(endpoints.mlflow_journal)) if endpoints.mlflow_journal else 0
+
+
+def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *, scenario_count: int,
+                       consumers: ConsumerExpectations | None,
+                       out: Callable[[str], None] = print) -> PhaseResult:
+    started = time.perf_counter()
+    phase = PhaseResult(coverage=Coverage())
+    assert phase.coverage is not None
+    for hop, journal, contract in ((Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth),
+                                   (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow)):
+        if journal is None:
+            continue
+        entries = read_journal(journal)
+        if hop is Hop.PROXY_TO_MLFLOW:
+            judged = judge_journal(entries[:scenario_count], contract, hop, forbid_credentials=True)
+            judged += judge_journal(entries[scenario_count:], contract, hop, forbid_credentials=True,
+                                    leaks_only=True)
+        else:
+            judged = judge_journal(entries, contract, hop)
+            if consumers is not None:
+                phase.extend(_compare_consumers(entries, contract, consumers, out))
+        file_name = Path(contract.display_path).name
+        phase.checks.append(Check(suite=SUITE, name=f"{hop} ({len(entries)} requests)", status=CheckStatus.PASSED,
+                                  cases=len(entries), findings=judged, note=UnknownNote.REPLACE,
+                                  message=f"{len(entries)} requests judged against {file_name}"))
+        for operation, statuses in coverage_of(entries, contract).items():
+            phase.coverage.add(contract.display_path, operation, statuses)
+    phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
+    return phase
+
+
+def _compare_consumers(entries: list[JournalEntry], contract: Contract, consumers: ConsumerExpectations,
+                       out: Callable[[str], None]) -> PhaseResult:
+    """What the proxy sent against what the committed expectations say it sends."""
+    comparison = compare_with_journal(entries, contract, consumers.committed)
+    result = PhaseResult(files={f"{OBSERVED_DIR}/{consumers.committed.name}": comparison.observed})
+    if not comparison.missing:
+        return result
+    for operation, locations in comparison.missing.items():
+        if consumers.update:
+            out(f"The proxy now sends {', '.join(locations)} on {operation}: added to {consumers.committed.name}; "
+                "review the diff.")
+        else:
+            result.warnings.append(
+                f"{consumers.display}: the proxy sends {', '.join(locations)} on {operation}, which the file "
+                "does not list; run `make contract-local UPDATE_CONSUMERS=1` to add it, then review the diff")
+    if consumers.update and comparison.updated is not None:
+        consumers.committed.write_text(comparison.updated, "utf-8")
+    return result

@@ -1,0 +1,179 @@
+"""The two yardsticks ``make bench`` holds a run against, measured in the same bench run.
+
+- **The floor**: what any registration costs at the least on this machine: MLflow started as the
+  stack's plan starts it, until healthy, then one registration by the real MLflow client straight
+  to MLflow (the scenario's own steps, as a child process: interpreter and imports count), no
+  proxy, no fakes, no checks. ``ratio_to_floor`` is the default run's wall time over this.
+- **Plain Schemathesis**: ``schemathesis run`` of the same contract and operations, with the
+  suite's own configuration (``checks.suites.schemas.schema_config``: budget, checks, phases,
+  fixed parameters), against a stack like the run's, two at a time as the suites runner runs
+  them. ``ratio_to_plain_schemathesis`` per suite is the suite's wall time in the run over this.
+
+Both are measured, never assumed, so the ratios printed are of one bench run on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hokusai_contracts._errors import StackError
+from hokusai_contracts.checks import scenario
+from hokusai_contracts.checks.suites.schemas import TARGETS, schema_config
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.stack.definition import Part, StackDefinition
+from hokusai_contracts.stack.health import StackEndpoints
+from hokusai_contracts.stack.plan import Site, build_plan
+from hokusai_contracts.stack.processes import free_port, running_stack
+
+__all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_plain_schemathesis", "toml_of"]
+
+#: The suites that have a plain ``schemathesis run`` equivalent (the stateful suite walks links).
+PLAIN_SUITES = (Suite.AUTH_SERVICE, Suite.MLFLOW_DIRECT, Suite.PROXY)
+_TOKEN_ENV = "HOKUSAI_BENCH_TOKEN"
+_HEALTH_TIMEOUT_S = 120.0
+#: The scenario's own registration steps, straight to MLflow (no proxy health route to ask).
+_FLOOR_REGISTRATION = (
+    "import os, sys\n"
+    f"from {scenario.__name__} import run_registration\n"
+    "result = run_registration(sys.argv[1], os.environ['MLFLOW_TRACKING_TOKEN'], register_as=sys.argv[2],"
+    " health_url=None, out=lambda line: None)\n"
+    "sys.exit(0 if result.ok else 1)\n"
+)
+
+
+def measure_floor() -> float:
+    """Seconds from spawning MLflow to a finished plain registration against it."""
+    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")
+    if mlflow is None:
+        raise StackError("MLflow is not installed in this environment: run `make venv` first.")
+    with tempfile.TemporaryDirectory(prefix="hokusai-bench-floor-") as scratch:
+        root = Path(scratch)
+        host = "127.0.0.1"
+        site = Site(python=sys.executable, mlflow=mlflow, bind_host=host,
+                    ports={part: free_port(host) for part in Part}, hosts=dict.fromkeys(Part, host),
+                    run_dir=str(root), seed_file="", unreachable_url="",
+                    mlflow_stores=(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts")))
+        # The MLflow part exactly as the stack's plan runs it (flags, stores, environment).
+        part = build_plan(StackDefinition(with_journals=False), site).parts[Part.MLFLOW]
+        url = site.url(Part.MLFLOW)
+        started = time.perf_counter()
+        server = subprocess.Popen(part.argv, env={**os.environ, **part.env}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            _wait_healthy(url + "/health", server)
+            # A made-up key of the real format: MLflow itself ignores it, the scenario wants one.
+            token = "hk_live_" + secrets.token_hex(16)
+            registered = subprocess.run([sys.executable, "-c", _FLOOR_REGISTRATION, url, scenario.probe_name("bench")],
+                                        env={**os.environ, "MLFLOW_TRACKING_TOKEN": token},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+            seconds = time.perf_counter() - started
+        finally:
+            _stop(server)
+    if registered.returncode != 0:
+        raise StackError(f"the floor's plain registration failed (exit {registered.returncode}): "
+                         f"{registered.stderr[-500:]}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class PlainRun:
+    suite: Suite
+    seconds: float
+    exit_code: int
+
+
+def measure_plain_schemathesis(max_examples: int, contracts_dir: Path) -> dict[Suite, PlainRun]:
+    """``schemathesis run`` per suite against a fresh stack, two at a time."""
+    with running_stack(StackDefinition()) as stack, tempfile.TemporaryDirectory(prefix="hokusai-bench-st-") as work:
+        endpoints = stack.endpoints
+        assert endpoints is not None
+
+        def run(suite: Suite) -> PlainRun:
+            config_file = Path(work) / f"{suite.value}.toml"
+            config_file.write_text(toml_of(_plain_config(suite, endpoints, max_examples)), "utf-8")
+            token = endpoints.admin_token if suite is Suite.AUTH_SERVICE else endpoints.api_key
+            started = time.perf_counter()
+            # The token reaches Schemathesis through its config's ${...} and the environment, never argv.
+            done = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config_file),
+                                   "run", str(contracts_dir / TARGETS[suite][1])],
+                                  env={**os.environ, _TOKEN_ENV: token}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=1800)
+            return PlainRun(suite, round(time.perf_counter() - started, 3), done.returncode)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+            runs = list(pool.map(run, PLAIN_SUITES))
+    return {run.suite: run for run in runs}
+
+
+def _plain_config(suite: Suite, endpoints: StackEndpoints, max_examples: int) -> dict[str, Any]:
+    placeholder = "${" + _TOKEN_ENV + "}"
+    if suite is Suite.AUTH_SERVICE:
+        return schema_config(max_examples, endpoints.auth_url, bearer={"AuthServiceAuth": placeholder})
+    if suite is Suite.MLFLOW_DIRECT:
+        return schema_config(max_examples, endpoints.mlflow_url)
+    # The proxy suite: positive cases with the seeded key (its differential reads are the suite's own cost).
+    config = schema_config(max_examples, endpoints.proxy_url, positive_only=True)
+    config["headers"] = {"Authorization": f"Bearer {placeholder}"}
+    return config
+
+
+def toml_of(config: Mapping[str, Any]) -> str:
+    """``config`` as TOML, every table inline (Schemathesis reads the same shape from TOML as from a dict)."""
+    return "".join(f"{_key(key)} = {_value(value)}\n" for key, value in config.items())
+
+
+def _key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are TOML basic-string escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_key(str(k))} = {_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + _HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise StackError(f"MLflow exited with {server.returncode} before it was healthy (bench floor)")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise StackError(f"MLflow was not healthy within {_HEALTH_TIMEOUT_S:.0f} s (bench floor)")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(server.pid, 9)
+        except ProcessLookupError:
+            pass

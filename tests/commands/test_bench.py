@@ -1,0 +1,35 @@
+"""``make bench``'s ratios: computed from one run's figures, and the plain Schemathesis config it writes."""
+
+from __future__ import annotations
+
+import tomllib
+
+from hokusai_contracts.checks.suites.schemas import schema_config
+from hokusai_contracts.commands.bench import ratios
+from hokusai_contracts.commands.bench_yardsticks import PLAIN_SUITES, PlainRun, toml_of
+from hokusai_contracts.domain.names import Suite
+
+
+def test_ratios_come_from_the_same_run() -> None:
+    timings = {"concurrency": 30.0, "suites.proxy": 24.0, "suites.mlflow-direct": 20.0, "suites.auth-service": 5.0}
+    plain = {suite: PlainRun(suite, seconds, 0) for suite, seconds in
+             ((Suite.PROXY, 16.0), (Suite.MLFLOW_DIRECT, 20.0), (Suite.AUTH_SERVICE, 4.0))}
+    figures = ratios(90.0, timings, 20.0, plain)
+    assert figures["default_run_s"] == 60.0 and figures["floor_s"] == 20.0
+    assert figures["ratio_to_floor"] == 3.0
+    assert figures["suites"]["proxy"] == {"suite_s": 24.0, "plain_schemathesis_s": 16.0,
+                                          "ratio_to_plain_schemathesis": 1.5}
+    assert {name for name in figures["suites"]} == {s.value for s in PLAIN_SUITES}
+    assert all("ratio_to_plain_schemathesis" in row for row in figures["suites"].values())
+
+
+def test_a_suite_the_run_did_not_time_has_no_ratio() -> None:
+    figures = ratios(10.0, {}, 5.0, {Suite.PROXY: PlainRun(Suite.PROXY, 3.0, 0)})
+    assert figures["suites"]["proxy"]["ratio_to_plain_schemathesis"] is None
+    assert figures["ratio_to_floor"] == 2.0
+
+
+def test_the_plain_run_gets_the_suites_own_configuration_as_toml() -> None:
+    config = schema_config(10, "http://127.0.0.1:1/api/mlflow", bearer={"AuthServiceAuth": "${HOKUSAI_BENCH_TOKEN}"},
+                           positive_only=True)
+    assert tomllib.loads(toml_of(config)) == config
