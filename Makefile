@@ -38,11 +38,20 @@ SPEC ?=
 KEEP ?=
 #: test: extra pytest arguments, e.g. PYTEST_ARGS='-m "not integration"'
 PYTEST_ARGS ?=
+#: contract-local: the MLflow server version (empty: the pinned one); contracts MLFLOW_VERSION=x regenerates its contracts
+MLFLOW_VERSION ?=
+#: contract-local: MLflow client versions for the registration scenario, comma-separated (e.g. 2.9.2,3.17.2)
+MLFLOW_CLIENTS ?=
+#: mlflow-diff: the older MLflow version
+OLD ?=
+#: mlflow-diff: the newer MLflow version
+NEW ?=
 
 export REPORT_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts dist lock compose-up compose-down clean
+.PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts mlflow-diff dist lock \
+	compose-up compose-down clean
 
 help: ## Show the targets and the variables, with their defaults
 	@echo "Targets:"
@@ -65,6 +74,13 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 # make from expanding its `$`, and no recipe quoting stands between it and the runner's own shell.
 ifneq ($(value PROXY_CMD),)
 contract-local: export HOKUSAI_PROXY_CMD = $(value PROXY_CMD)
+endif
+# MLFLOW_VERSION / MLFLOW_CLIENTS reach the runner the same way, as HOKUSAI_MLFLOW_VERSION / HOKUSAI_MLFLOW_CLIENTS.
+ifneq ($(MLFLOW_VERSION),)
+contract-local: export HOKUSAI_MLFLOW_VERSION = $(MLFLOW_VERSION)
+endif
+ifneq ($(MLFLOW_CLIENTS),)
+contract-local: export HOKUSAI_MLFLOW_CLIENTS = $(MLFLOW_CLIENTS)
 endif
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
@@ -94,8 +110,12 @@ typecheck: $(STAMP) ## mypy only
 bench: $(STAMP) ## Where the time of contract-local goes (table + JSON in REPORT_DIR)
 	$(BIN)/hokusai-contracts bench --report-dir "$(REPORT_DIR)"
 
-contracts: $(STAMP) ## Regenerate contracts/ from the pinned MLflow's protobuf descriptors
-	$(BIN)/hokusai-contracts generate-contracts
+contracts: $(STAMP) ## Regenerate contracts/ from MLflow's protos (MLFLOW_VERSION=x.y.z: contracts/mlflow/x.y.z/)
+	$(BIN)/hokusai-contracts generate-contracts $(if $(MLFLOW_VERSION),--mlflow-version '$(MLFLOW_VERSION)')
+
+mlflow-diff: $(STAMP) ## REST differences between two MLflow versions: make mlflow-diff OLD=2.9.2 NEW=3.9.0
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make mlflow-diff OLD=2.9.2 NEW=3.9.0" >&2; exit 2; }
+	$(BIN)/hokusai-contracts mlflow-diff "$(OLD)" "$(NEW)" --report-dir "$(REPORT_DIR)"
 
 dist: $(STAMP) ## Build the wheel and the sdist into dist/ (docs/ci.md: installing them elsewhere)
 	rm -rf dist

@@ -10,6 +10,7 @@ passes on.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
-__all__ = ["KEY_FORMAT", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "env_file_secrets", "http_url",
-           "load_live_settings", "load_local_settings", "settings_error"]
+__all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "cache_root",
+           "env_file_secrets", "http_url", "load_cache_settings", "load_live_settings", "load_local_settings",
+           "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -38,6 +40,10 @@ class LocalSettings(BaseSettings):
     fault_delay_s: float = Field(default=6.0, gt=0, le=600)
     #: Size of the large artifact sent through the proxy and read back (0 skips the check).
     artifact_mb: int = Field(default=50, ge=0, le=4096)
+    #: The MLflow server version to run (``make contract-local MLFLOW_VERSION=3.9.0``); unset: the pinned one.
+    mlflow_version: str | None = None
+    #: MLflow client versions to run the registration scenario with, comma-separated (``MLFLOW_CLIENTS``).
+    mlflow_clients: str | None = None
     #: Your proxy's command when ``--proxy-cmd`` is not given: how ``make contract-local PROXY_CMD=...``
     #: hands it over, past make's and the shell's quoting. Empty means the reference proxy.
     proxy_cmd: str | None = None
@@ -57,6 +63,31 @@ class LocalSettings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
+
+
+class CacheSettings(BaseSettings):
+    """Where per-version MLflow environments and on-demand contracts are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", extra="ignore", env_ignore_empty=True)
+
+    #: HOKUSAI_CACHE_DIR; unset: $XDG_CACHE_HOME/hokusai-contracts, else ~/.cache/hokusai-contracts.
+    cache_dir: Path | None = None
+
+
+def load_cache_settings() -> CacheSettings:
+    try:
+        return CacheSettings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+
+
+def cache_root() -> Path:
+    """Where per-version MLflow environments and on-demand contracts go (``HOKUSAI_CACHE_DIR``)."""
+    chosen = load_cache_settings().cache_dir
+    if chosen is not None:
+        return chosen.expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hokusai-contracts"
 
 
 def load_local_settings(env_file: Path | None = Path(".env")) -> LocalSettings:

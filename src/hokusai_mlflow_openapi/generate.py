@@ -11,7 +11,11 @@
 someone edits a generated file by hand or bumps MLflow without regenerating. Both files are
 rendered with a fixed key order and block style, so the same inputs give the same bytes.
 
-Command line: ``python -m hokusai_mlflow_openapi.generate [--check] [--out-dir DIR]``;
+Another MLflow version's contracts come from that version's protos: ``python`` names an
+interpreter of an environment with that MLflow (:mod:`.foreign` runs the generator there), and
+the files are validated and rendered here, as the pinned ones are.
+
+Command line: ``python -m hokusai_mlflow_openapi.generate [--check] [--out-dir DIR] [--python PY]``;
 exit 0 when written or no drift, 1 on drift, 2 when generation itself fails.
 """
 
@@ -26,6 +30,7 @@ from typing import Any, Final
 
 import yaml
 
+from hokusai_mlflow_openapi.foreign import build_in
 from hokusai_mlflow_openapi.overlay import merge_overlay
 from hokusai_mlflow_openapi.protos import build_mlflow_openapi, mlflow_version
 
@@ -77,7 +82,7 @@ def _canonical(document: Mapping[str, Any]) -> dict[str, Any]:
     return ordered
 
 
-def _render(document: Mapping[str, Any]) -> str:
+def _render(document: Mapping[str, Any], version: str) -> str:
     body = yaml.dump(
         _canonical(document),
         Dumper=_Dumper,
@@ -86,7 +91,7 @@ def _render(document: Mapping[str, Any]) -> str:
         allow_unicode=True,
         width=100,
     )
-    return _HEADER.format(version=mlflow_version()) + body
+    return _HEADER.format(version=version) + body
 
 
 def _validate(name: str, document: Mapping[str, Any]) -> None:
@@ -106,8 +111,11 @@ def _overlay_for(out_dir: Path, overlay: Path | None) -> Path:
     return beside if beside.is_file() else DEFAULT_CONTRACTS_DIR / OVERLAY
 
 
-def render_contracts(overlay: Path | None = None) -> dict[str, str]:
-    """File name -> YAML text of both generated contracts, validated, without writing."""
+def render_contracts(overlay: Path | None = None, python: Path | None = None) -> dict[str, str]:
+    """File name -> YAML text of both generated contracts, validated, without writing.
+
+    ``python``: an interpreter whose MLflow the contracts describe (default: this one's).
+    """
     overlay_path = overlay or DEFAULT_CONTRACTS_DIR / OVERLAY
     try:
         overlay_doc = yaml.safe_load(overlay_path.read_text(encoding="utf-8"))
@@ -116,42 +124,49 @@ def render_contracts(overlay: Path | None = None) -> dict[str, str]:
             f"Cannot read the proxy overlay {overlay_path}: {exc.strerror}. It is hand-written and "
             "committed next to the generated contracts (contracts/mlflow-proxy.overlay.yaml)."
         ) from exc
-    mlflow = build_mlflow_openapi()
+    if python is None:
+        mlflow, version = build_mlflow_openapi(), mlflow_version()
+    else:
+        mlflow, version = build_in(python)
     proxy = merge_overlay(mlflow, overlay_doc or {})
     _validate(MLFLOW_CONTRACT, mlflow)
     _validate(PROXY_CONTRACT, proxy)
-    return {MLFLOW_CONTRACT: _render(mlflow), PROXY_CONTRACT: _render(proxy)}
+    return {MLFLOW_CONTRACT: _render(mlflow, version), PROXY_CONTRACT: _render(proxy, version)}
 
 
-def generate_contracts(out_dir: Path, overlay: Path | None = None) -> list[Path]:
+def generate_contracts(out_dir: Path, overlay: Path | None = None, python: Path | None = None) -> list[Path]:
     """Write both generated contracts into ``out_dir``; return their paths.
 
     ``overlay`` defaults to ``out_dir/mlflow-proxy.overlay.yaml``, else the project's.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in render_contracts(_overlay_for(out_dir, overlay)).items():
+    for name, text in render_contracts(_overlay_for(out_dir, overlay), python).items():
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
 
-def check_drift(out_dir: Path, overlay: Path | None = None) -> list[str]:
-    """How the files in ``out_dir`` differ from a fresh generation; empty means no drift."""
+def check_drift(out_dir: Path, overlay: Path | None = None, python: Path | None = None,
+                regenerate: str = "make contracts") -> list[str]:
+    """How the files in ``out_dir`` differ from a fresh generation; empty means no drift.
+
+    ``regenerate`` is the command the messages tell the user to run.
+    """
     problems = []
-    for name, fresh in render_contracts(_overlay_for(out_dir, overlay)).items():
+    for name, fresh in render_contracts(_overlay_for(out_dir, overlay), python).items():
         path = out_dir / name
         if not path.is_file():
-            problems.append(f"{path}: missing; run `make contracts` and commit it.")
+            problems.append(f"{path}: missing; run `{regenerate}` and commit it.")
             continue
         committed = path.read_text(encoding="utf-8")
         if committed != fresh:
-            problems.append(_describe(path, committed, fresh))
+            problems.append(_describe(path, committed, fresh, regenerate))
     return problems
 
 
-def _describe(path: Path, committed: str, fresh: str) -> str:
+def _describe(path: Path, committed: str, fresh: str, regenerate: str) -> str:
     diff = list(
         difflib.unified_diff(
             committed.splitlines(), fresh.splitlines(), "committed", "generated", n=0, lineterm=""
@@ -166,7 +181,7 @@ def _describe(path: Path, committed: str, fresh: str) -> str:
         f"{path}: differs from a fresh generation ({removed} lines only in the committed file, "
         f"{added} only in the generated one; first change {first.strip('@ ')}). Edit "
         f"contracts/{OVERLAY} or the generator, never the generated file, then run "
-        "`make contracts`.\n" + "\n".join(f"    {line}" for line in shown) + more
+        f"`{regenerate}`.\n" + "\n".join(f"    {line}" for line in shown) + more
     )
 
 
@@ -178,17 +193,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 on drift")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_CONTRACTS_DIR)
     parser.add_argument("--overlay", type=Path, default=None, help="default: <out-dir>/" + OVERLAY)
+    parser.add_argument("--python", type=Path, default=None,
+                        help="an interpreter whose MLflow to describe (default: this one's)")
     args = parser.parse_args(argv)
     overlay = args.overlay
     try:
         if args.check:
-            problems = check_drift(args.out_dir, overlay)
+            problems = check_drift(args.out_dir, overlay, args.python)
             for problem in problems:
                 sys.stderr.write(problem + "\n")
             if not problems:
-                sys.stdout.write(f"contracts in {args.out_dir} match mlflow=={mlflow_version()}\n")
+                sys.stdout.write(f"contracts in {args.out_dir} match a fresh generation\n")
             return 1 if problems else 0
-        for path in generate_contracts(args.out_dir, overlay):
+        for path in generate_contracts(args.out_dir, overlay, args.python):
             sys.stdout.write(f"wrote {path}\n")
     except (LookupError, OSError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")

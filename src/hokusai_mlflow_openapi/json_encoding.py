@@ -111,6 +111,8 @@ class SchemaBuilder:
 
     def __init__(self) -> None:
         self.components: dict[str, JSON] = {}
+        #: Rules this MLflow's protos give no field for (an older version): left out, said here.
+        self.unmapped: list[str] = []
 
     def ref(self, message: Descriptor, direction: Direction) -> JSON:
         if message.full_name in _WELL_KNOWN:
@@ -126,6 +128,9 @@ class SchemaBuilder:
     ) -> JSON:
         """An object schema; ``skip`` leaves out fields a path parameter carries."""
         rules = RUNTIME_RULES.get(message.full_name, {}) if direction != "output" else {}
+        names = {f.name for f in message.fields}
+        for ruled in sorted({key.split("[]", 1)[0] for key in rules} - names):
+            self._unmapped(f"rule for {message.full_name}.{ruled}: no such field in these protos")
         properties: JSON = {}
         required: list[str] = []
         for field in message.fields:
@@ -141,9 +146,21 @@ class SchemaBuilder:
         if required:
             schema["required"] = required
         if direction == "input":
-            schema.update(MESSAGE_RULES.get(message.full_name, {}))
+            # Keyword by keyword: LogMetric's run_id-or-run_uuid rule holds in MLflow 2.x, whose
+            # protos lack the dataset fields its other rule names.
+            for keyword, rule in MESSAGE_RULES.get(message.full_name, {}).items():
+                missing = sorted(_named_fields({keyword: rule}) - names)
+                if missing:
+                    self._unmapped(f"rule for {message.full_name} on {', '.join(missing)}: no such field in these "
+                                   "protos")
+                else:
+                    schema[keyword] = rule
         schema["x-proto-message"] = message.full_name
         return schema
+
+    def _unmapped(self, note: str) -> None:
+        if note not in self.unmapped:
+            self.unmapped.append(note)
 
     def field(
         self, field: FieldDescriptor, direction: Direction, rules: Mapping[str, FieldRule]
@@ -157,8 +174,14 @@ class SchemaBuilder:
             }
         else:
             schema = self._single(field, direction, _item_rules(rules, field.name))
-            if field.is_repeated:
+            if _is_repeated(field):
                 item_rule = rules.get(f"{field.name}[]")
+                if item_rule is not None and field.message_type is not None:
+                    absent = _named_fields(item_rule.keywords) - {f.name for f in field.message_type.fields}
+                    if absent:
+                        self._unmapped(f"rule for {field.full_name}[] on {', '.join(sorted(absent))}: no such "
+                                       "field in these protos")
+                        item_rule = None
                 if item_rule is not None:
                     schema = apply_rule(schema, item_rule)
                 schema = {"type": "array", "items": schema}
@@ -191,6 +214,9 @@ class SchemaBuilder:
         properties: JSON = {}
         required: list[str] = []
         for name, rule in item_rules.items():
+            if name not in item.fields_by_name:
+                self._unmapped(f"rule for {item.full_name}.{name}: no such field in these protos")
+                continue
             base: JSON = {}
             if rule.required:
                 required.append(name)
@@ -201,6 +227,28 @@ class SchemaBuilder:
         if required:
             narrowing["required"] = required
         return narrowing
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    # ``is_repeated`` is protobuf 5's; MLflow 2.x runs on protobuf 4, which has only the label.
+    repeated = getattr(field, "is_repeated", None)
+    if repeated is None:
+        return bool(field.label == _T.LABEL_REPEATED)
+    return bool(repeated)
+
+
+def _named_fields(schema: Any) -> set[str]:
+    """The property names a whole-message rule relies on (its ``required`` lists and ``properties``)."""
+    names: set[str] = set()
+    if isinstance(schema, Mapping):
+        names.update(str(n) for n in schema.get("required", []))
+        names.update(str(n) for n in (schema.get("properties") or {}))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for branch in schema.get(key, []):
+                names |= _named_fields(branch)
+        for key in ("if", "then", "else"):
+            names |= _named_fields(schema.get(key))
+    return names
 
 
 def scalar_schema(proto_type: int, direction: Direction) -> JSON:

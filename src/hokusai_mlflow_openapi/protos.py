@@ -23,6 +23,7 @@ from typing import Final
 from google.protobuf.descriptor import Descriptor, FileDescriptor, MethodDescriptor
 
 from hokusai_mlflow_openapi.json_encoding import JSON, SchemaBuilder
+from hokusai_mlflow_openapi.outside_protos import HEALTH_PATH, SERVER_INFO_PATH, health, server_info, serves_server_info
 from hokusai_mlflow_openapi.runtime_rules import ARTIFACT_PATH_PATTERN, PATH_SEGMENT_PATTERN
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "MlflowOperation",
     "build_mlflow_openapi",
     "mlflow_version",
+    "find_operations",
     "resolve_operations",
 ]
 
@@ -76,6 +78,9 @@ OPERATIONS: Final[tuple[tuple[str, str], ...]] = (
     ("DELETE", "/api/2.0/mlflow/model-versions/delete"),
     ("DELETE", "/api/2.0/mlflow/registered-models/delete"),
     ("POST", "/api/2.0/mlflow/experiments/delete"),
+    # MLflow 2.x clients record a logged model on the run instead of creating a logged model
+    # (measured with the 2.9.2 client, against 2.9.2 and 3.x servers alike).
+    ("POST", "/api/2.0/mlflow/runs/log-model"),
 )
 
 API_PREFIX: Final = "/api/2.0"
@@ -149,30 +154,50 @@ def _all_endpoints() -> Iterator[MlflowOperation]:
                     )
 
 
-def resolve_operations(
+def find_operations(
     selection: tuple[tuple[str, str], ...] = OPERATIONS,
-) -> list[MlflowOperation]:
-    """The descriptors behind ``selection``; a missing one is an error, never a silent gap."""
+) -> tuple[list[MlflowOperation], list[str]]:
+    """The descriptors behind ``selection`` that this MLflow declares, and the rest as ``METHOD path``."""
     index: dict[tuple[str, str], MlflowOperation] = {}
     for op in _all_endpoints():
         # The first declaration wins, as in Flask's router (MLflow registers them in this order).
         index.setdefault((op.method, op.path), op)
-    missing = [f"{m} {p}" for m, p in selection if (m, p) not in index]
+    found = [index[key] for key in selection if key in index]
+    return found, [f"{m} {p}" for m, p in selection if (m, p) not in index]
+
+
+def resolve_operations(
+    selection: tuple[tuple[str, str], ...] = OPERATIONS,
+) -> list[MlflowOperation]:
+    """The descriptors behind ``selection``; a missing one is an error, never a silent gap."""
+    found, missing = find_operations(selection)
     if missing:
         raise LookupError(
             f"MLflow {mlflow_version()} declares no RPC for: {', '.join(missing)}. "
             "Check the path against the protos (python -m hokusai_mlflow_openapi.generate "
             "lists none; see mlflow/protos/*.proto) or drop it from OPERATIONS."
         )
-    return [index[key] for key in selection]
+    return found
 
 
 def build_mlflow_openapi(
     selection: tuple[tuple[str, str], ...] = OPERATIONS,
     servers: list[JSON] | None = None,
+    *,
+    strict: bool = True,
 ) -> JSON:
-    """The OpenAPI 3.1 document for ``selection``: paths, components, nothing proxy-specific."""
-    operations = resolve_operations(selection)
+    """The OpenAPI 3.1 document for ``selection``: paths, components, nothing proxy-specific.
+
+    ``strict``: an operation this MLflow does not declare is an error (the pinned version, where a
+    miss is a typo in ``OPERATIONS``). Otherwise (another version's protos: MLflow 2.x has no
+    logged models) it is left out and listed, with every rule the protos give no field for, in
+    ``x-mlflow-unmapped``.
+    """
+    missing: list[str] = []
+    if strict:
+        operations = resolve_operations(selection)
+    else:
+        operations, missing = find_operations(selection)
     builder = SchemaBuilder()
     paths: dict[str, dict[str, JSON]] = {}
     first_selected: dict[str, int] = {}
@@ -186,11 +211,15 @@ def build_mlflow_openapi(
         if op.endpoint_index != first_selected[op.rpc.full_name]:
             operation_id = f"{op.rpc.name}{op.method.capitalize()}"
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, operation_id, builder)
-    paths[SERVER_INFO_PATH] = {"get": _SERVER_INFO}
-    paths[HEALTH_PATH] = {"get": _HEALTH}
+    unmapped = [f"{op}: this MLflow declares no RPC for it" for op in missing]
+    if serves_server_info():
+        paths[SERVER_INFO_PATH] = {"get": server_info()}
+    else:
+        unmapped.append(f"GET {SERVER_INFO_PATH}: this MLflow has no server-info route (mlflow.server.server_info_api)")
+    paths[HEALTH_PATH] = {"get": health()}
     _check_unique_operation_ids(paths)
     builder.components["mlflow_Error"] = _ERROR_SCHEMA
-    return {
+    document: JSON = {
         "openapi": "3.1.0",
         "info": {
             "title": "MLflow tracking server REST API",
@@ -210,68 +239,10 @@ def build_mlflow_openapi(
             "responses": {"mlflow_Error": _ERROR_RESPONSE},
         },
     }
-
-
-# The one route outside the protos the client calls around registration: artifact downloads ask
-# for the server's capabilities first (mlflow.artifacts.download_artifacts, measured). Written by
-# hand from mlflow/server/server_info_api.py and handlers.build_server_info_payload.
-SERVER_INFO_PATH: Final = "/api/3.0/mlflow/server-info"
-_SERVER_INFO: Final[JSON] = {
-    "operationId": "getServerInfo",
-    "summary": "Server capabilities (not in the protos)",
-    "tags": ["ServerInfo"],
-    "x-mlflow-route": "mlflow.server.server_info_api.get_server_info",
-    "x-live-safe": True,
-    "responses": {
-        "200": {
-            "description": "What this server supports; unauthenticated even with basic auth on",
-            "content": {"application/json": {"schema": {
-                "type": "object",
-                "properties": {
-                    "store_type": {"type": ["string", "null"], "enum": ["FileStore", "SqlStore", None]},
-                    **{
-                        name: {"type": "boolean"}
-                        for name in (
-                            "workspaces_enabled",
-                            "trace_archival_enabled",
-                            "multipart_uploads_enabled",
-                            "multipart_downloads_enabled",
-                            "presigned_upload_run_id_supported",
-                            "presigned_upload_model_id_supported",
-                        )
-                    },
-                    "features_enabled": {
-                        "type": "object",
-                        "additionalProperties": {"type": "boolean"},
-                    },
-                },
-            }}},
-        },
-        "default": {"$ref": "#/components/responses/mlflow_Error"},
-    },
-}
-
-
-# MLflow's liveness check, outside the protos and outside /api: what a deployment probes, and what
-# the Hokusai proxy calls for its own health (so the proxy contract leaves it out; see
-# contracts/mlflow-proxy.overlay.yaml). Under uvicorn (mlflow server's default) the FastAPI route
-# answers, mlflow/server/server_info_api.py: PlainTextResponse("OK"), measured 200
-# "text/plain; charset=utf-8" body "OK", query parameters ignored. (Under gunicorn or waitress the
-# Flask route mlflow.server.health answers "OK" too, as text/html.)
-HEALTH_PATH: Final = "/health"
-_HEALTH: Final[JSON] = {
-    "operationId": "health",
-    "summary": "Liveness check (not in the protos)",
-    "tags": ["ServerInfo"],
-    "x-mlflow-route": "mlflow.server.server_info_api.health",
-    "x-live-safe": True,
-    "responses": {
-        "200": {
-            "description": "The server is up; unauthenticated even with basic auth on",
-            "content": {"text/plain": {"schema": {"type": "string", "const": "OK"}}},
-        },
-    },
-}
+    unmapped += builder.unmapped
+    if unmapped:
+        document["x-mlflow-unmapped"] = unmapped
+    return document
 
 
 def _ordered_methods(methods: dict[str, JSON]) -> dict[str, JSON]:

@@ -236,6 +236,16 @@ RUNTIME_RULES: Final[Mapping[str, Mapping[str, FieldRule]]] = {
         "models": _present("_log_outputs"),
     },
     "mlflow.UpdateRun": {"run_id": _RUN_ID_OR_UUID, "run_uuid": _RUN_UUID},
+    "mlflow.LogModel": {
+        "run_id": _non_empty("_log_model"),
+        "model_json": _rule(
+            "required and non-empty (_log_model: _assert_required); the server then json.loads it and wants "
+            "an object with artifact_path, flavors, utc_time_created and run_id (400 'Malformed model info', "
+            "'Model json is missing mandatory fields'), which a string's schema cannot state",
+            True,
+            minLength=1,
+        ),
+    },
     "mlflow.GetMetricHistory": {
         "run_id": _non_empty("_get_metric_history"),
         "run_uuid": _QUERY_RUN_UUID,

@@ -328,3 +328,20 @@ def test_a_local_run_on_docker_passes_and_leaves_the_engine_as_it_was(real_engin
     assert {f"{part}.log" for part in Part} <= {p.name for p in (tmp_path / "logs").iterdir()}
     assert any(check.suite == "faults" for check in report.checks)
     assert _everything() == before
+
+
+def test_mlflow_version_picks_the_official_image_of_that_version(fake_docker: FakeDocker) -> None:
+    stack = DockerStack(StackDefinition(mlflow_version="v3.9.0"))
+    stack.start()
+    try:
+        (up,) = fake_docker.compose_calls("up")
+        assert up["env"]["HOKUSAI_MLFLOW_IMAGE"] == "ghcr.io/mlflow/mlflow:v3.9.0"
+    finally:
+        stack.stop()
+
+
+def test_a_bad_mlflow_version_stops_the_docker_stack_before_compose(fake_docker: FakeDocker) -> None:
+    stack = DockerStack(StackDefinition(mlflow_version="newest"))
+    with pytest.raises(UsageError, match="MLFLOW_VERSION='newest' is not an MLflow version"):
+        stack.start()
+    assert stack.root is None and not fake_docker.calls()

@@ -152,3 +152,15 @@ def test_empty_file_has_no_deviations(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="cannot read the known deviations"):
         KnownDeviations.load(tmp_path / "nope.yaml", root=tmp_path)
+
+
+def test_entries_naming_mlflow_versions_apply_to_those_versions_only(tmp_path: Path) -> None:
+    path = tmp_path / "known-deviations.yaml"
+    entry = ("  - id: {id}\n    operation: GET /api/2.0/mlflow/*\n    kind: server_error\n{versions}"
+             "    reason: r\n    evidence: e\n    reviewed_by: t\n    expires: '2099-01-01'\n")
+    path.write_text("deviations:\n" + entry.format(id="every", versions="")
+                    + entry.format(id="old", versions='    mlflow_versions: ["2.9.2", "3.4.0"]\n'))
+    loaded = KnownDeviations.load(path, root=tmp_path)
+    assert [d.id for d in loaded.for_mlflow("2.9.2").deviations] == ["every", "old"]
+    assert [d.id for d in loaded.for_mlflow("3.17.2").deviations] == ["every"]
+    assert [d.id for d in loaded.for_mlflow(None).deviations] == ["every", "old"]

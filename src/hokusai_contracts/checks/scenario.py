@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from hokusai_contracts.checks import registration_client
 from hokusai_contracts.domain.findings import Evidence
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.domain.redact import mask, redact
@@ -187,36 +188,6 @@ def _mlflow_environment(tracking_uri: str, api_key: str, ca_bundle: str | None) 
                 os.environ[k] = v
 
 
-# MLflow 3 saves scikit-learn models with skops, which refuses types it does not know
-# unless the caller vouches for them; these are the ones our own models use.
-_TRUSTED_TYPES: dict[ModelKind, list[str]] = {
-    ModelKind.LOGISTIC: [],
-    ModelKind.RANDOM_FOREST: ["sklearn.tree._tree.Tree"],
-    ModelKind.PIPELINE: [],
-}
-
-
-def _train(kind: ModelKind) -> tuple[Any, Any, Any, float]:
-    from sklearn.datasets import load_iris
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    features, labels = load_iris(return_X_y=True, as_frame=True)
-    x_train, x_test, y_train, y_test = train_test_split(features, labels, test_size=0.25, random_state=7)
-    model: Any
-    if kind is ModelKind.LOGISTIC:
-        model = LogisticRegression(max_iter=500)
-    elif kind is ModelKind.RANDOM_FOREST:
-        model = RandomForestClassifier(n_estimators=20, random_state=7)
-    else:
-        model = Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(max_iter=500))])
-    model.fit(x_train, y_train)
-    return model, x_train, x_test, float(model.score(x_test, y_test))
-
-
 def run_registration(
     tracking_uri: str,
     api_key: str,
@@ -288,7 +259,7 @@ def run_registration(
         return f"Experiment created: {name} (id {result.experiment_id})"
 
     def train() -> str:
-        model, x_train, x_test, accuracy = _train(model_kind)
+        model, x_train, x_test, accuracy = registration_client.train(model_kind.value)
         state.update(model=model, x_train=x_train, x_test=x_test)
         result.accuracy = accuracy
         return f"Model trained with accuracy: {accuracy:.3f}"
@@ -302,8 +273,9 @@ def run_registration(
         with mlflow.start_run(experiment_id=result.experiment_id) as run:
             mlflow.log_param("model_kind", model_kind.value)
             mlflow.log_metric("accuracy", result.accuracy or 0.0)
-            mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=x_train.head(2),
-                                     skops_trusted_types=_TRUSTED_TYPES[model_kind])
+            mlflow.sklearn.log_model(model, signature=signature, input_example=x_train.head(2),
+                                     **registration_client.log_model_arguments(mlflow.sklearn.log_model,
+                                                                                      model_kind.value))
             mlflow.set_tag("hokusai.contract_probe", "true")
             result.run_id = run.info.run_id
         return f"Model logged! Run ID: {result.run_id}"

@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation (default: "
                                                         "10)")
     local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
+    local.add_argument("--mlflow-version", help="the MLflow server's version (default: HOKUSAI_MLFLOW_VERSION, else "
+                                                "the pinned one); built into a cached environment on first use")
+    local.add_argument("--mlflow-clients", help="MLflow client versions to run the scenario with, comma-separated "
+                                                "(default: HOKUSAI_MLFLOW_CLIENTS)")
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
                             "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
@@ -166,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate-contracts", help="regenerate contracts/ from MLflow's protos")
     generate.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     generate.add_argument("--contracts-dir", type=Path, metavar="DIR", help="read the overlay from and write into DIR")
+    generate.add_argument("--mlflow-version", help="a committed version's pair (contracts/mlflow/<version>/), "
+                                                   "from that version's protos; default: the pinned one")
+
+    mlflow_diff = commands.add_parser("mlflow-diff", help="REST differences between two MLflow versions' contracts")
+    mlflow_diff.add_argument("old", metavar="OLD", help="the version clients are written against, e.g. 2.9.2")
+    mlflow_diff.add_argument("new", metavar="NEW", help="the server's version, e.g. 3.9.0")
+    mlflow_diff.add_argument("--report-dir", type=Path, default=Path("reports"))
+    mlflow_diff.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")
     spec.add_argument("path", type=Path, metavar="PATH", help="the candidate OpenAPI 3.0/3.1 document (YAML or JSON)")
@@ -244,17 +256,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_bench(args.report_dir)
     if args.command == "generate-contracts":
-        from hokusai_mlflow_openapi.generate import check_drift, generate_contracts
+        from hokusai_contracts.commands.mlflow_contracts import regenerate_contracts
 
-        contracts = files.contracts_dir()
-        if args.check:
-            drift = check_drift(contracts)
-            for line in drift:
-                print(line)
-            return 1 if drift else 0
-        for path in generate_contracts(contracts):
-            print(f"wrote {path}")
-        return 0
+        lines = regenerate_contracts(args.mlflow_version, check=args.check, out=print)
+        for line in lines:
+            print(line)
+        return 1 if args.check and lines else 0
+    if args.command == "mlflow-diff":
+        from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts
+        from hokusai_contracts.run.mlflow_diff import run_mlflow_diff
+
+        return run_mlflow_diff(args.old, args.new, args.report_dir,
+                               contracts_for=lambda version, setting: ensure_mlflow_contracts(version, setting, print))
     if args.command == "compose":
         return _compose(args)
     if args.command == "spec-check":
@@ -285,7 +298,17 @@ def _local(args: argparse.Namespace) -> int:
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            proxy_timeouts=settings.proxy_timeouts,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
-                           update_consumers=args.update_consumers)
+                           update_consumers=args.update_consumers,
+                           mlflow_version=args.mlflow_version or settings.mlflow_version)
+    clients = args.mlflow_clients or settings.mlflow_clients
+    if clients:
+        from hokusai_contracts.contracts.mlflow_versions import parse_versions
+
+        options.mlflow_clients = parse_versions(clients, "MLFLOW_CLIENTS")
+    if options.mlflow_version or options.mlflow_clients:
+        from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts
+
+        options.contracts_for = lambda version, setting: ensure_mlflow_contracts(version, setting, print)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:

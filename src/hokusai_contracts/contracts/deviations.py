@@ -50,6 +50,8 @@ class KnownDeviation(BaseModel):
     hop: Hop | None = None
     location: str | None = Field(default=None, description="Glob on the finding's location.")
     observed: str | None = Field(default=None, description="Glob on the redacted observed text.")
+    mlflow_versions: list[str] | None = Field(default=None, description="The MLflow server versions it was seen "
+                                              "with; unset: every version.")
     reason: str = Field(min_length=1)
     evidence: str = Field(min_length=1)
     reviewed_by: str = Field(min_length=1)
@@ -138,6 +140,15 @@ class KnownDeviations(BaseModel):
                       f"{entry.reviewed_by}, expires {entry.expires.isoformat()})")
             marked.append(finding.model_copy(update={"known": True, "known_reason": reason}))
         return marked
+
+    def for_mlflow(self, version: str | None) -> KnownDeviations:
+        """The entries that apply to a run against MLflow ``version`` (None: a version not known, every entry)."""
+        if version is None:
+            return self
+        kept = self.model_copy(update={"deviations": [d for d in self.deviations
+                                                      if d.mlflow_versions is None or version in d.mlflow_versions]})
+        kept._file, kept._lines = self._file, self._lines  # expiry warnings keep pointing at the file's lines
+        return kept
 
     def expired(self, today: date) -> list[str]:
         """One warning per expired entry: it no longer matches, so its findings fail again."""

@@ -61,6 +61,9 @@ class PhaseName(StrEnum):
     SUITES = "suites"
     HOP_JOURNALS = "hop_journals"
     FAULTS = "faults"
+    #: The scenario with each MLFLOW_CLIENTS version, and the REST differences older clients meet.
+    CLIENTS = "clients"
+    MLFLOW_DIFF = "mlflow_diff"
     # Live run
     VERIFY_PROXY = "verify-proxy"
     AUTH_SERVICE = "auth-service"

@@ -74,6 +74,10 @@ class Targets(BaseModel):
     auth_url: str | None = None
     mlflow_url: str | None = None
     proxy: str = Field(default="reference", description="`reference`, or the PROXY_CMD that was run.")
+    mlflow_version: str | None = Field(default=None, description="The MLflow server's version (MLFLOW_VERSION; "
+                                       "a live run: what the server's GET /version answered).")
+    client_versions: list[str] = Field(default_factory=list, description="The MLflow client versions the "
+                                       "registration scenario ran with (MLFLOW_CLIENTS).")
 
 
 class Report(BaseModel):

@@ -16,9 +16,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import httpx
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import UsageError
@@ -38,6 +40,7 @@ from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.context import SuiteContext
 from hokusai_contracts.checks.suites.runner import run_pytest_suites, suite_checks
+from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.domain.redact import mask, redact
@@ -45,6 +48,7 @@ from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
 from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import Inputs, load_inputs, report_dir_ready
+from hokusai_contracts.run.mlflow_versions import detect_mlflow_version, live_contracts
 from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.safety.egress import GUARD_STATUS, Egress, running_egress
 from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
@@ -111,6 +115,8 @@ class _LiveRun:
     def __init__(self, settings: LiveSettings, options: LiveOptions, inputs: Inputs,
                  out: Callable[[str], None]) -> None:
         self.settings, self.options, self.inputs, self.out = settings, options, inputs, out
+        #: The suites' contract files read in the pinned pair's place (the live server's version's).
+        self.contract_files: dict[str, str] = {}
         self.perf = Performance()
         self.healthy = False
         self.warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
@@ -148,6 +154,8 @@ class _LiveRun:
 
             fold.out = tell
             self.egress = egress
+            self._choose_mlflow_contracts(client, fold)
+            inputs = self.inputs
             self.probes = LiveProbes(
                 client=client, proxy_url=settings.proxy_url, auth_url=settings.auth_url,
                 mlflow_url=settings.mlflow_url, api_key=settings.key, auth_contract=inputs.auth,
@@ -182,6 +190,22 @@ class _LiveRun:
             Step(PhaseName.PERFORMANCE, self.performance, when=lambda state: self.healthy, suite=Suite.PERFORMANCE),
             Step(PhaseName.CLEANUP, self.cleanup, always=True),
         ]
+
+    def _choose_mlflow_contracts(self, client: httpx.Client, fold: Fold) -> None:
+        """The live server's MLflow version (GET /version) chooses the contracts, before any check relies on them."""
+        settings, inputs = self.settings, self.inputs
+        version = detect_mlflow_version(client, settings.mlflow_url, settings.proxy_url, settings.key)
+        versioned, warnings = live_contracts(version)
+        if versioned is not None:
+            self.inputs = inputs = replace(inputs, mlflow=Contract.load(versioned.mlflow, root=inputs.root),
+                                           proxy=Contract.load(versioned.proxy, root=inputs.root))
+            self.policy = self.gate.policy = SafetyPolicy(settings.key, inputs.auth, inputs.mlflow)
+            self.contract_files = {name: path.relative_to(inputs.directory).as_posix() for name, path in
+                                   (("mlflow.yaml", versioned.mlflow), ("mlflow-proxy.yaml", versioned.proxy))}
+        fold.deviations = inputs.deviations.for_mlflow(version)
+        fold.coverage_of = [inputs.auth, inputs.proxy]
+        fold.add(PhaseResult(targets=fold.report.targets.model_copy(update={"mlflow_version": version}),
+                             warnings=warnings))
 
     def guard(self, phase: Phase, state: RunState) -> PhaseResult:
         """The live safety policy around a phase: titled, timed, and a refusal recorded, not raised.
@@ -254,7 +278,7 @@ class _LiveRun:
             context = SuiteContext(
                 mode="live", proxy_url=egress.base(Target.PROXY), auth_url=egress.base(Target.AUTH),
                 mlflow_url=egress.base(Target.MLFLOW) if settings.mlflow_url else None, api_key=settings.key,
-                contracts_dir=self.inputs.directory, display_root=self.inputs.root,
+                contracts_dir=self.inputs.directory, display_root=self.inputs.root, contract_files=self.contract_files,
                 results_file=Path(workdir) / "results.jsonl", max_examples=settings.live_max_examples,
                 live_safe_only=True, suites=suites, request_timeout_s=settings.timeout_s,
             )

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hokusai_contracts import __version__
@@ -27,12 +27,15 @@ from hokusai_contracts.checks.probes.faults import run_faults
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
+from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
 from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import CONSUMERS, Inputs, load_inputs, report_dir_ready
+from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
+from hokusai_contracts.run.mlflow_versions import VersionPlan, client_scenarios, mlflow_diffs, prepare_versions
 from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
@@ -66,17 +69,28 @@ class LocalOptions:
     # committed file (UPDATE_CONSUMERS=1); without it a run only warns.
     update_consumers: bool = False
     proxy_image: str | None = None
+    #: MLFLOW_VERSION (None: the pinned one) and MLFLOW_CLIENTS (run/mlflow_versions.py).
+    mlflow_version: str | None = None
+    mlflow_clients: list[str] = field(default_factory=list)
+    #: How each version's contracts are found: the command passes one that generates what is not committed.
+    contracts_for: ContractsFor = committed_only
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
     with report_dir_ready(options.report_dir):
         inputs = load_inputs()
-        return _LocalRun(options, inputs, out).run()
+        # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
+        versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
+        inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
+                         proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
+                         deviations=inputs.deviations.for_mlflow(versions.server))
+        return _LocalRun(options, inputs, out, versions).run()
 
 
 class _LocalRun:
-    def __init__(self, options: LocalOptions, inputs: Inputs, out: Callable[[str], None]) -> None:
-        self.options, self.inputs, self.out = options, inputs, out
+    def __init__(self, options: LocalOptions, inputs: Inputs, out: Callable[[str], None],
+                 versions: VersionPlan) -> None:
+        self.options, self.inputs, self.out, self.versions = options, inputs, out, versions
         self.preflight = Preflight()
         self.scenario_count = 0
         self.suite_tests = 0
@@ -95,9 +109,10 @@ class _LocalRun:
             endpoints = stack.endpoints
             assert endpoints is not None
             self.stack, self.endpoints = stack, endpoints
-            fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()}, targets=Targets(
-                proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url, mlflow_url=endpoints.mlflow_url,
-                proxy=options.proxy_cmd or "reference")))
+            targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
+                              mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+            fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
+                                 targets=self.versions.targets(targets), warnings=self.versions.warnings()))
             self.out("Local stack is up:")
             self.out(describe(endpoints))
             # The scenario and the suites talk through a journal in front of the proxy, so that what
@@ -115,8 +130,10 @@ class _LocalRun:
 
     def _stack(self) -> AbstractContextManager[Stack]:
         options = self.options
-        self.definition = definition = StackDefinition(auth_profile=options.auth_profile,  # type: ignore[arg-type]
-                                     mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s)
+        self.definition = definition = StackDefinition(
+            auth_profile=options.auth_profile,  # type: ignore[arg-type]
+            mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
+            mlflow_version=self.versions.server)
         logs = options.report_dir / "logs"
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack
@@ -147,6 +164,8 @@ class _LocalRun:
             Step(PhaseName.SUITES, self.suites),
             Step(PhaseName.HOP_JOURNALS, self.hop_journals),
             Step(PhaseName.HOP_JOURNALS, self.tally),
+            Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and healthy(state)),
+            Step(PhaseName.MLFLOW_DIFF, lambda state: mlflow_diffs(self.versions, state.out)),
             Step(PhaseName.FAULTS, self.consequence(PhaseName.FAULTS),
                  when=lambda state: options.faults and healthy(state) and self.key_refused),
             Step(PhaseName.FAULTS, self.faults,
@@ -220,7 +239,8 @@ class _LocalRun:
         self.scenario_count = scenario_entries(self.endpoints)
         assert self.stack.root is not None
         result = run_local_suites(self.client, self.stack.root / "suites",
-                                  SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES),
+                                  SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES,
+                                               self.versions.contract_files()),
                                   inputs.directory, inputs.root, state.out)
         self.suite_tests = len(result.checks)
         return result
@@ -243,6 +263,9 @@ class _LocalRun:
         state.out(f"{self.suite_tests} suite tests and the hop journals judged; {failed} checks failed, "
                   f"{sum(not f.known for f in report.findings)} unknown findings")
         return PhaseResult()
+
+    def clients(self, state: RunState) -> PhaseResult:
+        return client_scenarios(self.versions, self.endpoints, self.options.models, state.out)
 
     def faults(self, state: RunState) -> PhaseResult:
         state.out("\n— Faults —")

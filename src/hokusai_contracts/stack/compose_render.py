@@ -87,10 +87,11 @@ def mlflow_version() -> str:
         return pin.group(1) if pin else "unknown"
 
 
-def mlflow_image(profiles: Iterable[str] = ()) -> str:
+def mlflow_image(profiles: Iterable[str] = (), version: str | None = None) -> str:
+    """The official image of ``version`` (MLFLOW_VERSION; default: the pinned MLflow's)."""
     # The database and S3 drivers are only in the official image's "-full" flavour (MLflow >= 3.9).
     flavour = "-full" if set(profiles) & set(PROFILES) else ""
-    return f"{MLFLOW_IMAGE_REPOSITORY}:v{mlflow_version()}{flavour}"
+    return f"{MLFLOW_IMAGE_REPOSITORY}:v{version or mlflow_version()}{flavour}"
 
 
 @dataclass

@@ -113,6 +113,10 @@ class StackDefinition:
     # proxy reads these two: short upstream timeouts make fault checks end in seconds, not minutes.
     proxy_env: dict[str, str] = field(default_factory=lambda: {"PROXY_AUTH_TIMEOUT_S": "2",
                                                                "PROXY_MLFLOW_TIMEOUT_S": "3"})
+    #: The MLflow server's version (``MLFLOW_VERSION``): None runs the pinned one from the project's
+    #: own environment; another runs from its cached environment (``mlflow_env``) or, with docker,
+    #: as the official image of that version.
+    mlflow_version: str | None = None
     with_journals: bool = True
     mlflow_fault: str = "none"
     # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.

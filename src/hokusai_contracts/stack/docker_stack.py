@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,7 @@ from hokusai_contracts.stack.compose_render import (
 from hokusai_contracts.stack.definition import DEFAULT_PORTS, JOURNALS, Part, StackDefinition
 from hokusai_contracts.stack.docker_engine import Compose, docker_available, require_compose, rootless_engine
 from hokusai_contracts.stack.health import StackEndpoints, assemble_endpoints, start_in_order
+from hokusai_contracts.stack.mlflow_env import check_version
 from hokusai_contracts.stack.plan import PartPlan, build_plan
 from hokusai_contracts.stack.processes import free_port, sigterm_as_interrupt
 
@@ -119,6 +120,8 @@ class DockerStack:
         self.proxy_image = self.proxy_image or settings.proxy_image
         self.variables = {**settings.variables(), **self.variables}
         self.project = self.project or f"hokusai-{self.run_id}"
+        if self.definition.mlflow_version:  # the image's tag: refused now, not after a failed pull
+            self.definition = replace(self.definition, mlflow_version=check_version(self.definition.mlflow_version))
         require_compose()  # before anything is created: no engine, nothing to undo
         ports = self._host_ports()
         if root is None:
@@ -160,7 +163,7 @@ class DockerStack:
         uid, gid = (0, 0) if rootless_engine() else (os.getuid(), os.getgid())
         variables = {**site.variables, "HOKUSAI_RUN_DIR": str(run_dir), "HOKUSAI_SEED_FILE": str(d.seed_file),
                      "HOKUSAI_UID": str(uid), "HOKUSAI_GID": str(gid),
-                     "HOKUSAI_MLFLOW_IMAGE": mlflow_image(self.profiles),
+                     "HOKUSAI_MLFLOW_IMAGE": mlflow_image(self.profiles, d.mlflow_version),
                      **({"HOKUSAI_PROXY_IMAGE": self.proxy_image} if self.proxy_image else {}),
                      **{port_variable(part): str(port) for part, port in ports.items()}, **self.variables}
         self.compose = Compose(self.project, (compose_file(network),), variables, tuple(self.profiles))

@@ -30,6 +30,7 @@ from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, Part, StackDefinition
 from hokusai_contracts.stack.health import Stack, StackEndpoints, assemble_endpoints, start_in_order
+from hokusai_contracts.stack.mlflow_env import mlflow_environment
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_proxy_cmd
 
 __all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "describe", "free_port", "running_stack",
@@ -82,7 +83,7 @@ class ProcessStack:
     def start(self) -> StackEndpoints:
         # Bad input is refused before anything exists that would have to be undone.
         check_proxy_cmd(self.proxy_cmd)
-        mlflow = _mlflow_executable()
+        mlflow = mlflow_environment(self.definition.mlflow_version).mlflow
         started = time.perf_counter()
         self.root = Path(tempfile.mkdtemp(prefix="hokusai-stack-"))  # mode 0700
         try:
@@ -225,14 +226,6 @@ class ProcessStack:
         except subprocess.TimeoutExpired:
             watchdog.kill()
             watchdog.wait()
-
-
-def _mlflow_executable() -> str:
-    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")
-    if mlflow is None:
-        raise StackError("MLflow is not installed in this environment. Run `make venv` (or "
-                         "`pip install -c constraints.txt -e .`) and try again.")
-    return mlflow
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -43,7 +43,7 @@ def recorder(request: pytest.FixtureRequest, context: SuiteContext) -> Recorder:
     recorder spans all of them, as one report check does."""
     suite = _suite(request.node)
     hop, contract_file = TARGETS[suite]
-    contract = Contract.load(context.contracts_dir / contract_file, root=context.display_root)
+    contract = Contract.load(context.contracts_dir / context.contract(contract_file), root=context.display_root)
     made = Recorder(suite, hop, contract, context)
     request.node.stash[RECORDER] = made
     return made

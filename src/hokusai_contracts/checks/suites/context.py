@@ -37,6 +37,12 @@ class SuiteContext(BaseModel):
     suites: list[Suite] = Field(default_factory=lambda: list(SCHEMATHESIS_SUITES))
     request_timeout_s: float = 30.0
     ca_bundle: str | None = None
+    #: Contract files read in another one's place, relative to contracts_dir (or absolute): the MLflow
+    #: server version's pair for ``mlflow.yaml`` and ``mlflow-proxy.yaml`` (MLFLOW_VERSION).
+    contract_files: dict[str, str] = Field(default_factory=dict)
+
+    def contract(self, name: str) -> str:
+        return self.contract_files.get(name, name)
 
 
 def load_context() -> SuiteContext:

@@ -42,6 +42,8 @@ class SuiteOptions:
 
     suites: list[Suite] = field(default_factory=lambda: list(SCHEMATHESIS_SUITES))
     max_examples: int = DEFAULT_MAX_EXAMPLES
+    #: Contract files read in place of others (``SuiteContext.contract_files``): MLFLOW_VERSION's pair.
+    contract_files: dict[str, str] = field(default_factory=dict)
 
 
 def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str], None] = print
@@ -158,7 +160,7 @@ def run_local_suites(endpoints: StackEndpoints, workdir: Path, options: SuiteOpt
         mode="local", proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url, mlflow_url=endpoints.mlflow_url,
         api_key=endpoints.api_key, admin_token=endpoints.admin_token, contracts_dir=contracts_dir,
         display_root=display_root, results_file=workdir / "results.jsonl", max_examples=options.max_examples,
-        suites=list(options.suites),
+        suites=list(options.suites), contract_files=dict(options.contract_files),
     )
     out("\n— Contract suites —")
     started = time.perf_counter()

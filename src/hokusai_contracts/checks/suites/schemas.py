@@ -85,7 +85,8 @@ def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
     """
     config = schema_config(context.max_examples, base_url, bearer=bearer, positive_only=positive_only,
                            live_safe_only=context.live_safe_only)
-    schema: Any = schemathesis.openapi.from_path(context.contracts_dir / contract_file, config=Config.from_dict(config))
+    schema: Any = schemathesis.openapi.from_path(context.contracts_dir / context.contract(contract_file),
+                                                 config=Config.from_dict(config))
     # Deletes are the scenario's (it deletes what it made, and the journals judge those calls):
     # a generated id may name what another suite is using at that moment ("0", the default
     # experiment, or a stateful run's model).
