@@ -133,3 +133,27 @@ def test_one_defect_on_every_operation_is_one_cause(tmp_path: Path) -> None:
             header, _, *rows = [line for line in lines[token.map[0]:token.map[1]] if line.strip()]
             cells = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
             assert cells == [len(re.findall(r"(?<!\\)\|", header))] * len(rows), header
+
+
+def test_every_401_in_the_wrong_shape_is_one_cause_per_rule_listing_the_operations(tmp_path: Path) -> None:
+    """Issue 16's case: 401 without WWW-Authenticate and with FastAPI's {detail} on every operation.
+
+    The proxy's own refusals (the credential probes: no key, malformed, unknown, expired, revoked,
+    another service's key, on a read, a write and an artifact call) meet it on every run; each
+    broken rule is one cause that lists the operations, not one finding per operation.
+    """
+    code, output, report = run_local(tmp_path, f"{BROKEN} 401-detail {ARGS}", "none", "--no-faults",
+                                     env={"HOKUSAI_ARTIFACT_MB": "0"})
+    assert code == 1, output
+    refusals = [c for c in report["causes"] if not c["known"] and c["hop"] == "client->proxy"
+                and c["kind"] in ("missing_header", "response_schema")]
+    by_rule: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for cause in refusals:
+        by_rule.setdefault((cause["kind"], cause["location"]), []).append(cause)
+    assert ("missing_header", "header.WWW-Authenticate") in by_rule, sorted(by_rule)
+    assert any(kind == "response_schema" for kind, _ in by_rule), sorted(by_rule)
+    for rule, causes in by_rule.items():
+        # One cause per broken rule (hop, kind, location, pointer, shape), whatever the operation.
+        assert len(causes) == 1, (rule, [(c["shape"], c["operations"]) for c in causes])
+        assert len(causes[0]["operations"]) >= 3 and causes[0]["count"] >= len(causes[0]["operations"])
+    assert sum(len(c["operations"]) for c in refusals) > len(refusals)
