@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     mlflow_diff = commands.add_parser("mlflow-diff", help="REST differences between two MLflow versions' contracts")
     mlflow_diff.add_argument("old", metavar="OLD", help="the version clients are written against, e.g. 2.9.2")
     mlflow_diff.add_argument("new", metavar="NEW", help="the server's version, e.g. 3.9.0")
-    mlflow_diff.add_argument("--report-dir", type=Path, default=Path("reports"))
+    mlflow_diff.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
     mlflow_diff.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
     spec = commands.add_parser("spec-check", help="check a candidate auth-service spec against the current one")

@@ -79,10 +79,12 @@ class HealthRule:
 #: may be anyone's, and its health route reports on its upstreams: it may answer 503 (or 502) while
 #: MLflow is still starting, or because a fault run took MLflow down on purpose. Whether it then
 #: says "healthy" is a finding of the preflight check, not a reason to fail the start, so the
-#: proxy is up as soon as it answers its health route at all.
+#: proxy is up as soon as it answers its health route at all. The fake auth service is up on any
+#: answer too: a run with FAKE_AUTH_FAULT=down has it answer every request with the load
+#: balancer's 503 on purpose, and that run must start to be diagnosed (preflight names the part).
 HEALTH: dict[Part, HealthRule] = {
     Part.MLFLOW: HealthRule("/health", Expect.OK),
-    Part.AUTH: HealthRule("/health", Expect.OK),
+    Part.AUTH: HealthRule("/health", Expect.ANSWER),
     Part.PROXY: HealthRule("/api/mlflow/health/mlflow", Expect.ANSWER),
     Part.AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
     Part.MLFLOW_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),

@@ -225,10 +225,20 @@ def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Cal
     controls = FaultControls(stack, endpoints, delay_s, timeouts)
     checks: list[Check] = []
     began = time.perf_counter()
+    # Every baseline before the first fault: the cases that stop a part for good come last, and
+    # the call of the last one could not succeed without the part the one before it stopped.
+    baselines: dict[str, ProbeResult | httpx.HTTPError] = {}
+    for case in cases:
+        try:
+            baselines[case.name] = controls.baseline(case)
+        except httpx.HTTPError as exc:
+            baselines[case.name] = exc
     for case in cases:
         started = time.perf_counter()
         try:
-            baseline = controls.baseline(case)
+            baseline = baselines[case.name]
+            if isinstance(baseline, httpx.HTTPError):
+                raise baseline
             if baseline.status is None or not 200 <= baseline.status < 300:
                 # Without the fault the call already fails (a refused key, say): what the proxy
                 # answers with the fault would be that same failure, not its fault handling.

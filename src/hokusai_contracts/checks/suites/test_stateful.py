@@ -38,8 +38,11 @@ WORKFLOW = (
     "GET /api/2.0/mlflow/model-versions/get",
 )
 SETTINGS = hypothesis.settings(
-    max_examples=max(context.max_examples, 10), stateful_step_count=8, deadline=None, derandomize=True,
+    max_examples=max(context.max_examples, 20), stateful_step_count=10, deadline=None, derandomize=True,
     suppress_health_check=list(hypothesis.HealthCheck),
+    # No replay and no shrinking: a walk's next step depends on what the server answered, which a
+    # replay against a server whose state has moved on cannot reproduce (FlakyStrategyDefinition).
+    phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate], database=None,
 )
 
 pytestmark = pytest.mark.suite(Suite.STATEFUL)
@@ -63,6 +66,12 @@ def test_registration_workflow(recorder: Recorder, reached: dict[str, set[int]])
 
     try:
         run_state_machine_as_test(RegistrationWorkflow, settings=SETTINGS)
+    except hypothesis.errors.FlakyStrategyDefinition:
+        # Hypothesis' complaint that a walk drew differently from an earlier one with the same
+        # start: the server's state (a bundle filled or not by its answers) moved on between them.
+        # It says nothing of the contract: every step's answer was judged by the recorder already,
+        # and the next test says whether the walks reached the end of the chain.
+        pass
     finally:
         reached.update(recorder.statuses)
 
