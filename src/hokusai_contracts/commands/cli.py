@@ -8,11 +8,8 @@ paragraph on stderr; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +17,7 @@ from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, Terminated, UsageError
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, SCHEMATHESIS_SUITES, Suite
+from hokusai_contracts.stack.processes import sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from hokusai_contracts.report.model import Report
@@ -196,23 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises ``Terminated`` where the run is, so that it unwinds (stack, cleanup) as on Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _was_sigterm(exc: KeyboardInterrupt) -> bool:
     return isinstance(exc, Terminated)
 
@@ -222,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         files.use_contracts_dir(getattr(args, "contracts_dir", None))
-        with _sigterm_unwinds():
+        # SIGTERM raises Terminated where the run is, so that it unwinds (stack, cleanup) as on Ctrl-C.
+        with sigterm_as_interrupt():
             return _dispatch(args)
     except HokusaiContractsError as exc:
         if args.debug:
