@@ -35,9 +35,9 @@ from hokusai_contracts.checks import scenario
 from hokusai_contracts.checks.suites.schemas import TARGETS, schema_config
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.stack.definition import Part, StackDefinition
-from hokusai_contracts.stack.health import StackEndpoints
-from hokusai_contracts.stack.plan import Site, build_plan
-from hokusai_contracts.stack.processes import free_port, running_stack
+from hokusai_contracts.stack.health import StackEndpoints, is_healthy
+from hokusai_contracts.stack.plan import PartPlan, Site, build_plan
+from hokusai_contracts.stack.processes import free_port, running_stack, terminate_group
 
 __all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_plain_schemathesis", "toml_of"]
 
@@ -74,7 +74,7 @@ def measure_floor() -> float:
         server = subprocess.Popen(part.argv, env={**os.environ, **part.env}, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            _wait_healthy(url + "/health", server)
+            _wait_healthy(url, part, server)
             # A made-up key of the real format: MLflow itself ignores it, the scenario wants one.
             token = "hk_live_" + secrets.token_hex(16)
             registered = subprocess.run([sys.executable, "-c", _FLOOR_REGISTRATION, url, scenario.probe_name("bench")],
@@ -82,7 +82,7 @@ def measure_floor() -> float:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
             seconds = time.perf_counter() - started
         finally:
-            _stop(server)
+            terminate_group(server, timeout=10)
     if registered.returncode != 0:
         raise StackError(f"the floor's plain registration failed (exit {registered.returncode}): "
                          f"{registered.stderr[-500:]}")
@@ -154,26 +154,14 @@ def _value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+def _wait_healthy(url: str, part: PartPlan, server: subprocess.Popen[bytes]) -> None:
+    """Until MLflow passes the stack's own health rule for it (``stack.health.is_healthy``)."""
     deadline = time.monotonic() + _HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise StackError(f"MLflow exited with {server.returncode} before it was healthy (bench floor)")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise StackError(f"MLflow exited with {server.returncode} before it was healthy (bench floor)")
+            if is_healthy(client, url, part):
                 return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+            time.sleep(0.05)
     raise StackError(f"MLflow was not healthy within {_HEALTH_TIMEOUT_S:.0f} s (bench floor)")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(server.pid, 9)
-        except ProcessLookupError:
-            pass

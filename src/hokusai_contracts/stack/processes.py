@@ -34,7 +34,7 @@ from hokusai_contracts.stack.mlflow_env import mlflow_environment
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_proxy_cmd
 
 __all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "describe", "free_port", "running_stack",
-           "sigterm_as_interrupt"]
+           "sigterm_as_interrupt", "terminate_group"]
 
 _WATCHDOG = Path(__file__).with_name("watchdog.py")
 
@@ -192,7 +192,7 @@ class ProcessStack:
         started = time.perf_counter()
         try:
             for running in reversed(list(self.parts.values())):
-                _terminate(running.process, self.definition.stop_timeout_s)
+                terminate_group(running.process, self.definition.stop_timeout_s)
                 self._tell_watchdog(f"-{running.process.pid}")
             if keep_logs_in is not None and self.root is not None and self.root.exists():
                 self._keep_logs(keep_logs_in)
@@ -228,7 +228,8 @@ class ProcessStack:
             watchdog.wait()
 
 
-def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+def terminate_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """End a part's process group: SIGTERM, then SIGKILL after ``timeout`` (also what an exited leader left)."""
     if process.poll() is not None:
         _killpg(process.pid, signal.SIGKILL)  # children of an exited leader may linger
         return
