@@ -11,16 +11,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, Terminated, UsageError
+from hokusai_contracts.commands.outcome import print_outcome
+from hokusai_contracts.commands.traffic import add_judge_parser, judge
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, SCHEMATHESIS_SUITES, Suite
 from hokusai_contracts.stack.processes import sigterm_as_interrupt
-
-if TYPE_CHECKING:
-    from hokusai_contracts.report.model import Report
 
 __all__ = ["main"]
 
@@ -134,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="model kinds for the registration scenario (default: logistic)")
     live.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
+    add_judge_parser(commands)
+
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
     parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
     s_mlflow = parts.add_parser("mlflow", help="the pinned MLflow server on throw-away storage")
@@ -227,6 +228,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _local(args)
     if args.command == "live":
         return _live(args)
+    if args.command == "judge":
+        return judge(args)
     if args.command == "serve":
         from hokusai_contracts.commands.serve import serve
 
@@ -296,7 +299,7 @@ def _local(args: argparse.Namespace) -> int:
     if args.models:
         options.models = args.models
     report = run_local(options)
-    _print_outcome(report, args.report_dir)
+    print_outcome(report, args.report_dir)
     return 0 if report.verdict == "pass" else 1
 
 
@@ -311,22 +314,8 @@ def _live(args: argparse.Namespace) -> int:
     if args.models:
         options.models = args.models
     report = run_live(settings, options)
-    _print_outcome(report, args.report_dir)
+    print_outcome(report, args.report_dir)
     return 0 if report.verdict == "pass" else 1
-
-
-def _print_outcome(report: Report, report_dir: Path) -> None:
-    from hokusai_contracts.report.causes import cause_lines
-
-    unknown = sum(not f.known for f in report.findings)
-    for item in report.diagnosis:
-        print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
-    for warning in report.warnings:
-        print(f"Warning: {warning}")
-    for line in cause_lines(report):
-        print(line)
-    print(f"\nReport: {report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
-          f"{len(report.findings)} findings, {unknown} unknown)")
 
 
 def _compose(args: argparse.Namespace) -> int:

@@ -83,7 +83,7 @@ class Targets(BaseModel):
 class Report(BaseModel):
     schema_version: str = REPORT_SCHEMA_VERSION
     tool_version: str
-    mode: Literal["local", "live", "spec"]
+    mode: Literal["local", "live", "spec", "judge"]
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     targets: Targets = Field(default_factory=Targets)
