@@ -34,7 +34,7 @@ class TrafficJudge:
         #: Each receiver's base URL, as the capture shows it first: where a finding's curl goes.
         self.bases: dict[str, str] = {}
 
-    def add(self, entry: JournalEntry, origin: str | None = None) -> None:
+    def add(self, entry: JournalEntry, origin: str | None = None, *, leaks_only: bool = False) -> None:
         hop = entry.hop
         contract = self.contracts[hop]
         self.counts[hop] += 1
@@ -42,7 +42,8 @@ class TrafficJudge:
             self.bases.setdefault(hop.receiver, origin)
         # The caller's key must stop at the proxy: past it, on the way to MLflow, it is a leak.
         merged = self.findings.setdefault(hop, {})
-        for finding in judge_journal([entry], contract, hop, forbid_credentials=hop is Hop.PROXY_TO_MLFLOW):
+        for finding in judge_journal([entry], contract, hop, forbid_credentials=hop is Hop.PROXY_TO_MLFLOW,
+                                     leaks_only=leaks_only):
             key = finding.identity()
             if key in merged:
                 merged[key].count += finding.count

@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--models", type=_models, default=None,
                       help="model kinds for the registration scenario (default: logistic)")
     live.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
+    live.add_argument("--record", action="store_true",
+                      help="write every exchange of the run as HAR, one per hop, into REPORT_DIR/traffic/ (keys "
+                           "replaced by a placeholder); make contract-live RECORD=1")
 
     add_judge_parser(commands)
 
@@ -308,7 +311,7 @@ def _live(args: argparse.Namespace) -> int:
     from hokusai_contracts.settings import load_live_settings
 
     settings = load_live_settings()
-    options = LiveOptions(report_dir=args.report_dir, keep=args.keep)
+    options = LiveOptions(report_dir=args.report_dir, keep=args.keep, record=args.record)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:

@@ -68,7 +68,7 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
                 problems.append(f"entry {item.index} ({item.method} {redact(item.url.split('?', 1)[0])}): matched "
                                 "to no hop; give --hop")
                 continue
-            judge.add(item.entry(hop), item.origin)
+            judge.add(item.entry(hop), item.origin, leaks_only=item.leaks_only)
         seconds = round(time.perf_counter() - started, 3)
         lines = problems[:_SHOWN] + ([f"... and {len(problems) - _SHOWN} more"] if len(problems) > _SHOWN else [])
         if not judge.judged:

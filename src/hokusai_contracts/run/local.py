@@ -28,6 +28,7 @@ from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
@@ -40,6 +41,7 @@ from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
+from hokusai_contracts.traffic.har import write_journal_har
 
 __all__ = ["LocalOptions", "run_local"]
 
@@ -123,10 +125,23 @@ class _LocalRun:
                 mount = endpoints.proxy_url.removeprefix(endpoints.proxy_root)
                 self.client = dataclasses.replace(endpoints, proxy_root=front, proxy_url=front + mount)
                 run_phases(self.phases(), fold, self.out)
+            self.write_traffic()
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items() if k == "stop"}))
         report = fold.finish()
         fold.write(options.report_dir)
         return report
+
+    def write_traffic(self) -> None:
+        """Every hop journal as HAR, ``REPORT_DIR/traffic/<hop>.har``, the key a placeholder (``traffic.har``)."""
+        endpoints = self.endpoints
+        for hop, journal, base, judged_in_full in (
+                (Hop.CLIENT_TO_PROXY, self.client_journal, endpoints.proxy_root, None),
+                (Hop.PROXY_TO_AUTH, endpoints.auth_journal, endpoints.auth_url, None),
+                # Past the scenario's traffic, the run judged what reached MLflow for leaks only.
+                (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, endpoints.mlflow_url, self.scenario_count)):
+            if journal is not None and journal.exists():
+                write_journal_har(journal, hop, base, self.options.report_dir, endpoints.api_key,
+                                  leaks_only_after=judged_in_full)
 
     def _stack(self) -> AbstractContextManager[Stack]:
         options = self.options

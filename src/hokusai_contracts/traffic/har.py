@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,10 +24,14 @@ from hokusai_contracts.journal.recording import TEXT_BODY_LIMIT, JournalEntry
 from hokusai_contracts.traffic.hops import hop_file_name
 from hokusai_contracts.traffic.secrets import header_to_placeholder, to_placeholders
 
-__all__ = ["TRAFFIC_DIR", "HarWriter", "body_text", "write_journal_har"]
+__all__ = ["LEAKS_ONLY", "TRAFFIC_DIR", "HarWriter", "TrafficRecorder", "body_text", "journal_lines",
+           "write_journal_har"]
 
 #: Where in the report directory a run's recordings go: ``traffic/<hop>.har``.
 TRAFFIC_DIR = "traffic"
+#: ``_judge`` of an entry a run judged for credential leaks only (what the fuzzers sent through the
+#: proxy on purpose malformed): ``judge`` does the same.
+LEAKS_ONLY = "leaks-only"
 _OPENING = '{"log": {"version": "1.2", "creator": {"name": "hokusai-contracts", "version": %s}, "entries": [\n'
 _CLOSING = "\n]}}\n"
 
@@ -53,7 +57,8 @@ class HarWriter:
     def add(self, hop: Hop, method: str, url: str, *, request_headers: Mapping[str, str],
             request_body: str | None, request_size: int, status: int | None,
             response_headers: Mapping[str, str], response_body: str | None, response_size: int,
-            elapsed_ms: float | None, started_at: float, error: str | None = None, trace: str | None = None) -> None:
+            elapsed_ms: float | None, started_at: float, error: str | None = None, trace: str | None = None,
+            fault: str | None = None, leaks_only: bool = False) -> None:
         own = self.own_key
 
         def clean(text: str) -> str:
@@ -91,6 +96,10 @@ class HarWriter:
             entry["response"]["content"]["text"] = clean(response_body)
         if trace:
             entry["_trace"] = trace
+        if fault:
+            entry["_fault"] = fault  # broken on purpose (the faults phase): not the sender's doing
+        if leaks_only:
+            entry["_judge"] = LEAKS_ONLY
         if error:
             entry["response"]["_error"] = clean(error)
         line = json.dumps(entry, ensure_ascii=False)
@@ -100,7 +109,7 @@ class HarWriter:
             self._sink.write((",\n" if self.count else "") + line)
             self.count += 1
 
-    def add_entry(self, entry: JournalEntry, base_url: str) -> None:
+    def add_entry(self, entry: JournalEntry, base_url: str, *, leaks_only: bool = False) -> None:
         """A hop journal's entry, sent to ``base_url`` (the hop's receiver)."""
         query = "&".join(f"{k}={v}" for k, v in entry.query)
         self.add(entry.hop, entry.method, base_url.rstrip("/") + (entry.raw_path or entry.path)
@@ -109,7 +118,8 @@ class HarWriter:
                  request_size=entry.request_body_size, status=entry.status,
                  response_headers=entry.response_headers, response_body=entry.response_body,
                  response_size=entry.response_body_size, elapsed_ms=entry.elapsed_ms,
-                 started_at=entry.started_at, error=entry.error, trace=entry.trace)
+                 started_at=entry.started_at, error=entry.error, trace=entry.trace, fault=entry.fault,
+                 leaks_only=leaks_only)
 
     def close(self) -> None:
         with self._lock:
@@ -129,11 +139,42 @@ def body_text(content: bytes) -> str | None:
         return None
 
 
-def write_journal_har(entries: Iterable[JournalEntry], hop: Hop, base_url: str, report_dir: Path,
-                      own_key: str | None = None) -> Path:
-    """``report_dir/traffic/<hop>.har`` from a hop journal's entries."""
+def journal_lines(path: Path) -> Iterator[JournalEntry]:
+    """A hop journal's entries one at a time (``read_journal`` holds them all)."""
+    if not path.exists():
+        return
+    with path.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                yield JournalEntry.model_validate_json(line)
+
+
+def write_journal_har(journal: Path, hop: Hop, base_url: str, report_dir: Path, own_key: str | None = None,
+                      leaks_only_after: int | None = None) -> Path:
+    """``report_dir/traffic/<hop>.har`` from a hop journal; entries past ``leaks_only_after`` marked so."""
     path = report_dir / TRAFFIC_DIR / f"{hop_file_name(hop)}.har"
     with HarWriter(path, own_key) as writer:
-        for entry in entries:
-            writer.add_entry(entry, base_url)
+        for number, entry in enumerate(journal_lines(journal), start=1):
+            writer.add_entry(entry, base_url, leaks_only=leaks_only_after is not None and number > leaks_only_after)
     return path
+
+
+class TrafficRecorder:
+    """One HAR per hop in ``report_dir/traffic/``, opened on a hop's first exchange: ``writer(hop).add(...)``."""
+
+    def __init__(self, report_dir: Path, own_key: str | None = None) -> None:
+        self.directory, self.own_key = report_dir / TRAFFIC_DIR, own_key
+        self.writers: dict[Hop, HarWriter] = {}
+        self._lock = threading.Lock()
+
+    def writer(self, hop: Hop) -> HarWriter:
+        with self._lock:
+            if hop not in self.writers:
+                self.writers[hop] = HarWriter(self.directory / f"{hop_file_name(hop)}.har", self.own_key)
+            return self.writers[hop]
+
+    def close(self) -> list[Path]:
+        with self._lock:
+            for writer in self.writers.values():
+                writer.close()
+            return [writer.path for writer in self.writers.values()]

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.journal.recording import JournalEntry
+from hokusai_contracts.traffic.har import LEAKS_ONLY
 from hokusai_contracts.traffic.records import Body, Recorded, Unreadable
 
 __all__ = ["Format", "detect_format", "read_traffic"]
@@ -102,7 +103,7 @@ def _from_journal(index: int, entry: JournalEntry) -> Recorded:
         response_headers=entry.response_headers,
         response_body=Body(entry.response_body, entry.response_body_size),
         elapsed_ms=entry.elapsed_ms, started_at=entry.started_at, hop=entry.hop, trace=entry.trace,
-        error=entry.error,
+        error=entry.error, fault=entry.fault,
     )
 
 
@@ -197,6 +198,7 @@ def _from_har(index: int, entry: dict[str, Any]) -> Recorded:
         response_headers=_headers(response.get("headers")),
         response_body=_har_body(response.get("content")),
         elapsed_ms=float(elapsed) if isinstance(elapsed, int | float) and elapsed >= 0 else None,
-        hop=_hop(entry.get("_hop")), trace=entry.get("_trace"),
+        hop=_hop(entry.get("_hop")), trace=entry.get("_trace"), fault=entry.get("_fault"),
+        leaks_only=entry.get("_judge") == LEAKS_ONLY,
         error=response.get("_error") or (None if status else "no answer"),
     )

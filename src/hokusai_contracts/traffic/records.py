@@ -58,6 +58,10 @@ class Recorded:
     hop: Hop | None = None
     trace: str | None = None
     error: str | None = None
+    #: A fault the run injected on purpose (``_fault``): not judged, as in the run.
+    fault: str | None = None
+    #: Judged for credential leaks only, as the run judged it (``_judge: leaks-only``).
+    leaks_only: bool = False
 
     def texts(self) -> Iterator[str]:
         """Every recorded text a secret could hide in."""
@@ -90,6 +94,7 @@ class Recorded:
             response_headers={k: clean(v) for k, v in self.response_headers.items()},
             response_body=clean(response.text) if response.text is not None else None,
             response_body_size=response.kept_size, elapsed_ms=self.elapsed_ms, error=self.error,
+            fault=self.fault,
         )
 
 
