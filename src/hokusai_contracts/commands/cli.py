@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
                             "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
+    local.add_argument("--replay", type=Path, metavar="PATH",
+                       help="replay the client->proxy exchanges of a recording (HAR, JSONL, NDJSON) against the local "
+                            "stack, in order, the seeded key in the placeholder's place (make contract-local "
+                            "REPLAY=path.har)")
 
     live = commands.add_parser(
         "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
@@ -286,7 +290,7 @@ def _local(args: argparse.Namespace) -> int:
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            proxy_timeouts=settings.proxy_timeouts,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
-                           update_consumers=args.update_consumers,
+                           update_consumers=args.update_consumers, replay=args.replay,
                            mlflow_version=args.mlflow_version or settings.mlflow_version)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:

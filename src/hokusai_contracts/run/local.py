@@ -25,6 +25,7 @@ from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
 from hokusai_contracts.checks.probes.faults import run_faults
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
+from hokusai_contracts.checks.replay import load_replay, run_replay
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.contracts.loading import Contract
@@ -42,6 +43,7 @@ from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
 from hokusai_contracts.traffic.har import write_journal_har
+from hokusai_contracts.traffic.records import Recorded
 
 __all__ = ["LocalOptions", "run_local"]
 
@@ -76,6 +78,8 @@ class LocalOptions:
     mlflow_clients: list[str] = field(default_factory=list)
     #: How each version's contracts are found: the command passes one that generates what is not committed.
     contracts_for: ContractsFor = committed_only
+    #: REPLAY=path.har: a recording whose client->proxy exchanges are sent again, in order (checks.replay).
+    replay: Path | None = None
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
@@ -86,13 +90,16 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
                          deviations=inputs.deviations.for_mlflow(versions.server))
-        return _LocalRun(options, inputs, out, versions).run()
+        # A recording that cannot be replayed is exit 2 before the stack starts.
+        replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
+        return _LocalRun(options, inputs, out, versions, replay).run()
 
 
 class _LocalRun:
     def __init__(self, options: LocalOptions, inputs: Inputs, out: Callable[[str], None],
-                 versions: VersionPlan) -> None:
+                 versions: VersionPlan, replay: list[Recorded] | None = None) -> None:
         self.options, self.inputs, self.out, self.versions = options, inputs, out, versions
+        self.recording = replay
         self.preflight = Preflight()
         self.scenario_count = 0
         self.suite_tests = 0
@@ -168,6 +175,8 @@ class _LocalRun:
             Step(PhaseName.PREFLIGHT, self.run_preflight),
             Step(PhaseName.SCENARIO, self.scenarios),
             Step(PhaseName.CREDENTIALS, self.credentials, when=healthy),
+            # Before the suites: what reaches MLflow is then judged in full, as the scenario's traffic is.
+            Step(PhaseName.REPLAY, self.replay, when=lambda state: self.recording is not None),
             Step(PhaseName.SUITES, self.suites_skipped, when=lambda state: not healthy(state)),
             Step(PhaseName.LARGE_ARTIFACT, self.consequence(PhaseName.LARGE_ARTIFACT),
                  when=lambda state: bool(options.artifact_mb) and healthy(state) and self.key_refused),
@@ -216,6 +225,10 @@ class _LocalRun:
         self.key_refused = refuses_valid_key(result)
         _tell(state, result)
         return result
+
+    def replay(self, state: RunState) -> PhaseResult:
+        assert self.recording is not None
+        return run_replay(self.recording, self.client.proxy_root, self.endpoints.api_key, state.out)
 
     def consequence(self, phase: PhaseName) -> Callable[[RunState], PhaseResult]:
         """A phase skipped because the proxy refuses the valid key: its findings would be that refusal again."""
