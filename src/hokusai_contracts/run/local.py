@@ -173,10 +173,11 @@ class _LocalRun:
 
         return [
             Step(PhaseName.PREFLIGHT, self.run_preflight),
+            # First, on a stack as fresh as the recorded one was to its client; before the suites, so
+            # that what reaches MLflow is judged in full, as the scenario's traffic is.
+            Step(PhaseName.REPLAY, self.replay, when=lambda state: self.recording is not None),
             Step(PhaseName.SCENARIO, self.scenarios),
             Step(PhaseName.CREDENTIALS, self.credentials, when=healthy),
-            # Before the suites: what reaches MLflow is then judged in full, as the scenario's traffic is.
-            Step(PhaseName.REPLAY, self.replay, when=lambda state: self.recording is not None),
             Step(PhaseName.SUITES, self.suites_skipped, when=lambda state: not healthy(state)),
             Step(PhaseName.LARGE_ARTIFACT, self.consequence(PhaseName.LARGE_ARTIFACT),
                  when=lambda state: bool(options.artifact_mb) and healthy(state) and self.key_refused),
