@@ -4,8 +4,9 @@ The contracts say where each receiver's operations live: a path under the proxy'
 (``servers`` of ``mlflow-proxy.yaml``: ``/api/mlflow``) was sent to the proxy; ``/api/v1/...`` (and
 any other operation of ``auth-service.yaml``) to the auth service; ``/api/2.0/mlflow...`` (any
 operation of ``mlflow.yaml``) to MLflow. A host named for one of them (``auth.``, ``mlflow.``)
-settles a path both know (``/health``). The auth service and MLflow are taken to be reached by the
-proxy, as in the deployment this toolkit tests: ``--hop`` says otherwise.
+places a path any server may answer (``/health``, ``/``), which is otherwise nobody's. The auth
+service and MLflow are taken to be reached by the proxy, as in the deployment this toolkit tests:
+``--hop`` says otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = ["HopRules", "hop_file_name", "hop_of_file"]
 
 _AUTH_PREFIXES = ("/api/v1/",)
 _MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/2.0/mlflow-artifacts")
+# Paths every web server may answer: only a host named for a receiver places them.
+_GENERIC = frozenset({"/", "/health", "/ready", "/metrics", "/version"})
 
 
 def hop_file_name(hop: Hop) -> str:
@@ -50,6 +53,8 @@ class HopRules:
             return Hop.PROXY_TO_AUTH
         if "mlflow" in label:
             return Hop.PROXY_TO_MLFLOW
+        if (path.rstrip("/") or "/") in _GENERIC:
+            return None
         if path.startswith(_AUTH_PREFIXES) or self.auth.match(method, path) is not None:
             return Hop.PROXY_TO_AUTH
         if path.startswith(_MLFLOW_PREFIXES) or self.mlflow.match(method, path) is not None:
