@@ -33,5 +33,6 @@ def test_record_and_replay_reach_the_command_line() -> None:
 
     assert "--record" in dry("contract-live", "RECORD=1")
     assert "--record" not in dry("contract-live")
-    assert '--replay "reports/traffic/client-proxy.har"' in dry("contract-local", "REPLAY=reports/traffic/client-proxy.har")
+    recording = "reports/traffic/client-proxy.har"
+    assert f'--replay "{recording}"' in dry("contract-local", f"REPLAY={recording}")
     assert "--replay" not in dry("contract-local")
