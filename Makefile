@@ -36,6 +36,10 @@ UPDATE_CONSUMERS ?=
 SPEC ?=
 #: contract-live KEEP=1: keep the contract-probe-* resources the run created
 KEEP ?=
+#: contract-live RECORD=1: write the run's exchanges as HAR into REPORT_DIR/traffic/ (keys as placeholders)
+RECORD ?=
+#: contract-local REPLAY=path.har: replay a recording's client->proxy exchanges against the local stack
+REPLAY ?=
 #: test: extra pytest arguments, e.g. PYTEST_ARGS='-m "not integration"'
 PYTEST_ARGS ?=
 #: contract-local: the MLflow server version (empty: the pinned one); contracts MLFLOW_VERSION=x regenerates its contracts
@@ -86,10 +90,11 @@ endif
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it
 	$(DOCKER_ENV) $(BIN)/hokusai-contracts local --report-dir "$(REPORT_DIR)" --stack "$(STACK)" \
 		$(if $(PROXY_IMAGE),--proxy-image '$(PROXY_IMAGE)') $(if $(FULL),--full) \
-		$(if $(filter 1 true yes,$(UPDATE_CONSUMERS)),--update-consumers)
+		$(if $(filter 1 true yes,$(UPDATE_CONSUMERS)),--update-consumers) $(if $(REPLAY),--replay "$(REPLAY)")
 
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
-	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep)
+	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep) \
+		$(if $(filter 1 true yes,$(RECORD)),--record)
 
 contract-spec: $(STAMP) ## Check a candidate auth-service spec: make contract-spec SPEC=path
 	@test -n "$(SPEC)" || { echo "usage: make contract-spec SPEC=path/to/candidate.yaml" >&2; exit 2; }

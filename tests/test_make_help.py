@@ -23,3 +23,16 @@ def test_make_help_lists_every_variable_with_its_default() -> None:
                            env=env).stdout
     for name, default in variables.items():
         assert re.search(rf"^  {name} +\[{re.escape(default or '(empty)')}\] \S", shown, re.MULTILINE), name
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_record_and_replay_reach_the_command_line() -> None:
+    def dry(*args: str) -> str:
+        return subprocess.run(["make", "-s", "-n", "-C", str(ROOT), "--assume-old=.venv/.installed", *args],
+                              capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+
+    assert "--record" in dry("contract-live", "RECORD=1")
+    assert "--record" not in dry("contract-live")
+    recording = "reports/traffic/client-proxy.har"
+    assert f'--replay "{recording}"' in dry("contract-local", f"REPLAY={recording}")
+    assert "--replay" not in dry("contract-local")

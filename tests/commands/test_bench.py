@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 from hokusai_contracts.checks.suites.schemas import schema_config
 from hokusai_contracts.commands.bench import ratios
@@ -33,3 +34,13 @@ def test_the_plain_run_gets_the_suites_own_configuration_as_toml() -> None:
     config = schema_config(10, "http://127.0.0.1:1/api/mlflow", bearer={"AuthServiceAuth": "${HOKUSAI_BENCH_TOKEN}"},
                            positive_only=True)
     assert tomllib.loads(toml_of(config)) == config
+
+
+def test_the_judge_benchs_capture_is_ndjson_of_the_size_asked(tmp_path: Path) -> None:
+    from hokusai_contracts.commands.bench_traffic import generate_capture
+    from hokusai_contracts.traffic.reading import Format, detect_format
+
+    path = tmp_path / "capture.ndjson"
+    count = generate_capture(path, megabytes=1)
+    assert 1024 * 1024 <= path.stat().st_size < 2 * 1024 * 1024
+    assert detect_format(path) is Format.NDJSON and count == len(path.read_text().splitlines())

@@ -22,6 +22,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (["local", "--models", "svm"], "unknown model 'svm'"),
         (["local", "--stack", "docker", "--proxy-cmd", "x"], "PROXY_CMD runs a process"),
         (["nonsense"], "invalid choice"),
+        (["local", "--replay", "/nonexistent/recording.har"], "REPLAY=/nonexistent/recording.har: no such file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -9,8 +9,9 @@ time is the total less the ``concurrency`` phase. In the same bench run it
 measures two yardsticks (``bench_yardsticks``): the floor (MLflow start plus one
 plain registration) and a plain ``schemathesis run`` of each suite's contract
 with the suite's own configuration, and prints ``ratio_to_floor`` and, per
-suite, ``ratio_to_plain_schemathesis``. The figures are also written to
-``REPORT_DIR/bench.json``.
+suite, ``ratio_to_plain_schemathesis``; and the peak RSS of ``judge`` on a ~200 MB NDJSON capture
+(``bench_traffic``: ``judge_peak_rss_mb``, which must stay under 200). The figures are also written
+to ``REPORT_DIR/bench.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES
+from hokusai_contracts.commands.bench_traffic import CAPTURE_MB, measure_judge_memory
 from hokusai_contracts.commands.bench_yardsticks import PlainRun, measure_floor, measure_plain_schemathesis
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.names import Suite
@@ -98,6 +100,8 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
     timings: dict[str, float] = dict(report.get("timings", {}))
     print("bench: plain schemathesis run of each suite's contract ...", flush=True)
     compared = ratios(wall, timings, floor_s, measure_plain_schemathesis(DEFAULT_MAX_EXAMPLES, files.contracts_dir()))
+    print(f"bench: a {CAPTURE_MB} MB NDJSON capture judged (peak RSS of `hokusai-contracts judge`) ...", flush=True)
+    memory = measure_judge_memory()
     rows = table_rows(wall, timings)
     width = max(len(name) for name, _ in rows)
     print(f"{'phase'.ljust(width)}  seconds")
@@ -111,11 +115,13 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
     for suite, figures in compared["suites"].items():
         print(f"{suite}: {figures['suite_s']} s in the run, {figures['plain_schemathesis_s']} s plain: "
               f"ratio_to_plain_schemathesis {figures['ratio_to_plain_schemathesis']}")
+    print(f"judge_peak_rss_mb {memory['judge_peak_rss_mb']} ({memory['judge_capture_mb']} MB, "
+          f"{memory['judge_exchanges']} exchanges, {memory['judge_s']} s)")
     print(f"\nverdict of the measured run: {report.get('verdict')} (exit {completed.returncode})")
     report_dir.mkdir(parents=True, exist_ok=True)
     out = report_dir / "bench.json"
     out.write_text(json.dumps({"wall_s": round(wall, 3), "exit_code": completed.returncode,
                                "verdict": report.get("verdict"), "timings_s": timings,
-                               "metrics": report.get("metrics", {}), **compared}, indent=2) + "\n", "utf-8")
+                               "metrics": report.get("metrics", {}), **compared, **memory}, indent=2) + "\n", "utf-8")
     print(f"written: {out}")
     return 0 if completed.returncode == 0 else 1

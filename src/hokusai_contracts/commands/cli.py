@@ -11,16 +11,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, Terminated, UsageError
+from hokusai_contracts.commands.outcome import print_outcome
+from hokusai_contracts.commands.traffic import add_judge_parser, judge
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, SCHEMATHESIS_SUITES, Suite
 from hokusai_contracts.stack.processes import sigterm_as_interrupt
-
-if TYPE_CHECKING:
-    from hokusai_contracts.report.model import Report
 
 __all__ = ["main"]
 
@@ -118,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
                             "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
+    local.add_argument("--replay", type=Path, metavar="PATH",
+                       help="replay the client->proxy exchanges of a recording (HAR, JSONL, NDJSON) against the local "
+                            "stack, in order, the seeded key in the placeholder's place (make contract-local "
+                            "REPLAY=path.har)")
 
     live = commands.add_parser(
         "live", help="safe, read-mostly checks against the real endpoints (HOKUSAI_API_KEY, HOKUSAI_* settings)",
@@ -133,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--models", type=_models, default=None,
                       help="model kinds for the registration scenario (default: logistic)")
     live.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
+    live.add_argument("--record", action="store_true",
+                      help="write every exchange of the run as HAR, one per hop, into REPORT_DIR/traffic/ (keys "
+                           "replaced by a placeholder); make contract-live RECORD=1")
+
+    add_judge_parser(commands)
 
     serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
     parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
@@ -227,6 +235,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _local(args)
     if args.command == "live":
         return _live(args)
+    if args.command == "judge":
+        return judge(args)
     if args.command == "serve":
         from hokusai_contracts.commands.serve import serve
 
@@ -280,7 +290,7 @@ def _local(args: argparse.Namespace) -> int:
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            proxy_timeouts=settings.proxy_timeouts,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
-                           update_consumers=args.update_consumers,
+                           update_consumers=args.update_consumers, replay=args.replay,
                            mlflow_version=args.mlflow_version or settings.mlflow_version)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
@@ -296,7 +306,7 @@ def _local(args: argparse.Namespace) -> int:
     if args.models:
         options.models = args.models
     report = run_local(options)
-    _print_outcome(report, args.report_dir)
+    print_outcome(report, args.report_dir)
     return 0 if report.verdict == "pass" else 1
 
 
@@ -305,28 +315,14 @@ def _live(args: argparse.Namespace) -> int:
     from hokusai_contracts.settings import load_live_settings
 
     settings = load_live_settings()
-    options = LiveOptions(report_dir=args.report_dir, keep=args.keep)
+    options = LiveOptions(report_dir=args.report_dir, keep=args.keep, record=args.record)
     if args.suites is not None:
         options.suites = args.suites
     if args.models:
         options.models = args.models
     report = run_live(settings, options)
-    _print_outcome(report, args.report_dir)
+    print_outcome(report, args.report_dir)
     return 0 if report.verdict == "pass" else 1
-
-
-def _print_outcome(report: Report, report_dir: Path) -> None:
-    from hokusai_contracts.report.causes import cause_lines
-
-    unknown = sum(not f.known for f in report.findings)
-    for item in report.diagnosis:
-        print(f"Diagnosis: {item.category.value} ({item.confidence:.0%}): {item.summary}. {item.recommendation}")
-    for warning in report.warnings:
-        print(f"Warning: {warning}")
-    for line in cause_lines(report):
-        print(line)
-    print(f"\nReport: {report_dir / 'contract-report.md'} (verdict {report.verdict.upper()}, "
-          f"{len(report.findings)} findings, {unknown} unknown)")
 
 
 def _compose(args: argparse.Namespace) -> int:

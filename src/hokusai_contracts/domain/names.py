@@ -64,6 +64,8 @@ class PhaseName(StrEnum):
     #: The scenario with each MLFLOW_CLIENTS version, and the REST differences older clients meet.
     CLIENTS = "clients"
     MLFLOW_DIFF = "mlflow_diff"
+    #: REPLAY=: a recording's client->proxy exchanges sent again to the local stack.
+    REPLAY = "replay"
     # Live run
     VERIFY_PROXY = "verify-proxy"
     AUTH_SERVICE = "auth-service"

@@ -112,6 +112,18 @@ def _finding_section(number: int, finding: Finding) -> list[str]:
     return lines
 
 
+def _replay_section(report: Report) -> list[str]:
+    reproduced = sum(r.reproduced for r in report.replay)
+    lines = [f"## Replay ({reproduced} of {len(report.replay)} recorded exchanges reproduced)", "",
+             "Each client->proxy exchange of the recording, sent again to the local stack in order.", "",
+             "| # | request | recorded | replayed | reproduced |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r.index} | `{_cell(r.method + ' ' + r.path, 120)}` | "
+              f"{r.recorded_status} {_cell(r.recorded_shape)} | {r.replayed_status} {_cell(r.replayed_shape)} | "
+              f"{'yes' if r.reproduced else '**no**'}{(' (' + _cell(r.note, 120) + ')') if r.note else ''} |"
+              for r in report.replay]
+    return lines + [""]
+
+
 def render_markdown(report: Report) -> str:
     verdict = "✅ PASS" if report.verdict == "pass" else "❌ FAIL"
     unknown = [f for f in report.findings if not f.known]
@@ -143,6 +155,8 @@ def render_markdown(report: Report) -> str:
         lines += ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
         lines += [f"| {_cell(c.suite)} | {_cell(c.name)} | {_cell(c.message, 200)} |" for c in failed]
         lines.append("")
+    if report.replay:
+        lines += _replay_section(report)
     unknown_findings = [f for f in report.findings if not f.known]
     lines += ["## Findings by hop", ""]
     if not unknown_findings:

@@ -22,6 +22,7 @@ __all__ = [
     "CheckRecord",
     "CheckStatus",
     "OperationCoverage",
+    "ReplayedExchange",
     "Report",
     "SuiteSummary",
     "Targets",
@@ -69,6 +70,21 @@ class OperationCoverage(BaseModel):
     statuses: list[int] = Field(default_factory=list)
 
 
+class ReplayedExchange(BaseModel):
+    """One recorded client->proxy exchange sent again to the local stack (``contract-local REPLAY=``)."""
+
+    index: int = Field(description="Its place in the recording (1-based).")
+    method: str
+    path: str = Field(description="Path as replayed (redacted); the query is left out.")
+    recorded_status: int | None = Field(description="What the recording says came back (None: no answer).")
+    replayed_status: int | None = Field(description="What the local stack answered (None: no answer).")
+    recorded_shape: str = Field(description="The recorded answer's body shape: json{keys}, json[], text, empty, "
+                                "or unknown (not recorded).")
+    replayed_shape: str
+    reproduced: bool = Field(description="Same status, and the same shape where both are known.")
+    note: str = ""
+
+
 class Targets(BaseModel):
     proxy_url: str | None = None
     auth_url: str | None = None
@@ -83,7 +99,7 @@ class Targets(BaseModel):
 class Report(BaseModel):
     schema_version: str = REPORT_SCHEMA_VERSION
     tool_version: str
-    mode: Literal["local", "live", "spec"]
+    mode: Literal["local", "live", "spec", "judge"]
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     targets: Targets = Field(default_factory=Targets)
@@ -97,6 +113,8 @@ class Report(BaseModel):
     causes: list[Cause] = Field(default_factory=list, description="The findings grouped into the defects behind "
                                 "them, ranked: what blocks a registration first (every finding names its `cause`).")
     coverage: list[OperationCoverage] = Field(default_factory=list)
+    replay: list[ReplayedExchange] = Field(default_factory=list, description="REPLAY=: whether the local stack "
+                                           "reproduced each recorded exchange's status and shape.")
     warnings: list[str] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from hokusai_contracts.domain.findings import Evidence, Finding
 from hokusai_contracts.domain.names import PhaseName, Suite
-from hokusai_contracts.report.model import CheckStatus, Report, Targets
+from hokusai_contracts.report.model import CheckStatus, ReplayedExchange, Report, Targets
 
 __all__ = ["Check", "Coverage", "Phase", "PhaseResult", "RunState", "UnknownNote", "Verdict"]
 
@@ -92,6 +92,8 @@ class PhaseResult:
     files: dict[str, str] = field(default_factory=dict)
     #: The run cannot go on (a live run's budget is spent): only the phases that always run follow.
     stop: bool = False
+    #: REPLAY=: each recorded exchange sent again, and whether its answer was reproduced.
+    replay: list[ReplayedExchange] = field(default_factory=list)
     #: Print one verdict line per suite of these checks once folded (failed checks, unknown findings).
     announce_suites: bool = False
 
@@ -108,6 +110,7 @@ class PhaseResult:
             self.coverage.merge(other.coverage)
         self.targets = other.targets or self.targets
         self.files.update(other.files)
+        self.replay += other.replay
         self.stop = self.stop or other.stop
         self.announce_suites = self.announce_suites or other.announce_suites
         return self

@@ -83,6 +83,7 @@ class Fold:
         if result.targets is not None:
             report.targets = result.targets
         self.files.update(result.files)
+        report.replay += result.replay
 
     def _suite_lines(self, records: Sequence[CheckRecord]) -> None:
         """Each suite's own verdict: its failed checks and its unknown findings, known ones set apart."""

@@ -25,9 +25,11 @@ from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
 from hokusai_contracts.checks.probes.faults import run_faults
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
+from hokusai_contracts.checks.replay import load_replay, run_replay
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
@@ -40,6 +42,8 @@ from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
+from hokusai_contracts.traffic.har import write_journal_har
+from hokusai_contracts.traffic.records import Recorded
 
 __all__ = ["LocalOptions", "run_local"]
 
@@ -74,6 +78,8 @@ class LocalOptions:
     mlflow_clients: list[str] = field(default_factory=list)
     #: How each version's contracts are found: the command passes one that generates what is not committed.
     contracts_for: ContractsFor = committed_only
+    #: REPLAY=path.har: a recording whose client->proxy exchanges are sent again, in order (checks.replay).
+    replay: Path | None = None
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
@@ -84,13 +90,16 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
                          deviations=inputs.deviations.for_mlflow(versions.server))
-        return _LocalRun(options, inputs, out, versions).run()
+        # A recording that cannot be replayed is exit 2 before the stack starts.
+        replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
+        return _LocalRun(options, inputs, out, versions, replay).run()
 
 
 class _LocalRun:
     def __init__(self, options: LocalOptions, inputs: Inputs, out: Callable[[str], None],
-                 versions: VersionPlan) -> None:
+                 versions: VersionPlan, replay: list[Recorded] | None = None) -> None:
         self.options, self.inputs, self.out, self.versions = options, inputs, out, versions
+        self.recording = replay
         self.preflight = Preflight()
         self.scenario_count = 0
         self.suite_tests = 0
@@ -123,10 +132,23 @@ class _LocalRun:
                 mount = endpoints.proxy_url.removeprefix(endpoints.proxy_root)
                 self.client = dataclasses.replace(endpoints, proxy_root=front, proxy_url=front + mount)
                 run_phases(self.phases(), fold, self.out)
+            self.write_traffic()
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items() if k == "stop"}))
         report = fold.finish()
         fold.write(options.report_dir)
         return report
+
+    def write_traffic(self) -> None:
+        """Every hop journal as HAR, ``REPORT_DIR/traffic/<hop>.har``, the key a placeholder (``traffic.har``)."""
+        endpoints = self.endpoints
+        for hop, journal, base, judged_in_full in (
+                (Hop.CLIENT_TO_PROXY, self.client_journal, endpoints.proxy_root, None),
+                (Hop.PROXY_TO_AUTH, endpoints.auth_journal, endpoints.auth_url, None),
+                # Past the scenario's traffic, the run judged what reached MLflow for leaks only.
+                (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, endpoints.mlflow_url, self.scenario_count)):
+            if journal is not None and journal.exists():
+                write_journal_har(journal, hop, base, self.options.report_dir, endpoints.api_key,
+                                  leaks_only_after=judged_in_full)
 
     def _stack(self) -> AbstractContextManager[Stack]:
         options = self.options
@@ -151,6 +173,9 @@ class _LocalRun:
 
         return [
             Step(PhaseName.PREFLIGHT, self.run_preflight),
+            # First, on a stack as fresh as the recorded one was to its client; before the suites, so
+            # that what reaches MLflow is judged in full, as the scenario's traffic is.
+            Step(PhaseName.REPLAY, self.replay, when=lambda state: self.recording is not None),
             Step(PhaseName.SCENARIO, self.scenarios),
             Step(PhaseName.CREDENTIALS, self.credentials, when=healthy),
             Step(PhaseName.SUITES, self.suites_skipped, when=lambda state: not healthy(state)),
@@ -201,6 +226,10 @@ class _LocalRun:
         self.key_refused = refuses_valid_key(result)
         _tell(state, result)
         return result
+
+    def replay(self, state: RunState) -> PhaseResult:
+        assert self.recording is not None
+        return run_replay(self.recording, self.client.proxy_root, self.endpoints.api_key, state.out)
 
     def consequence(self, phase: PhaseName) -> Callable[[RunState], PhaseResult]:
         """A phase skipped because the proxy refuses the valid key: its findings would be that refusal again."""

@@ -103,7 +103,8 @@ def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float,
             gate.record(outgoing, None, b"", time.perf_counter() - started, error=type(exc).__name__)
             return JSONResponse({"error_code": "EGRESS_UPSTREAM_UNREACHABLE",
                                  "message": f"{target.value} did not answer: {type(exc).__name__}"}, status_code=502)
-        gate.record(outgoing, answer.status_code, answer.content, time.perf_counter() - started)
+        gate.record(outgoing, answer.status_code, answer.content, time.perf_counter() - started,
+                    headers=answer.headers)
         passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in _NOT_RETURNED}
         return Response(answer.content, status_code=answer.status_code, headers=passthrough)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,12 @@ from hokusai_contracts._errors import SafetyError
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
 
-__all__ = ["BudgetExhausted", "Gate", "Refused", "Refusal"]
+__all__ = ["BudgetExhausted", "Gate", "Listener", "Refused", "Refusal"]
+
+#: Told of every request the gate let out, when it is answered or fails: the request, the status
+#: (None: no answer), the answer's headers and body, the seconds it took, the transport error.
+#: ``contract-live RECORD=1`` records the run's traffic with one.
+Listener = Callable[[OutgoingRequest, int | None, Mapping[str, str], bytes, float, str | None], None]
 
 
 class Refused(SafetyError):
@@ -46,6 +51,7 @@ class Gate:
     rate_limit: float  # requests per second
     budget: int
     log_path: Path | None = None
+    listener: Listener | None = None
     sent: int = 0
     waited_s: float = 0.0
     refusals: list[Refusal] = field(default_factory=list)
@@ -94,9 +100,11 @@ class Gate:
         raise (BudgetExhausted if refusal.budget else Refused)(reason)
 
     def record(self, request: OutgoingRequest, status: int | None, body: bytes, seconds: float,
-               error: str | None = None) -> None:
+               error: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         if status is not None:
             self.policy.observe(request, status, body)
+        if self.listener is not None:
+            self.listener(request, status, headers or {}, body, seconds, error)
         self._log({"target": request.target.value, "method": request.method,
                    "path": redact(request.path, self.policy.secrets), "status": status,
                    "ms": round(seconds * 1000, 1), **({"error": error} if error else {})})

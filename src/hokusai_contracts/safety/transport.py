@@ -45,7 +45,7 @@ class GatedTransport(httpx.BaseTransport):
             self._gate.record(outgoing, None, b"", time.perf_counter() - started, error=type(exc).__name__)
             raise
         seconds = time.perf_counter() - started
-        self._gate.record(outgoing, response.status_code, content, seconds)
+        self._gate.record(outgoing, response.status_code, content, seconds, headers=response.headers)
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in WIRE_HEADERS]
         answer = httpx.Response(response.status_code, headers=headers, content=content, request=request,
                                 extensions={**response.extensions, "hokusai_upstream_s": seconds})

@@ -1,0 +1,48 @@
+"""The ``judge`` command: recorded traffic judged hop by hop (``run.judge``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hokusai_contracts.commands.outcome import print_outcome
+from hokusai_contracts.contracts import files
+from hokusai_contracts.domain.hops import Hop
+
+__all__ = ["add_judge_parser", "judge"]
+
+_HOPS = [hop.value for hop in Hop]
+_REPORT_DIR = "where the report files go"
+
+
+def _hop(text: str) -> Hop:
+    try:
+        return Hop(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown hop {text!r}; choose from {', '.join(_HOPS)}") from None
+
+
+def add_judge_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "judge", help="judge recorded traffic (HAR, journal JSONL, NDJSON) hop by hop, as a run judges its journals",
+        description="Reads HAR 1.2, the toolkit's journal JSONL, or NDJSON lines of {method, url, status, headers, "
+                    "body} (the format is told by the content), places each exchange on its hop and judges it "
+                    "against the receiving side's contract. Exit 0 clean, 1 findings, 2 bad input.")
+    parser.add_argument("traffic", type=Path, metavar="TRAFFIC", help="the capture: a .har, .jsonl or .ndjson file")
+    parser.add_argument("--hop", type=_hop, default=None,
+                       help="the hop every exchange crossed: " + ", ".join(_HOPS) + " (default: what the capture "
+                            "records, else the file's name (proxy-auth.har), else inferred from host and path)")
+    parser.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
+    parser.add_argument("--accept-secrets", action="store_true",
+                       help="judge a capture holding an unredacted key or Bearer token; every output masks it")
+    parser.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
+
+
+def judge(args: argparse.Namespace) -> int:
+    from hokusai_contracts.run.judge import JudgeOptions, run_judge
+
+    report = run_judge(JudgeOptions(traffic=args.traffic, hop=args.hop, report_dir=args.report_dir,
+                                    accept_secrets=args.accept_secrets))
+    print_outcome(report, args.report_dir)
+    return 0 if report.verdict == "pass" else 1
