@@ -32,6 +32,7 @@ from pathlib import Path
 import trustme
 import uvicorn
 
+from hokusai_contracts.journal.listening import loopback_listener
 from hokusai_contracts.journal.recording import JournalEntry, create_journal, read_journal
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
@@ -58,11 +59,7 @@ class HttpsFront:
 
     @classmethod
     def start(cls, upstream: str, hop: str, journal: Path, cert_file: Path) -> HttpsFront:
-        # Bound here rather than by uvicorn on port 0: the port is known before the server runs, and
-        # nobody can take it between choosing and binding.
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((_HOST, 0))
+        listener = loopback_listener(_HOST)
         port = int(listener.getsockname()[1])
         config = uvicorn.Config(
             create_journal(upstream, hop, journal), ssl_certfile=cert_file, ssl_keyfile=cert_file,

@@ -8,7 +8,6 @@ the user's deployment would be.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import uvicorn
 
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.listening import loopback_listener
 from hokusai_contracts.journal.recording import create_journal
 
 __all__ = ["front_journal"]
@@ -30,9 +30,7 @@ def front_journal(proxy_root: str, out: Path, host: str = "127.0.0.1") -> Iterat
     out.parent.mkdir(parents=True, exist_ok=True)
     app = create_journal(proxy_root, Hop.CLIENT_TO_PROXY, out, add_trace=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock = loopback_listener(host)
     port = sock.getsockname()[1]
     # uvicorn installs no signal handlers outside the main thread: Ctrl-C still reaches the run.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="front-journal", daemon=True)

@@ -13,7 +13,6 @@ run treats them so.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from hokusai_contracts._errors import StackError
+from hokusai_contracts.journal.listening import loopback_listener
 from hokusai_contracts.journal.recording import HOP_BY_HOP
 from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
 from hokusai_contracts.safety.policy import OutgoingRequest, Target
@@ -121,9 +121,7 @@ def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float,
 def running_egress(gate: Gate, verify: str | bool, timeout_s: float,
                    transport: httpx.AsyncBaseTransport | None = None) -> Iterator[Egress]:
     """Serve the pass-through on a free loopback port in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_listener()
     port = sock.getsockname()[1]
     app = create_egress_app(gate, verify, timeout_s, transport)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
