@@ -25,9 +25,12 @@ PRD_LINES = [
 
 
 def test_contract_local_passes_with_every_operation_exercised(tmp_path: Path) -> None:
+    here = tmp_path / "cwd"
+    here.mkdir()
+    reports = tmp_path / "reports"
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(reports)],
+        capture_output=True, text=True, timeout=600, cwd=here,
     )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-3000:]
@@ -35,7 +38,7 @@ def test_contract_local_passes_with_every_operation_exercised(tmp_path: Path) ->
     assert all(positions), [line for line, found in zip(PRD_LINES, positions, strict=True) if not found]
     assert [p.start() for p in positions if p] == sorted(p.start() for p in positions if p)
 
-    report = json.loads((tmp_path / "contract-report.json").read_text())
+    report = json.loads((reports / "contract-report.json").read_text())
     assert report["verdict"] == "pass"
     assert [f for f in report["findings"] if not f["known"]] == []
     assert {s["name"] for s in report["suites"]} >= {"scenario", "auth-service", "mlflow-direct", "proxy",
@@ -44,11 +47,13 @@ def test_contract_local_passes_with_every_operation_exercised(tmp_path: Path) ->
     assert contracts == {"contracts/auth-service.yaml", "contracts/mlflow-proxy.yaml"}
     assert [c["operation"] for c in report["coverage"] if not c["exercised"]] == []
     for name in ("junit.xml", "contract-report.md"):
-        assert (tmp_path / name).exists()
+        assert (reports / name).exists()
 
     # The seeded keys and the admin token are random per run: anything shaped like one whole is a leak.
-    written = [output] + [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
+    written = [output] + [p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()]
     assert not any(_WHOLE_SECRET.search(text) for text in written)
+    # Nothing in the user's working directory: no Hypothesis database or cache, no Schemathesis cache.
+    assert sorted(p.name for p in here.iterdir()) == []
 
 
 # The stack's secrets, by shape: random per run, so whatever shows one whole is a leak. The admin token

@@ -110,7 +110,9 @@ def measure_plain_schemathesis(max_examples: int, contracts_dir: Path) -> dict[S
             # The token reaches Schemathesis through its config's ${...} and the environment, never argv.
             done = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config_file),
                                    "run", str(contracts_dir / TARGETS[suite][1])],
-                                  env={**os.environ, _TOKEN_ENV: token}, stdout=subprocess.DEVNULL,
+                                  # In the scratch directory: Schemathesis keeps a crash cache in its working
+                                  # directory and would replay an earlier bench's crashes first.
+                                  cwd=work, env={**os.environ, _TOKEN_ENV: token}, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=1800)
             return PlainRun(suite, round(time.perf_counter() - started, 3), done.returncode)
 

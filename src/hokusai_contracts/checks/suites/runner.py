@@ -26,6 +26,7 @@ from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote, Verdict
 from hokusai_contracts.report.progress import report_progress
+from hokusai_contracts.settings import cache_root
 from hokusai_contracts.stack.processes import StackEndpoints
 
 __all__ = ["DEFAULT_MAX_EXAMPLES", "SuiteOptions", "run_local_suites", "run_pytest_suites", "suite_checks"]
@@ -57,6 +58,7 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
     suites = [suite for suite in context.suites if (here / MODULES[suite]).exists()]
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
+    storage = _hypothesis_storage(workdir)
 
     def run_one(suite: Suite) -> tuple[Suite, int, float]:
         own = context.model_copy(update={"results_file": workdir / f"{suite}.results.jsonl", "suites": [suite]})
@@ -71,7 +73,8 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
                 [sys.executable, "-m", "pytest", str(here / MODULES[suite]), "-q", "--no-header",
                  "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning",
                  "--rootdir", str(here), "-c", str(here / "pytest.ini")],
-                env={**os.environ, CONTEXT_ENV: str(context_file)}, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, CONTEXT_ENV: str(context_file), "HYPOTHESIS_STORAGE_DIRECTORY": storage},
+                stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
             children.append(child)
@@ -111,6 +114,17 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
             ))
         results += suite_results
     return results, walls
+
+
+def _hypothesis_storage(workdir: Path) -> str:
+    """Hypothesis' own caches (``.hypothesis/``), kept in the user's cache, not their working directory."""
+    for where in (cache_root() / "hypothesis", workdir / "hypothesis"):
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        return str(where)
+    return str(workdir)
 
 
 def suite_checks(results: list[SuiteTestResult], drop: Callable[[Finding], bool] | None = None) -> PhaseResult:
