@@ -117,7 +117,11 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
 
 
 def _hypothesis_storage(workdir: Path) -> str:
-    """Hypothesis' own caches (``.hypothesis/``), kept in the user's cache, not their working directory."""
+    """Hypothesis' directory (``.hypothesis/``) in the user's cache, not their working directory.
+
+    It holds the example database: failures of earlier runs are tried first, Hypothesis' way of
+    showing at once whether a fix worked (in CI, Hypothesis' own ``ci`` profile derandomizes instead).
+    """
     for where in (cache_root() / "hypothesis", workdir / "hypothesis"):
         try:
             where.mkdir(parents=True, exist_ok=True)

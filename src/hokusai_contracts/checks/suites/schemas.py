@@ -59,10 +59,7 @@ def schema_config(max_examples: int, base_url: str, *, bearer: dict[str, str] | 
     suites and for ``make bench``'s plain ``schemathesis run`` of the same contract."""
     config: dict[str, Any] = {
         "base-url": base_url,
-        # No example database: Hypothesis would keep one in the user's working directory and replay
-        # its old failures first, so two runs of the same stack would not send the same cases.
-        "generation": {"max-examples": max_examples, "database": "none",
-                       **({"mode": "positive"} if positive_only else {})},
+        "generation": {"max-examples": max_examples, **({"mode": "positive"} if positive_only else {})},
         "checks": {name: {"enabled": name in CHECKS} for name in (*CHECKS, *_OFF)},
         "parameters": FIXED_PARAMETERS,
         # Methods the contract does not declare are the unsupported_method check's business, which
