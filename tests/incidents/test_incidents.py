@@ -1,7 +1,8 @@
 """Each real incident, replayed with a broken proxy through ``PROXY_CMD``, is caught and named.
 
 These run the real command (``hokusai-contracts local``) with only the registration scenario and
-the hop journals, so each takes the stack's start-up plus one registration.
+the hop journals (the faults only where a test is about them), so each takes the stack's start-up
+plus one registration.
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ def unknown(report: dict[str, Any]) -> set[tuple[str, str, str, str]]:
 
 
 def test_incident_1_key_moved_from_body_to_header(tmp_path: Path) -> None:
-    code, output, report = run_local(tmp_path, f"{BROKEN} key-in-header {ARGS}")
+    code, output, report = run_local(tmp_path, f"{BROKEN} key-in-header {ARGS}", "none", "--no-faults")
     assert code == 1
     assert "❌ FAILED at step 'connect'" in output
+    # Issue 17: printed the moment the scenario's traffic shows it, before the suites and the full judging.
+    early = output.index("⚠ Found in the scenario's traffic")
+    assert early < output.index("suite tests and the hop journals judged")
+    assert "[proxy->auth] POST /api/v1/keys/validate: missing_required_field at body.api_key" in output[early:]
+    assert report["metrics"]["first_finding_s"] > 0
     found = unknown(report)
     assert ("proxy->auth", "POST /api/v1/keys/validate", "missing_required_field", "body.api_key") in found
     assert ("proxy->auth", "POST /api/v1/keys/validate", "undeclared_credential", "header.Authorization") in found
@@ -65,7 +71,7 @@ def test_incident_2_unknown_service_id(tmp_path: Path) -> None:
 
 
 def test_a_proxy_forwarding_the_callers_key_to_mlflow_leaks_it(tmp_path: Path) -> None:
-    code, output, report = run_local(tmp_path, f"{BROKEN} leak-authorization {ARGS}")
+    code, output, report = run_local(tmp_path, f"{BROKEN} leak-authorization {ARGS}", "none", "--no-faults")
     assert code == 1
     leaks = [f for f in report["findings"] if f["kind"] == "credential_leak"]
     assert leaks and all(f["hop"] == "proxy->mlflow" for f in leaks)
@@ -74,7 +80,7 @@ def test_a_proxy_forwarding_the_callers_key_to_mlflow_leaks_it(tmp_path: Path) -
 
 
 def test_a_proxy_dropping_patch_bodies_is_named_on_the_patch_operation(tmp_path: Path) -> None:
-    code, output, report = run_local(tmp_path, f"{BROKEN} drop-patch-body {ARGS}")
+    code, output, report = run_local(tmp_path, f"{BROKEN} drop-patch-body {ARGS}", "none", "--no-faults")
     assert code == 1
     assert "❌ FAILED at step 'log_model'" in output
     assert ("proxy->mlflow", "PATCH /api/2.0/mlflow/logged-models/{model_id}", "missing_required_field",
@@ -92,7 +98,7 @@ def test_the_reference_proxy_has_no_unknown_findings_on_its_hops(tmp_path: Path)
 
 
 def test_incident_4_artifact_routes_missing_in_the_proxy(tmp_path: Path) -> None:
-    code, output, report = run_local(tmp_path, f"{BROKEN} no-artifact-route {ARGS}", suites="proxy")
+    code, output, report = run_local(tmp_path, f"{BROKEN} no-artifact-route {ARGS}", "proxy", "--no-faults")
     assert code == 1
     assert "❌ FAILED at step 'log_model'" in output
     found = unknown(report)
@@ -115,7 +121,7 @@ def test_one_defect_on_every_operation_is_one_cause(tmp_path: Path) -> None:
     """Issue 16: one defect seen on many operations is one cause listing them, and the report stays readable."""
     from markdown_it import MarkdownIt
 
-    code, output, report = run_local(tmp_path, f"{BROKEN} json-as-text {ARGS}", suites="proxy")
+    code, output, report = run_local(tmp_path, f"{BROKEN} json-as-text {ARGS}", "proxy", "--no-faults")
     assert code == 1, output
     relabelled = [c for c in report["causes"] if c["kind"] == "content_type" and not c["known"]]
     # One defect, seen by two checkers (Schemathesis' content-type check on the suites' calls, the

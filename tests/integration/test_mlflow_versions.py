@@ -169,7 +169,7 @@ def test_contract_local_against_mlflow_3_9_with_a_2_9_client_passes_end_to_end(t
 
     completed = subprocess.run(
         [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path),
-         "--mlflow-version", "3.9.0", "--mlflow-clients", "2.9.2"],
+         "--mlflow-version", "3.9.0", "--mlflow-clients", "2.9.2", "--max-examples", "5"],
         capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "HOKUSAI_ARTIFACT_MB": "5"})
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-3000:]

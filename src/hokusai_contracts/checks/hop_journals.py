@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
@@ -26,7 +27,7 @@ from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, Unknown
 from hokusai_contracts.spec.consumers import compare_with_journal
 from hokusai_contracts.stack.processes import StackEndpoints
 
-__all__ = ["ConsumerExpectations", "judge_hop_journals", "scenario_entries"]
+__all__ = ["ConsumerExpectations", "findings_so_far", "judge_hop_journals", "scenario_entries"]
 
 SUITE = Suite.HOP_JOURNAL
 #: Where the full observation of the proxy's calls goes, for review, inside the report directory.
@@ -47,6 +48,17 @@ class ConsumerExpectations:
 def scenario_entries(endpoints: StackEndpoints) -> int:
     """How many proxy->MLflow requests the journal holds now: those before the fuzzers start."""
     return len(read_journal(endpoints.mlflow_journal)) if endpoints.mlflow_journal else 0
+
+
+def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract) -> list[Finding]:
+    """The proxy's hop journals judged as they stand: what its calls so far broke, seconds into a run."""
+    found: list[Finding] = []
+    for hop, journal, contract in ((Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth),
+                                   (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow)):
+        if journal is not None:
+            found += judge_journal(read_journal(journal), contract, hop,
+                                   forbid_credentials=hop is Hop.PROXY_TO_MLFLOW)
+    return found
 
 
 def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *, scenario_count: int,

@@ -16,10 +16,16 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 from hokusai_contracts import __version__
-from hokusai_contracts.checks.hop_journals import ConsumerExpectations, judge_hop_journals, scenario_entries
+from hokusai_contracts.checks.hop_journals import (
+    ConsumerExpectations,
+    findings_so_far,
+    judge_hop_journals,
+    scenario_entries,
+)
 from hokusai_contracts.checks.probes.artifacts import run_large_artifact
 from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
@@ -49,6 +55,8 @@ __all__ = ["LocalOptions", "run_local"]
 
 #: The committed expectations a reference-proxy run compares its proxy->auth journal with.
 CONSUMER_FILE = "mlflow-proxy.yaml"
+#: Findings printed the moment the scenario's traffic shows them (the rest wait for the report).
+_FIRST_SHOWN = 5
 
 
 @dataclass
@@ -108,6 +116,7 @@ class _LocalRun:
 
     def run(self) -> Report:
         options, inputs = self.options, self.inputs
+        self.started = time.perf_counter()
         report = Report(tool_version=__version__, mode="local", targets=Targets(proxy=options.proxy_cmd or "reference"))
         fold = Fold(report, inputs.deviations, coverage_of=(inputs.auth, inputs.proxy))
         # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
@@ -177,6 +186,7 @@ class _LocalRun:
             # that what reaches MLflow is judged in full, as the scenario's traffic is.
             Step(PhaseName.REPLAY, self.replay, when=lambda state: self.recording is not None),
             Step(PhaseName.SCENARIO, self.scenarios),
+            Step(PhaseName.SCENARIO, self.first_findings),
             Step(PhaseName.CREDENTIALS, self.credentials, when=healthy),
             Step(PhaseName.SUITES, self.suites_skipped, when=lambda state: not healthy(state)),
             Step(PhaseName.LARGE_ARTIFACT, self.consequence(PhaseName.LARGE_ARTIFACT),
@@ -219,6 +229,24 @@ class _LocalRun:
             result.checks += scenario_checks(outcome)
             result.timings[f"{PhaseName.SCENARIO}.{kind.value}"] = round(time.perf_counter() - started, 3)
         return result
+
+    def first_findings(self, state: RunState) -> PhaseResult:
+        """The scenario's traffic judged at once: a blocking defect is on screen seconds into the run.
+
+        Printed only: the hop-journal phase judges every journal in full after the suites and
+        reports each finding there, once.
+        """
+        found = [f for f in self.inputs.deviations.apply(
+            findings_so_far(self.endpoints, self.inputs.auth, self.inputs.mlflow), date.today()) if not f.known]
+        if not found:
+            return PhaseResult()
+        seconds = round(time.perf_counter() - self.started, 1)
+        state.out(f"\n⚠ Found in the scenario's traffic, {seconds} s into the run ({len(found)} unknown; "
+                  "the report has them in full after the suites):")
+        for finding in found[:_FIRST_SHOWN]:
+            state.out(f"  [{finding.hop}] {finding.operation}: {finding.kind.value} at {finding.location}: "
+                      f"{finding.observed[:140]}")
+        return PhaseResult(metrics={"first_finding_s": seconds})
 
     def credentials(self, state: RunState) -> PhaseResult:
         state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
