@@ -178,3 +178,31 @@ def test_a_server_that_does_not_answer_is_unreachable(context: SuiteContext, tmp
     (finding,) = recorder.findings
     assert (finding.kind, finding.location) == (FindingKind.UNREACHABLE, "connection")
     assert finding.exchanges[0].error == "ConnectionError"
+
+
+def test_auth_enforcement_is_probed_until_confirmed_then_once_per_operation(
+        server: tuple[str, dict[str, Behaviour]], context: SuiteContext) -> None:
+    """As Schemathesis' own runner does: two probes on the first accepted case, none after it."""
+    base_url, now = server
+    seen: list[str | None] = []
+
+    def counting(behaviour: Behaviour) -> Behaviour:
+        return lambda auth: (seen.append(auth), behaviour(auth))[1]
+
+    contract = Contract.load(context.contracts_dir / "items.yaml", root=context.display_root)
+    operation = load_schema(context, "items.yaml", base_url)["/items"]["GET"]
+    now["now"] = counting(keyed(GOOD))
+    enforcing = Recorder(Suite.PROXY, Hop.CLIENT_TO_PROXY, contract, context)
+    for _ in range(3):
+        enforcing.call(operation.Case(), base_url, headers={"Authorization": f"Bearer {KEY}"})
+    assert len(seen) == 3 + 2 and enforcing.findings == [] and enforcing.auth_enforced == {"GET /items"}
+
+    # An operation that lets a request without a key in is probed on every case: each is a finding.
+    seen.clear()
+    now["now"] = counting(lambda auth: GOOD)
+    ignoring = Recorder(Suite.PROXY, Hop.CLIENT_TO_PROXY, contract, context)
+    for _ in range(3):
+        ignoring.call(operation.Case(), base_url, headers={"Authorization": f"Bearer {KEY}"})
+    assert len(seen) > 3 + 2 and ignoring.auth_enforced == set()
+    (finding,) = ignoring.findings
+    assert finding.kind is FindingKind.IGNORED_AUTH and finding.count == 3

@@ -20,6 +20,8 @@ import requests
 from schemathesis import Case, Response
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.openapi.checks import IgnoredAuth
+from schemathesis.specs.openapi.checks import ignored_auth
 
 from hokusai_contracts.checks.suites.context import SuiteContext
 from hokusai_contracts.checks.suites.failures import exchange_of, finding_from_failure, operation_pointer
@@ -44,6 +46,11 @@ class Recorder:
     statuses: dict[str, set[int]] = field(default_factory=dict)
     # One connection pool for all cases: a fresh connection per case costs more than the case.
     session: requests.Session = field(default_factory=requests.Session)
+    #: Operations whose authentication the ``ignored_auth`` probes confirmed enforced. Enforcement is
+    #: a property of the operation: Schemathesis' own runner confirms it once per run
+    #: (``auth_enforced_operations``), but ``validate_response`` has no such memory and would send
+    #: two probes after every accepted case (a third of a proxy suite's requests).
+    auth_enforced: set[str] = field(default_factory=set)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -87,12 +94,19 @@ class Recorder:
         """
         probes = ScenarioRecorder(label=f"{case.method.upper()} {case.operation.path}")
         failures: list[Failure] = []
+        operation = case.operation.label
+        confirmed = [ignored_auth] if operation in self.auth_enforced else None
         try:
-            case.validate_response(response, headers=headers, additional_checks=extra_checks, recorder=probes)
+            case.validate_response(response, headers=headers, additional_checks=extra_checks,
+                                   excluded_checks=confirmed, recorder=probes)
         except FailureGroup as group:
             failures = list(group.exceptions)
         except Failure as single:
             failures = [single]
+        if probes.interactions and not any(isinstance(failure, IgnoredAuth) for failure in failures):
+            # The probes went out and were refused: confirmed. An operation that let one in is
+            # probed again on every case, so each such case is a finding.
+            self.auth_enforced.add(operation)
         judged: list[tuple[Failure, Case[Any], Response, dict[str, str] | None]] = []
         for failure in failures:
             node = probes.cases.get(failure.case_id) if failure.case_id and failure.case_id != case.id else None
