@@ -42,6 +42,8 @@ RECORD ?=
 REPLAY ?=
 #: test: extra pytest arguments, e.g. PYTEST_ARGS='-m "not integration"'
 PYTEST_ARGS ?=
+#: test: pytest worker processes (pytest-xdist; each test file runs whole on one worker); 0: none
+TEST_WORKERS ?= 2
 #: contract-local: the MLflow server version (empty: the pinned one); contracts MLFLOW_VERSION=x regenerates its contracts
 MLFLOW_VERSION ?=
 #: contract-local: MLflow client versions for the registration scenario, comma-separated (e.g. 2.9.2,3.17.2)
@@ -104,7 +106,7 @@ test: $(STAMP) ## Run the test suite (lint, types, import layers, unit and integ
 	$(BIN)/ruff check src mocks tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff only
 	$(BIN)/ruff check src mocks tests

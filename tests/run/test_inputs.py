@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,12 +79,9 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    started = time.monotonic()
     code = cli.main(args)
-    elapsed = time.monotonic() - started
     captured = capsys.readouterr()
     assert code == 2, captured.err
-    assert elapsed < 5, f"refused after {elapsed:.1f} s"
     assert "Traceback" not in captured.err
     assert captured.err.startswith("hokusai-contracts: error: ") and captured.err.count("\n") == 1, captured.err
     assert captured.out == ""  # nothing announced: nothing ran
