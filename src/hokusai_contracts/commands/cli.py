@@ -15,6 +15,7 @@ from typing import Any
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, Terminated, UsageError
+from hokusai_contracts.checks.suites.context import DEFAULT_MAX_EXAMPLES
 from hokusai_contracts.commands.outcome import print_outcome
 from hokusai_contracts.commands.traffic import add_judge_parser, judge
 from hokusai_contracts.contracts import files
@@ -107,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "'none' runs only the scenario and the hop journals (default: all four)")
     local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
-    local.add_argument("--max-examples", type=int, help="Schemathesis examples per operation (default: "
-                                                        "10)")
+    local.add_argument("--max-examples", type=int, help="Schemathesis random examples per operation, after "
+                       f"the deterministic coverage phase (default: {DEFAULT_MAX_EXAMPLES})")
     local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
     local.add_argument("--mlflow-version", help="the MLflow server's version (default: HOKUSAI_MLFLOW_VERSION, else "
                                                 "the pinned one); built into a cached environment on first use")

@@ -287,16 +287,23 @@ def create_journal(upstream: str, hop: Hop | str, out: Path, fault: Fault | None
         response_recorder = _BodyRecorder()
 
         async def relay_body() -> AsyncIterator[bytes]:
+            # The last chunk goes out only after the entry is written: a client that has the whole
+            # answer (its Content-Length met) finds the exchange in the journal when it looks.
+            last: bytes | None = None
             try:
                 async for chunk in answer.aiter_raw():
                     response_recorder.feed(chunk)
-                    yield chunk
+                    if last is not None:
+                        yield last
+                    last = chunk
             finally:
                 await answer.aclose()
                 entry.response_body = response_recorder.text()
                 entry.response_body_size = response_recorder.size
                 entry.elapsed_ms = (time.perf_counter() - started) * 1000
                 await write(entry)
+            if last is not None:
+                yield last
 
         passthrough = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
         return StreamingResponse(relay_body(), status_code=answer.status_code, headers=passthrough)

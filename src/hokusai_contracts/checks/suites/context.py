@@ -15,7 +15,12 @@ from pydantic import BaseModel, Field
 
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, Suite
 
-__all__ = ["CONTEXT_ENV", "SuiteContext", "load_context"]
+#: Random examples per operation, after Schemathesis' deterministic coverage phase (boundary values of
+#: every parameter) and the contract's own examples: those find the systematic defects a proxy has;
+#: more random examples mostly re-ask MLflow the same questions. ``--max-examples`` raises it.
+DEFAULT_MAX_EXAMPLES = 5
+
+__all__ = ["CONTEXT_ENV", "DEFAULT_MAX_EXAMPLES", "SuiteContext", "load_context"]
 
 CONTEXT_ENV = "HOKUSAI_SUITE_CONTEXT"
 
@@ -31,7 +36,7 @@ class SuiteContext(BaseModel):
     #: What contract file names in findings are relative to.
     display_root: Path
     results_file: Path
-    max_examples: int = 10
+    max_examples: int = DEFAULT_MAX_EXAMPLES
     # Live runs only call operations marked `x-live-safe: true` in the contract.
     live_safe_only: bool = False
     suites: list[Suite] = Field(default_factory=lambda: list(SCHEMATHESIS_SUITES))

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hokusai_contracts.checks.suites.context import CONTEXT_ENV, SuiteContext
+from hokusai_contracts.checks.suites.context import CONTEXT_ENV, DEFAULT_MAX_EXAMPLES, SuiteContext
 from hokusai_contracts.checks.suites.results import Outcome, SuiteTestResult, read_results
 from hokusai_contracts.checks.suites.schemas import MODULES
 from hokusai_contracts.domain.findings import Finding
@@ -31,10 +31,6 @@ from hokusai_contracts.stack.processes import StackEndpoints
 
 __all__ = ["DEFAULT_MAX_EXAMPLES", "SuiteOptions", "run_local_suites", "run_pytest_suites", "suite_checks"]
 
-#: Random examples per operation, after Schemathesis' deterministic coverage phase (boundary values of
-#: every parameter) and the contract's own examples: those find the systematic defects a proxy has;
-#: more random examples mostly re-ask MLflow the same questions. ``--max-examples`` raises it.
-DEFAULT_MAX_EXAMPLES = 5
 
 _STATUS = {Outcome.PASSED: CheckStatus.PASSED, Outcome.FAILED: CheckStatus.FAILED,
            Outcome.SKIPPED: CheckStatus.SKIPPED, Outcome.ERROR: CheckStatus.ERROR}
