@@ -8,17 +8,14 @@ the user's deployment would be.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 
-from hokusai_contracts._errors import StackError
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.listening import loopback_listener
+from hokusai_contracts.journal.listening import serving_in_thread
 from hokusai_contracts.journal.recording import create_journal
 
 __all__ = ["front_journal"]
@@ -29,22 +26,8 @@ def front_journal(proxy_root: str, out: Path, host: str = "127.0.0.1") -> Iterat
     """Serve a tracing journal in front of ``proxy_root`` while the block runs; yields its root URL."""
     out.parent.mkdir(parents=True, exist_ok=True)
     app = create_journal(proxy_root, Hop.CLIENT_TO_PROXY, out, add_trace=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    sock = loopback_listener(host)
-    port = sock.getsockname()[1]
-    # uvicorn installs no signal handlers outside the main thread: Ctrl-C still reaches the run.
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="front-journal", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise StackError(f"the journal in front of the proxy did not start on {host}:{port}; "
-                             "see the messages above, then run again")
-        time.sleep(0.02)
-    try:
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # The port is only known once bound, so the failure message names the host alone.
+    with serving_in_thread(config, "front-journal", f"the journal in front of the proxy did not start on "
+                           f"{host}; see the messages above, then run again", host) as port:
         yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

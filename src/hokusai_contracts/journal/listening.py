@@ -11,8 +11,16 @@ parts (headers, then a streamed body) then waits for the client's delayed ACK, 4
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["loopback_listener"]
+import uvicorn
+
+from hokusai_contracts._errors import StackError
+
+__all__ = ["loopback_listener", "serving_in_thread"]
 
 
 def loopback_listener(host: str = "127.0.0.1") -> socket.socket:
@@ -23,3 +31,28 @@ def loopback_listener(host: str = "127.0.0.1") -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, 0))
     return sock
+
+
+@contextmanager
+def serving_in_thread(config: uvicorn.Config, name: str, failure: str, host: str = "127.0.0.1") -> Iterator[int]:
+    """Serve ``config``'s app on a ``loopback_listener`` in a daemon thread while the block runs; yields the port.
+
+    ``failure`` is the ``StackError`` message when the server does not start within 10 s.
+    """
+    sock = loopback_listener(host)
+    server = uvicorn.Server(config)
+    # uvicorn installs no signal handlers outside the main thread: Ctrl-C still reaches the run.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise StackError(failure)
+        time.sleep(0.02)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

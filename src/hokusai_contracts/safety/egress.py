@@ -13,7 +13,6 @@ run treats them so.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -25,8 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from hokusai_contracts._errors import StackError
-from hokusai_contracts.journal.listening import loopback_listener
+from hokusai_contracts.journal.listening import serving_in_thread
 from hokusai_contracts.journal.recording import HOP_BY_HOP
 from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
 from hokusai_contracts.safety.policy import OutgoingRequest, Target
@@ -121,22 +119,8 @@ def create_egress_app(gate: Gate, verify: str | bool, timeout_s: float,
 def running_egress(gate: Gate, verify: str | bool, timeout_s: float,
                    transport: httpx.AsyncBaseTransport | None = None) -> Iterator[Egress]:
     """Serve the pass-through on a free loopback port in a background thread."""
-    sock = loopback_listener()
-    port = sock.getsockname()[1]
     app = create_egress_app(gate, verify, timeout_s, transport)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-egress", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise StackError("the live run's loopback pass-through did not start; run with --debug for details")
-        time.sleep(0.02)
-    try:
+    with serving_in_thread(config, "live-egress", "the live run's loopback pass-through did not start; "
+                           "run with --debug for details") as port:
         yield Egress(gate, port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
