@@ -26,7 +26,7 @@ BASE_IMAGE ?=
 DOCKER_NETWORK ?=
 DOCKER_ENV = $(if $(MLFLOW_IMAGE),HOKUSAI_MLFLOW_IMAGE='$(MLFLOW_IMAGE)') $(if $(BASE_IMAGE),HOKUSAI_BASE_IMAGE='$(BASE_IMAGE)') \
 	$(if $(DOCKER_NETWORK),HOKUSAI_DOCKER_NETWORK='$(DOCKER_NETWORK)')
-#: contract-local FULL=1: also the slow suites (concurrency)
+#: contract-local FULL=1: also the slow parts (concurrency, and MLflow fuzzed itself: the mlflow-direct suite)
 FULL ?=
 # UPDATE_CONSUMERS=1: contract-local adds what the reference proxy sends, and
 # contracts/consumers/mlflow-proxy.yaml lacks, to that committed file (otherwise it only warns).

@@ -5,29 +5,42 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from hokusai_contracts.checks.suites.schemas import schema_config
+from hokusai_contracts.checks.suites.schemas import EXCLUDED_PATH_REGEX, schema_config
 from hokusai_contracts.commands.bench import ratios
-from hokusai_contracts.commands.bench_yardsticks import PLAIN_SUITES, PlainRun, toml_of
+from hokusai_contracts.commands.bench_yardsticks import PLAIN_SUITES, PlainRun, plain_equivalent, toml_of
 from hokusai_contracts.domain.names import Suite
 
 
 def test_ratios_come_from_the_same_run() -> None:
-    timings = {"concurrency": 30.0, "suites.proxy": 24.0, "suites.mlflow-direct": 20.0, "suites.auth-service": 5.0}
-    plain = {suite: PlainRun(suite, seconds, 0) for suite, seconds in
-             ((Suite.PROXY, 16.0), (Suite.MLFLOW_DIRECT, 20.0), (Suite.AUTH_SERVICE, 4.0))}
-    figures = ratios(90.0, timings, 20.0, plain)
+    timings = {"suites.proxy": 24.0, "suites.auth-service": 5.0}
+    plain = {suite: PlainRun(suite, seconds, 0, ours_s=ours) for suite, seconds, ours in
+             ((Suite.PROXY, 16.0, 24.0), (Suite.MLFLOW_DIRECT, 20.0, 22.0), (Suite.AUTH_SERVICE, 4.0, 4.4))}
+    figures = ratios(60.0, timings, 20.0, plain)
     assert figures["default_run_s"] == 60.0 and figures["floor_s"] == 20.0
     assert figures["ratio_to_floor"] == 3.0
-    assert figures["suites"]["proxy"] == {"suite_s": 24.0, "plain_schemathesis_s": 16.0,
+    assert figures["suites"]["proxy"] == {"suite_s": 24.0, "suite_alone_s": 24.0, "plain_schemathesis_s": 16.0,
                                           "ratio_to_plain_schemathesis": 1.5}
+    # Not in the default run (FULL=1's), still measured alone against plain.
+    assert figures["suites"]["mlflow-direct"]["suite_s"] is None
+    assert figures["suites"]["mlflow-direct"]["ratio_to_plain_schemathesis"] == 1.1
     assert {name for name in figures["suites"]} == {s.value for s in PLAIN_SUITES}
     assert all("ratio_to_plain_schemathesis" in row for row in figures["suites"].values())
 
 
-def test_a_suite_the_run_did_not_time_has_no_ratio() -> None:
+def test_a_suite_not_measured_alone_has_no_ratio() -> None:
     figures = ratios(10.0, {}, 5.0, {Suite.PROXY: PlainRun(Suite.PROXY, 3.0, 0)})
     assert figures["suites"]["proxy"]["ratio_to_plain_schemathesis"] is None
     assert figures["ratio_to_floor"] == 2.0
+
+
+def test_the_plain_run_does_the_suites_work() -> None:
+    config = plain_equivalent(schema_config(5, "http://127.0.0.1:1"))
+    assert config["continue-on-failure"] is True  # the suites send every case, failing or not
+    assert config["phases"]["stateful"] == {"enabled": False}
+    assert config["operations"] == [{"include-path-regex": EXCLUDED_PATH_REGEX, "enabled": False}]
+    from schemathesis import Config
+
+    assert Config.from_dict(tomllib.loads(toml_of(config)))  # Schemathesis reads it
 
 
 def test_the_plain_run_gets_the_suites_own_configuration_as_toml() -> None:

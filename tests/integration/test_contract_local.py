@@ -41,8 +41,9 @@ def test_contract_local_passes_with_every_operation_exercised(tmp_path: Path) ->
     report = json.loads((reports / "contract-report.json").read_text())
     assert report["verdict"] == "pass"
     assert [f for f in report["findings"] if not f["known"]] == []
-    assert {s["name"] for s in report["suites"]} >= {"scenario", "auth-service", "mlflow-direct", "proxy",
-                                                     "stateful", "hop-journal"}
+    suites = {s["name"] for s in report["suites"]}
+    assert suites >= {"scenario", "auth-service", "proxy", "stateful", "hop-journal"}
+    assert "mlflow-direct" not in suites  # FULL=1's (MLflow fuzzed itself): see test_mlflow_versions
     contracts = {c["contract"] for c in report["coverage"]}
     assert contracts == {"contracts/auth-service.yaml", "contracts/mlflow-proxy.yaml"}
     assert [c["operation"] for c in report["coverage"] if not c["exercised"]] == []

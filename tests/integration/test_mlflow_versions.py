@@ -169,7 +169,9 @@ def test_contract_local_against_mlflow_3_9_with_a_2_9_client_passes_end_to_end(t
 
     completed = subprocess.run(
         [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path),
-         "--mlflow-version", "3.9.0", "--mlflow-clients", "2.9.2", "--max-examples", "5"],
+         "--mlflow-version", "3.9.0", "--mlflow-clients", "2.9.2", "--max-examples", "5",
+         # mlflow-direct as well (FULL=1's): 3.9.0's recorded deviations are judged here.
+         "--suites", "auth-service,mlflow-direct,proxy,stateful"],
         capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "HOKUSAI_ARTIFACT_MB": "5"})
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-3000:]
@@ -179,6 +181,7 @@ def test_contract_local_against_mlflow_3_9_with_a_2_9_client_passes_end_to_end(t
     assert report["targets"]["mlflow_version"] == "3.9.0" and report["targets"]["client_versions"] == ["2.9.2"]
     checks = {c["name"]: c["status"] for c in report["checks"]}
     assert checks["mlflow-2.9.2:logistic:register"] == "passed" and checks["logistic:register"] == "passed"
+    assert any(c["suite"] == "mlflow-direct" for c in report["checks"])
     assert {c["contract"] for c in report["coverage"]} == {"contracts/auth-service.yaml",
                                                           "contracts/mlflow/3.9.0/mlflow-proxy.yaml"}
     journal = next(c for c in report["checks"] if c["name"].startswith("proxy->mlflow (mlflow-2.9.2 client"))
@@ -199,9 +202,9 @@ def test_a_bad_mlflow_version_stops_contract_local_before_the_stack(tmp_path: Pa
     assert "Local stack is up" not in completed.stdout and not (tmp_path / "contract-report.json").exists()
 
 
-# 3.9.0's mlflow-direct suite runs in the end-to-end run above; the pinned version's in test_contract_local.
-@pytest.mark.parametrize("version", ("2.9.2", "3.4.0"))
-def test_the_mlflow_direct_suite_meets_only_the_recorded_deviations_of(version: str, tmp_path: Path) -> None:
+# 3.9.0's mlflow-direct suite runs in the end-to-end run above; None: the pinned version (no MLFLOW_VERSION).
+@pytest.mark.parametrize("version", ("2.9.2", "3.4.0", None))
+def test_the_mlflow_direct_suite_meets_only_the_recorded_deviations_of(version: str | None, tmp_path: Path) -> None:
     """Every deviation MLflow ``version`` shows its own contract is in known-deviations.yaml, with evidence."""
     import json
     import os
@@ -209,8 +212,8 @@ def test_the_mlflow_direct_suite_meets_only_the_recorded_deviations_of(version: 
     import sys
 
     completed = subprocess.run(
-        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path), "--mlflow-version",
-         version, "--suites", "mlflow-direct", "--no-faults"],
+        [sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(tmp_path),
+         *(["--mlflow-version", version] if version else []), "--suites", "mlflow-direct", "--no-faults"],
         capture_output=True, text=True, timeout=900, env={**os.environ, "HOKUSAI_ARTIFACT_MB": "0"})
     output = completed.stdout + completed.stderr
     report = json.loads((tmp_path / "contract-report.json").read_text())

@@ -4,10 +4,15 @@
   stack's plan starts it, until healthy, then one registration by the real MLflow client straight
   to MLflow (the scenario's own steps, as a child process: interpreter and imports count), no
   proxy, no fakes, no checks. ``ratio_to_floor`` is the default run's wall time over this.
-- **Plain Schemathesis**: ``schemathesis run`` of the same contract and operations, with the
-  suite's own configuration (``checks.suites.schemas.schema_config``: budget, checks, phases,
-  fixed parameters), against a stack like the run's, two at a time as the suites runner runs
-  them. ``ratio_to_plain_schemathesis`` per suite is the suite's wall time in the run over this.
+- **Plain Schemathesis**: ``schemathesis run`` of the same contract and operations (the suites'
+  ``EXCLUDED_PATH_REGEX`` left out), with the suite's own configuration
+  (``checks.suites.schemas.schema_config``: budget, checks, coverage phase, fixed parameters), the
+  phases the suite runs (no stateful phase: that is the stateful suite's, which has no plain
+  equivalent) and ``continue-on-failure`` (the suite sends every generated case and records every
+  failure; plain Schemathesis would stop an operation at its first failure and send fewer). On one
+  fresh stack, each suite runs alone, ours (``run_pytest_suites``, the proxy's through a front
+  journal as in a run, with its differential reads) and then plain: ``ratio_to_plain_schemathesis``
+  is the one over the other, the same work in the same conditions, so it is the harness' own cost.
 
 Both are measured, never assumed, so the ratios printed are of one bench run on one machine.
 """
@@ -23,8 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +36,16 @@ import httpx
 
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.checks import scenario
-from hokusai_contracts.checks.suites.schemas import TARGETS, schema_config
-from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.checks.suites.runner import SuiteOptions, run_local_suites
+from hokusai_contracts.checks.suites.schemas import EXCLUDED_PATH_REGEX, TARGETS, schema_config
+from hokusai_contracts.domain.names import PhaseName, Suite
+from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.health import StackEndpoints, is_healthy
 from hokusai_contracts.stack.plan import PartPlan, Site, build_plan
 from hokusai_contracts.stack.processes import free_port, running_stack, terminate_group
 
-__all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_plain_schemathesis", "toml_of"]
+__all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_plain_schemathesis", "plain_equivalent", "toml_of"]
 
 #: The suites that have a plain ``schemathesis run`` equivalent (the stateful suite walks links).
 PLAIN_SUITES = (Suite.AUTH_SERVICE, Suite.MLFLOW_DIRECT, Suite.PROXY)
@@ -91,46 +97,72 @@ def measure_floor() -> float:
 
 @dataclass(frozen=True)
 class PlainRun:
+    """One suite's contract run both ways, alone on the same stack: ``seconds`` plain, ``ours_s`` ours."""
+
     suite: Suite
     seconds: float
     exit_code: int
+    ours_s: float | None = None
 
 
 def measure_plain_schemathesis(max_examples: int, contracts_dir: Path) -> dict[Suite, PlainRun]:
-    """``schemathesis run`` per suite against a fresh stack, two at a time."""
+    """Each suite alone, ours then ``schemathesis run``, against one fresh stack."""
     with running_stack(StackDefinition()) as stack, tempfile.TemporaryDirectory(prefix="hokusai-bench-st-") as work:
         endpoints = stack.endpoints
-        assert endpoints is not None
+        assert endpoints is not None and stack.root is not None
+        runs = {}
+        for suite in PLAIN_SUITES:
+            ours = _ours_alone(suite, endpoints, Path(work) / f"ours-{suite}", contracts_dir, max_examples)
+            runs[suite] = replace(_plain_alone(suite, endpoints, Path(work), contracts_dir, max_examples), ours_s=ours)
+    return runs
 
-        def run(suite: Suite) -> PlainRun:
-            config_file = Path(work) / f"{suite.value}.toml"
-            config_file.write_text(toml_of(_plain_config(suite, endpoints, max_examples)), "utf-8")
-            token = endpoints.admin_token if suite is Suite.AUTH_SERVICE else endpoints.api_key
-            started = time.perf_counter()
-            # The token reaches Schemathesis through its config's ${...} and the environment, never argv.
-            done = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config_file),
-                                   "run", str(contracts_dir / TARGETS[suite][1])],
-                                  # In the scratch directory: Schemathesis keeps a crash cache in its working
-                                  # directory and would replay an earlier bench's crashes first.
-                                  cwd=work, env={**os.environ, _TOKEN_ENV: token}, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=1800)
-            return PlainRun(suite, round(time.perf_counter() - started, 3), done.returncode)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-            runs = list(pool.map(run, PLAIN_SUITES))
-    return {run.suite: run for run in runs}
+def _ours_alone(suite: Suite, endpoints: StackEndpoints, workdir: Path, contracts_dir: Path,
+                max_examples: int) -> float:
+    workdir.mkdir(mode=0o700)
+    with front_journal(endpoints.proxy_root, workdir / "client-journal.jsonl") as front:
+        mount = endpoints.proxy_url.removeprefix(endpoints.proxy_root)
+        client = replace(endpoints, proxy_root=front, proxy_url=front + mount)
+        phase = run_local_suites(client, workdir, SuiteOptions([suite], max_examples), contracts_dir,
+                                 contracts_dir.parent, out=lambda line: None)
+    return phase.timings[f"{PhaseName.SUITES}.{suite}"]
+
+
+def _plain_alone(suite: Suite, endpoints: StackEndpoints, work: Path, contracts_dir: Path,
+                 max_examples: int) -> PlainRun:
+    config_file = work / f"{suite.value}.toml"
+    config_file.write_text(toml_of(_plain_config(suite, endpoints, max_examples)), "utf-8")
+    token = endpoints.admin_token if suite is Suite.AUTH_SERVICE else endpoints.api_key
+    started = time.perf_counter()
+    # The token reaches Schemathesis through its config's ${...} and the environment, never argv.
+    done = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config_file),
+                           "run", str(contracts_dir / TARGETS[suite][1])],
+                          # In the scratch directory: Schemathesis keeps a crash cache in its working
+                          # directory and would replay an earlier bench's crashes first.
+                          cwd=work, env={**os.environ, _TOKEN_ENV: token}, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=1800)
+    return PlainRun(suite, round(time.perf_counter() - started, 3), done.returncode)
 
 
 def _plain_config(suite: Suite, endpoints: StackEndpoints, max_examples: int) -> dict[str, Any]:
     placeholder = "${" + _TOKEN_ENV + "}"
     if suite is Suite.AUTH_SERVICE:
-        return schema_config(max_examples, endpoints.auth_url, bearer={"AuthServiceAuth": placeholder})
-    if suite is Suite.MLFLOW_DIRECT:
-        return schema_config(max_examples, endpoints.mlflow_url)
-    # The proxy suite: positive cases with the seeded key (its differential reads are the suite's own cost).
-    config = schema_config(max_examples, endpoints.proxy_url, positive_only=True)
-    config["headers"] = {"Authorization": f"Bearer {placeholder}"}
-    return config
+        config = schema_config(max_examples, endpoints.auth_url, bearer={"AuthServiceAuth": placeholder})
+    elif suite is Suite.MLFLOW_DIRECT:
+        config = schema_config(max_examples, endpoints.mlflow_url)
+    else:
+        # The proxy suite: positive cases with the seeded key (its differential reads are the suite's own cost).
+        config = schema_config(max_examples, endpoints.proxy_url, positive_only=True)
+        config["headers"] = {"Authorization": f"Bearer {placeholder}"}
+    return plain_equivalent(config)
+
+
+def plain_equivalent(config: dict[str, Any]) -> dict[str, Any]:
+    """A suite's configuration as ``schemathesis run`` must have it to do the suite's work: every case
+    sent (``continue-on-failure``), no stateful phase, the operations the suites leave out left out."""
+    phases = {**config["phases"], "stateful": {"enabled": False}}
+    return {**config, "phases": phases, "continue-on-failure": True,
+            "operations": [{"include-path-regex": EXCLUDED_PATH_REGEX, "enabled": False}]}
 
 
 def toml_of(config: Mapping[str, Any]) -> str:

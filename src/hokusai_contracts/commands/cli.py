@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: logistic)")
     local.add_argument("--suites", type=_suites, default=None,
                        help="comma-separated Schemathesis suites (auth-service,mlflow-direct,proxy,stateful); "
-                            "'none' runs only the scenario and the hop journals (default: all four)")
-    local.add_argument("--full", action="store_true", help="also the slow suites (concurrency)")
+                            "'none' runs only the scenario and the hop journals (default: auth-service,proxy,"
+                            "stateful, and mlflow-direct with --full or an unreviewed MLFLOW_VERSION)")
+    local.add_argument("--full", action="store_true",
+                       help="also the slow parts: concurrency, and the mlflow-direct suite (MLflow fuzzed itself)")
     local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
     local.add_argument("--max-examples", type=int, help="Schemathesis random examples per operation, after "
                        f"the deterministic coverage phase (default: {DEFAULT_MAX_EXAMPLES})")

@@ -36,7 +36,7 @@ from hokusai_contracts.checks.scenario import ModelKind, run_registration, scena
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
+from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
@@ -51,7 +51,7 @@ from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, run
 from hokusai_contracts.traffic.har import write_journal_har
 from hokusai_contracts.traffic.records import Recorded
 
-__all__ = ["LocalOptions", "run_local"]
+__all__ = ["LocalOptions", "run_local", "suites_to_run"]
 
 #: The committed expectations a reference-proxy run compares its proxy->auth journal with.
 CONSUMER_FILE = "mlflow-proxy.yaml"
@@ -65,9 +65,9 @@ class LocalOptions:
     proxy_cmd: str | None = None
     auth_profile: str = "production"
     models: list[ModelKind] = field(default_factory=lambda: [ModelKind.LOGISTIC])
-    # Schemathesis suites to run; the hop journals are judged whatever this holds, since they are
-    # what the scenario's traffic is checked by.
-    suites: list[Suite] = field(default_factory=lambda: list(SCHEMATHESIS_SUITES))
+    # Schemathesis suites to run (None: ``chosen_suites``' default); the hop journals are judged
+    # whatever this holds, since they are what the scenario's traffic is checked by.
+    suites: list[Suite] | None = None
     full: bool = False
     max_examples: int | None = None
     faults: bool = True
@@ -290,7 +290,7 @@ class _LocalRun:
 
     def suites(self, state: RunState) -> PhaseResult:
         options, inputs = self.options, self.inputs
-        chosen = list(options.suites) if self.preflight.healthy else []
+        chosen = suites_to_run(options, self.versions.contracts.reviewed) if self.preflight.healthy else []
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         self.scenario_count = scenario_entries(self.endpoints)
@@ -330,6 +330,16 @@ class _LocalRun:
         timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
                     else UpstreamTimeouts.from_env(self.definition.proxy_env))
         return run_faults(self.stack, self.endpoints, options.fault_delay_s, state.out, timeouts=timeouts)
+
+
+def suites_to_run(options: LocalOptions, reviewed: bool) -> list[Suite]:
+    """``--suites`` when given; else the default ones, and MLflow itself (mlflow-direct) with ``--full``
+    or when the server's contracts were generated on demand (``reviewed`` False)."""
+    if options.suites is not None:
+        return list(options.suites)
+    direct = options.full or not reviewed
+    return [suite for suite in SCHEMATHESIS_SUITES
+            if suite in DEFAULT_LOCAL_SUITES or (direct and suite is Suite.MLFLOW_DIRECT)]
 
 
 def _tell(state: RunState, result: PhaseResult, label: str = "") -> None:

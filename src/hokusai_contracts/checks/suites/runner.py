@@ -32,6 +32,16 @@ from hokusai_contracts.stack.processes import StackEndpoints
 __all__ = ["DEFAULT_MAX_EXAMPLES", "SuiteOptions", "run_local_suites", "run_pytest_suites", "suite_checks"]
 
 
+#: How a suite's pytest runs. ``--assert=plain``: pytest would otherwise rewrite the asserts of every
+#: module of its plugins' packages (all of Schemathesis and Hypothesis, 375 modules) on each start, and
+#: with PYTHONDONTWRITEBYTECODE set it cannot cache them: 2.5-3 s of a suite's start on 2 cores. The
+#: suites assert nothing (findings are recorded, not raised). Plugins are named, not autoloaded
+#: (PYTEST_DISABLE_PLUGIN_AUTOLOAD below): whatever else the user's environment has installed
+#: (coverage, timeouts, our own fixture plugin) neither costs start-up time nor changes how a suite runs.
+PYTEST_ARGS = ("-q", "--no-header", "--tb=short", "--assert=plain", "-p", "schemathesis.pytest.plugin",
+               "-p", "_hypothesis_pytestplugin", "-p", "no:cacheprovider", "-o", "addopts=",
+               "-W", "ignore::DeprecationWarning")
+
 _STATUS = {Outcome.PASSED: CheckStatus.PASSED, Outcome.FAILED: CheckStatus.FAILED,
            Outcome.SKIPPED: CheckStatus.SKIPPED, Outcome.ERROR: CheckStatus.ERROR}
 
@@ -69,10 +79,10 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
             return suite, -1, 0.0
         with (workdir / f"{suite}.pytest.log").open("wb") as log:
             child = subprocess.Popen(
-                [sys.executable, "-m", "pytest", str(here / MODULES[suite]), "-q", "--no-header",
-                 "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning",
+                [sys.executable, "-m", "pytest", str(here / MODULES[suite]), *PYTEST_ARGS,
                  "--rootdir", str(here), "-c", str(here / "pytest.ini")],
-                env={**os.environ, CONTEXT_ENV: str(context_file), "HYPOTHESIS_STORAGE_DIRECTORY": storage},
+                env={**os.environ, CONTEXT_ENV: str(context_file), "HYPOTHESIS_STORAGE_DIRECTORY": storage,
+                     "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
                 stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )

@@ -11,7 +11,7 @@ from hokusai_contracts.checks.suites.context import SuiteContext
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 
-__all__ = ["CHECKS", "MODULES", "TARGETS", "load_schema", "schema_config"]
+__all__ = ["CHECKS", "EXCLUDED_PATH_REGEX", "MODULES", "TARGETS", "load_schema", "schema_config"]
 
 #: Each suite's pytest module (beside this file).
 MODULES: dict[Suite, str] = {
@@ -49,6 +49,10 @@ FIXED_PARAMETERS = {
     "body.page_token": "",
     "body.source": "s3://contract-tests/model",
 }
+#: Operations no suite calls: deletes are the scenario's (it deletes what it made, and the journals
+#: judge those calls); a generated id may name what another suite is using at that moment ("0", the
+#: default experiment, or a stateful run's model).
+EXCLUDED_PATH_REGEX = r"/delete$"
 _OFF = ("positive_data_acceptance", "use_after_free", "ensure_resource_availability", "missing_required_header",
         "object_level_authorization", "unsupported_method", "allow_header_conformance")
 
@@ -87,10 +91,7 @@ def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
                            live_safe_only=context.live_safe_only)
     schema: Any = schemathesis.openapi.from_path(context.contracts_dir / context.contract(contract_file),
                                                  config=Config.from_dict(config))
-    # Deletes are the scenario's (it deletes what it made, and the journals judge those calls):
-    # a generated id may name what another suite is using at that moment ("0", the default
-    # experiment, or a stateful run's model).
-    schema = schema.exclude(path_regex=r"/delete$")
+    schema = schema.exclude(path_regex=EXCLUDED_PATH_REGEX)
     if context.live_safe_only:
         # Only operations their contract marks safe to call against production.
         schema = schema.include(func=lambda ctx: bool(ctx.operation.definition.raw.get("x-live-safe")))
