@@ -51,12 +51,13 @@ __all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_plain_schemathe
 PLAIN_SUITES = (Suite.AUTH_SERVICE, Suite.MLFLOW_DIRECT, Suite.PROXY)
 _TOKEN_ENV = "HOKUSAI_BENCH_TOKEN"
 _HEALTH_TIMEOUT_S = 120.0
-#: The scenario's own registration steps, straight to MLflow (no proxy health route to ask).
+#: The scenario's own registration steps, straight to MLflow (no proxy health route to ask), as a plain
+#: registration runs them: MLflow infers the model's pip requirements (the scenario names them).
 _FLOOR_REGISTRATION = (
     "import os, sys\n"
     f"from {scenario.__name__} import run_registration\n"
     "result = run_registration(sys.argv[1], os.environ['MLFLOW_TRACKING_TOKEN'], register_as=sys.argv[2],"
-    " health_url=None, out=lambda line: None)\n"
+    " health_url=None, out=lambda line: None, infer_requirements=True)\n"
     "sys.exit(0 if result.ok else 1)\n"
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hokusai_contracts._errors import ContractError
+from hokusai_contracts.contracts._checked import passed_before, remember_passed
 from hokusai_contracts.contracts._source import SPEC_HINT, check_document, join_pointer, parse_with_lines, split_pointer
 from hokusai_contracts.domain.findings import ContractRef
 
@@ -142,7 +143,9 @@ class Contract:
             raise ContractError(display, f"OpenAPI version {version!r} is not supported",
                                 line=lines.get("/openapi"),
                                 hint="Use an OpenAPI 3.0.x or 3.1.x document.")
-        check_document(document, display, lines)
+        if not passed_before(text):
+            check_document(document, display, lines)
+            remember_passed(text)
         return cls(path, display, document, lines)
 
     # -- lines and pointers -----------------------------------------------------------------
