@@ -36,6 +36,7 @@ def test_a_suite_not_measured_alone_has_no_ratio() -> None:
 def test_the_plain_run_does_the_suites_work() -> None:
     config = plain_equivalent(schema_config(5, "http://127.0.0.1:1"))
     assert config["continue-on-failure"] is True  # the suites send every case, failing or not
+    assert config["workers"] == 1 and plain_equivalent(schema_config(5, "http://x"), workers=2)["workers"] == 2
     assert config["phases"]["stateful"] == {"enabled": False}
     assert config["operations"] == [{"include-path-regex": EXCLUDED_PATH_REGEX, "enabled": False}]
     from schemathesis import Config

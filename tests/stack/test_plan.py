@@ -75,6 +75,15 @@ def test_mlflow_faults_reach_the_journal_or_the_proxys_url(fault: str, journal_f
     assert plan.parts[Part.PROXY].env["MLFLOW_SERVER_URL"] == mlflow_url
 
 
+def test_a_stack_borrowing_an_mlflow_starts_none_and_fronts_the_borrowed_one() -> None:
+    """The faults' own stack (run.faults): its journal in front of MLflow forwards to the run's MLflow."""
+    plan = build_plan(StackDefinition(mlflow_url="http://127.0.0.1:5999"), _site())
+    assert Part.MLFLOW not in plan.parts
+    journal = plan.parts[Part.MLFLOW_JOURNAL].argv
+    assert journal[journal.index("--upstream") + 1] == "http://127.0.0.1:5999"
+    assert plan.parts[Part.PROXY].env["MLFLOW_SERVER_URL"] == f"http://127.0.0.1:{DEFAULT_PORTS[Part.MLFLOW_JOURNAL]}"
+
+
 def test_no_secret_is_in_any_argv() -> None:
     definition = StackDefinition()
     plan = build_plan(definition, _site(), proxy_cmd="my-proxy --port {port} --auth {auth_url}")

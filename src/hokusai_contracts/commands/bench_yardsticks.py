@@ -36,7 +36,7 @@ import httpx
 
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.checks import scenario
-from hokusai_contracts.checks.suites.runner import SuiteOptions, run_local_suites
+from hokusai_contracts.checks.suites.runner import SHARDS, SuiteOptions, run_local_suites
 from hokusai_contracts.checks.suites.schemas import EXCLUDED_PATH_REGEX, TARGETS, schema_config
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
@@ -155,14 +155,15 @@ def _plain_config(suite: Suite, endpoints: StackEndpoints, max_examples: int) ->
         # The proxy suite: positive cases with the seeded key (its differential reads are the suite's own cost).
         config = schema_config(max_examples, endpoints.proxy_url, positive_only=True)
         config["headers"] = {"Authorization": f"Bearer {placeholder}"}
-    return plain_equivalent(config)
+    return plain_equivalent(config, workers=SHARDS.get(suite, 1))
 
 
-def plain_equivalent(config: dict[str, Any]) -> dict[str, Any]:
+def plain_equivalent(config: dict[str, Any], workers: int = 1) -> dict[str, Any]:
     """A suite's configuration as ``schemathesis run`` must have it to do the suite's work: every case
-    sent (``continue-on-failure``), no stateful phase, the operations the suites leave out left out."""
+    sent (``continue-on-failure``), no stateful phase, the operations the suites leave out left out,
+    as many workers as the suite has shards (processes)."""
     phases = {**config["phases"], "stateful": {"enabled": False}}
-    return {**config, "phases": phases, "continue-on-failure": True,
+    return {**config, "phases": phases, "continue-on-failure": True, "workers": workers,
             "operations": [{"include-path-regex": EXCLUDED_PATH_REGEX, "enabled": False}]}
 
 

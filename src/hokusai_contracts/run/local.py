@@ -29,17 +29,18 @@ from hokusai_contracts.checks.hop_journals import (
 from hokusai_contracts.checks.probes.artifacts import run_large_artifact
 from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
-from hokusai_contracts.checks.probes.faults import run_faults
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
 from hokusai_contracts.checks.replay import load_replay, run_replay
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
+from hokusai_contracts.checks.suites.server import warm_suite_server
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
+from hokusai_contracts.run.faults import FaultsPlace
 from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import CONSUMERS, Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
@@ -120,8 +121,10 @@ class _LocalRun:
         report = Report(tool_version=__version__, mode="local", targets=Targets(proxy=options.proxy_cmd or "reference"))
         fold = Fold(report, inputs.deviations, coverage_of=(inputs.auth, inputs.proxy))
         # `import mlflow, sklearn` costs seconds; doing it while the MLflow server boots takes it off
-        # the critical path.
-        self.warm = threading.Thread(target=warm_imports, name="warm-imports", daemon=True)
+        # the critical path. So does starting the suites' fork server (its imports) after it, while
+        # MLflow still boots on one core.
+        suites = bool(suites_to_run(options, self.versions.contracts.reviewed))
+        self.warm = threading.Thread(target=_warm, args=(suites,), name="warm-imports", daemon=True)
         self.warm.start()
         with self._stack() as stack:
             endpoints = stack.endpoints
@@ -131,6 +134,12 @@ class _LocalRun:
                               mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
             fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                                  targets=self.versions.targets(targets), warnings=self.versions.warnings()))
+            timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
+                        else UpstreamTimeouts.from_env(self.definition.proxy_env))
+            self.faults_place = FaultsPlace(stack, endpoints, self.definition, options.proxy_cmd,
+                                            options.fault_delay_s, timeouts, options.report_dir / "logs" / "faults")
+            if options.faults:
+                self.faults_place.prepare()  # their own stack starts while the scenario runs
             self.out("Local stack is up:")
             self.out(describe(endpoints))
             # The scenario and the suites talk through a journal in front of the proxy, so that what
@@ -140,7 +149,10 @@ class _LocalRun:
             with front_journal(endpoints.proxy_root, self.client_journal) as front:
                 mount = endpoints.proxy_url.removeprefix(endpoints.proxy_root)
                 self.client = dataclasses.replace(endpoints, proxy_root=front, proxy_url=front + mount)
-                run_phases(self.phases(), fold, self.out)
+                try:
+                    run_phases(self.phases(), fold, self.out)
+                finally:
+                    self.faults_place.close()
             self.write_traffic()
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items() if k == "stop"}))
         report = fold.finish()
@@ -294,6 +306,8 @@ class _LocalRun:
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         self.scenario_count = scenario_entries(self.endpoints)
+        if options.faults and self.preflight.healthy and not self.key_refused:
+            self.faults_place.start_beside()
         assert self.stack.root is not None
         result = run_local_suites(self.client, self.stack.root / "suites",
                                   SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES,
@@ -326,10 +340,7 @@ class _LocalRun:
 
     def faults(self, state: RunState) -> PhaseResult:
         state.out("\n— Faults —")
-        options = self.options
-        timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
-                    else UpstreamTimeouts.from_env(self.definition.proxy_env))
-        return run_faults(self.stack, self.endpoints, options.fault_delay_s, state.out, timeouts=timeouts)
+        return self.faults_place.result(state.out)
 
 
 def suites_to_run(options: LocalOptions, reviewed: bool) -> list[Suite]:
@@ -340,6 +351,12 @@ def suites_to_run(options: LocalOptions, reviewed: bool) -> list[Suite]:
     direct = options.full or not reviewed
     return [suite for suite in SCHEMATHESIS_SUITES
             if suite in DEFAULT_LOCAL_SUITES or (direct and suite is Suite.MLFLOW_DIRECT)]
+
+
+def _warm(suites: bool) -> None:
+    warm_imports()
+    if suites:
+        warm_suite_server()
 
 
 def _tell(state: RunState, result: PhaseResult, label: str = "") -> None:

@@ -120,6 +120,9 @@ class StackDefinition:
     #: as the official image of that version.
     mlflow_version: str | None = None
     with_journals: bool = True
+    #: Another stack's MLflow to use instead of starting one (the faults' own stack, ``run.faults``):
+    #: the journal in front of MLflow forwards there, and killing MLflow stops only that journal.
+    mlflow_url: str | None = None
     mlflow_fault: str = "none"
     # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.
     fault_delay_s: float = 6.0

@@ -122,13 +122,15 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     parts: dict[Part, PartPlan] = {}
 
     backend, artifacts = site.mlflow_stores
-    parts[Part.MLFLOW] = PartPlan(
-        Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port[Part.MLFLOW]),
-                      "--workers", "1"),
-        {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
-         "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
-         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env},
-        port[Part.MLFLOW], HEALTH[Part.MLFLOW])
+    if d.mlflow_url is None:
+        parts[Part.MLFLOW] = PartPlan(
+            Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port[Part.MLFLOW]),
+                          "--workers", "1"),
+            {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
+             "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
+             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env},
+            port[Part.MLFLOW], HEALTH[Part.MLFLOW])
+    upstreams = {Part.AUTH: url(Part.AUTH), Part.MLFLOW: d.mlflow_url or url(Part.MLFLOW)}
     parts[Part.AUTH] = PartPlan(
         Part.AUTH, (site.python, "-m", "hokusai_mocks.fake_auth", "--host", site.bind_host,
                     "--port", str(port[Part.AUTH]), "--seed", site.seed_file,
@@ -136,7 +138,7 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
         {"FAKE_AUTH_ADMIN_TOKEN": site.secret("HOKUSAI_ADMIN_TOKEN", d.admin_token), **site.auth_env(d)},
         port[Part.AUTH], HEALTH[Part.AUTH])
 
-    auth_target, mlflow_target = url(Part.AUTH), url(Part.MLFLOW)
+    auth_target, mlflow_target = upstreams[Part.AUTH], upstreams[Part.MLFLOW]
     if journals:
         for journal, (upstream, hop) in JOURNALS.items():
             fault = "none"
@@ -144,7 +146,7 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
                 fault = site.value("HOKUSAI_MLFLOW_JOURNAL_FAULT",
                                    d.mlflow_fault if d.mlflow_fault in JOURNAL_FAULTS else "none")
             parts[journal] = PartPlan(
-                journal, (site.python, "-m", "hokusai_contracts.journal.recording", "--upstream", url(upstream),
+                journal, (site.python, "-m", "hokusai_contracts.journal.recording", "--upstream", upstreams[upstream],
                           "--hop", hop.value, "--out", site.journal_file(journal), "--host", site.bind_host,
                           "--port", str(port[journal]), "--fault", fault, "--fault-delay", delay),
                 {}, port[journal], HEALTH[journal])

@@ -34,7 +34,7 @@ from hokusai_contracts.stack.mlflow_env import mlflow_environment
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_proxy_cmd
 
 __all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "describe", "free_port", "running_stack",
-           "sigterm_as_interrupt", "terminate_group"]
+           "sigterm_as_interrupt", "terminate_group", "terminate_groups"]
 
 _WATCHDOG = Path(__file__).with_name("watchdog.py")
 
@@ -83,7 +83,8 @@ class ProcessStack:
     def start(self) -> StackEndpoints:
         # Bad input is refused before anything exists that would have to be undone.
         check_proxy_cmd(self.proxy_cmd)
-        mlflow = mlflow_environment(self.definition.mlflow_version).mlflow
+        borrowed = self.definition.mlflow_url is not None
+        mlflow = "" if borrowed else mlflow_environment(self.definition.mlflow_version).mlflow
         started = time.perf_counter()
         self.root = Path(tempfile.mkdtemp(prefix="hokusai-stack-"))  # mode 0700
         try:
@@ -107,8 +108,11 @@ class ProcessStack:
         self.plan = build_plan(d, site, self.proxy_cmd)
         start_in_order(self.plan, self, d.start_timeout_s, self.timings)
         self.timings["start"] = time.perf_counter() - started
+        urls = {part: running.url for part, running in self.parts.items()}
+        if d.mlflow_url is not None:
+            urls[Part.MLFLOW] = d.mlflow_url
         self.endpoints = assemble_endpoints(
-            d, {part: running.url for part, running in self.parts.items()}, Path(site.state_file),
+            d, urls, Path(site.state_file),
             {journal: Path(site.journal_file(journal)) for journal in JOURNALS})
         return self.endpoints
 
@@ -191,9 +195,15 @@ class ProcessStack:
     def stop(self, keep_logs_in: Path | None = None) -> None:
         started = time.perf_counter()
         try:
-            for running in reversed(list(self.parts.values())):
-                terminate_group(running.process, self.definition.stop_timeout_s)
-                self._tell_watchdog(f"-{running.process.pid}")
+            running = list(self.parts.values())
+            for part in running:
+                if part.part is Part.MLFLOW:
+                    # Its stores are this stack's temporary files, removed below: a graceful stop (1.4 s
+                    # of uvicorn shutting down) would keep nothing.
+                    _killpg(part.process.pid, signal.SIGKILL)
+            terminate_groups([part.process for part in running], self.definition.stop_timeout_s)
+            for part in running:
+                self._tell_watchdog(f"-{part.process.pid}")
             if keep_logs_in is not None and self.root is not None and self.root.exists():
                 self._keep_logs(keep_logs_in)
         finally:
@@ -230,17 +240,24 @@ class ProcessStack:
 
 def terminate_group(process: subprocess.Popen[bytes], timeout: float) -> None:
     """End a part's process group: SIGTERM, then SIGKILL after ``timeout`` (also what an exited leader left)."""
-    if process.poll() is not None:
-        _killpg(process.pid, signal.SIGKILL)  # children of an exited leader may linger
-        return
-    _killpg(process.pid, signal.SIGCONT)  # a paused group cannot act on SIGTERM
-    _killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        pass
-    _killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    terminate_groups([process], timeout)
+
+
+def terminate_groups(processes: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """End several process groups at once: each gets SIGTERM now, SIGKILL once ``timeout`` has passed
+    for all of them (a stack's stop takes its slowest part's time, not the sum of all)."""
+    for process in processes:
+        if process.poll() is None:
+            _killpg(process.pid, signal.SIGCONT)  # a paused group cannot act on SIGTERM
+            _killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        _killpg(process.pid, signal.SIGKILL)  # what is left, and children of an exited leader
+        process.wait()
 
 
 def _killpg(pid: int, sig: int) -> None:

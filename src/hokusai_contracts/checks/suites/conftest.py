@@ -86,5 +86,15 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
         finished_at=time.time()))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A shard's tests: its share of the operations (``schemas.load_schema`` generated no others) and, in
+    the first shard only, the tests of no operation (the explicit encoded-path and repeated-query ones)."""
+    context = load_context()
+    if context.shards > 1 and context.shard > 0:
+        others = [item for item in items if "[" not in item.name]
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item not in others]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "suite(name): the report suite a test belongs to (a Suite)")

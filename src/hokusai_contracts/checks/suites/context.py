@@ -46,6 +46,10 @@ class SuiteContext(BaseModel):
     #: server version's pair for ``mlflow.yaml`` and ``mlflow-proxy.yaml`` (MLFLOW_VERSION).
     contract_files: dict[str, str] = Field(default_factory=dict)
 
+    #: This process runs every ``shards``-th test of its suite, from the ``shard``-th (the runner's SHARDS).
+    shard: int = 0
+    shards: int = 1
+
     def contract(self, name: str) -> str:
         return self.contract_files.get(name, name)
 

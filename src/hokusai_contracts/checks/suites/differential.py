@@ -22,6 +22,11 @@ __all__ = ["PROXY_OWN_STATUSES", "compare_with_upstream", "json_shape"]
 
 #: Statuses the proxy answers on its own (auth, rate limit, upstream trouble): nothing to compare.
 PROXY_OWN_STATUSES = frozenset({401, 403, 429, 502, 503, 504})
+#: Comparisons per operation and status the proxy answered: a proxy that passes MLflow's answer
+#: through for a status does so for every request of the operation that gets it, and each further
+#: comparison asks MLflow the question the mlflow-direct suite asks (issue 17: "not fuzzing MLflow
+#: twice"). A status not seen before on the operation is always compared.
+COMPARISONS_PER_STATUS = 3
 
 
 def json_shape(content: bytes) -> dict[str, str] | str:
@@ -37,6 +42,9 @@ def json_shape(content: bytes) -> dict[str, str] | str:
 def compare_with_upstream(recorder: Recorder, case: Case[Any], proxied: Response, mlflow_url: str) -> None:
     if proxied.status_code in PROXY_OWN_STATUSES:
         return
+    if recorder.compared[proxied.status_code] >= COMPARISONS_PER_STATUS:
+        return
+    recorder.compared[proxied.status_code] += 1
     try:
         direct = case.call(base_url=mlflow_url, timeout=recorder.context.request_timeout_s,
                            session=recorder.session)

@@ -12,6 +12,7 @@ the probe's exchange, not on the case that had valid credentials.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,8 @@ class Recorder:
     #: (``auth_enforced_operations``), but ``validate_response`` has no such memory and would send
     #: two probes after every accepted case (a third of a proxy suite's requests).
     auth_enforced: set[str] = field(default_factory=set)
+    #: How many answers of each status the differential compared with MLflow's (``differential``).
+    compared: Counter[int] = field(default_factory=Counter)
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -9,17 +9,17 @@ run's fold applies them to every finding before a check's status is decided.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from hokusai_contracts.checks.suites.context import CONTEXT_ENV, DEFAULT_MAX_EXAMPLES, SuiteContext
 from hokusai_contracts.checks.suites.results import Outcome, SuiteTestResult, read_results
 from hokusai_contracts.checks.suites.schemas import MODULES
+from hokusai_contracts.checks.suites.server import forked_pytest
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.domain.redact import redact
@@ -42,6 +42,10 @@ PYTEST_ARGS = ("-q", "--no-header", "--tb=short", "--assert=plain", "-p", "schem
                "-p", "_hypothesis_pytestplugin", "-p", "no:cacheprovider", "-o", "addopts=",
                "-W", "ignore::DeprecationWarning")
 
+#: Suites run as this many pytest processes, every n-th test each: the proxy suite is a run's long
+#: pole (19 s, the other suites done in 11), and it waits on its hops more than it computes.
+SHARDS: dict[Suite, int] = {Suite.PROXY: 2, Suite.MLFLOW_DIRECT: 2}
+
 _STATUS = {Outcome.PASSED: CheckStatus.PASSED, Outcome.FAILED: CheckStatus.FAILED,
            Outcome.SKIPPED: CheckStatus.SKIPPED, Outcome.ERROR: CheckStatus.ERROR}
 
@@ -56,47 +60,47 @@ class SuiteOptions:
     contract_files: dict[str, str] = field(default_factory=dict)
 
 
-def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str], None] = print
-                      ) -> tuple[list[SuiteTestResult], dict[str, float]]:
-    """Run each suite in its own pytest process, as many at once as there are cores.
+def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str], None] = print,
+                      shards: Mapping[Suite, int] | None = None) -> tuple[list[SuiteTestResult], dict[str, float]]:
+    """Run each suite (or each of its ``shards``: local runs split by ``SHARDS``; a live run's requests
+    are the gate's to pace, one process a suite) in its own pytest process, a few at once.
 
     Separate processes keep Schemathesis' and Hypothesis' global state apart and use both cores
-    of a small machine: MLflow, the proxy and the fuzzers are all CPU-bound.
+    of a small machine; they are forked from the suite server (``server``), which has their imports.
     """
     here = Path(__file__).parent
-    suites = [suite for suite in context.suites if (here / MODULES[suite]).exists()]
-    children: list[subprocess.Popen[bytes]] = []
+    split = shards or {}
+    units = [_Unit(suite, shard, split.get(suite, 1)) for suite in context.suites if (here / MODULES[suite]).exists()
+             for shard in range(split.get(suite, 1))]
+    # The sharded (longest) first, so that the short ones fill in beside them.
+    units.sort(key=lambda unit: unit.of, reverse=True)
+    children: list[BaseProcess] = []
     stopping = False
     storage = _hypothesis_storage(workdir)
 
-    def run_one(suite: Suite) -> tuple[Suite, int, float]:
-        own = context.model_copy(update={"results_file": workdir / f"{suite}.results.jsonl", "suites": [suite]})
-        context_file = workdir / f"{suite}.context.json"
+    def run_one(unit: _Unit) -> tuple[_Unit, int, float, float]:
+        own = context.model_copy(update={"results_file": workdir / f"{unit}.results.jsonl", "suites": [unit.suite],
+                                         "shard": unit.shard, "shards": unit.of})
+        context_file = workdir / f"{unit}.context.json"
         context_file.touch(mode=0o600)
         context_file.write_text(own.model_dump_json(), "utf-8")
         started = time.perf_counter()
         if stopping:
-            return suite, -1, 0.0
-        with (workdir / f"{suite}.pytest.log").open("wb") as log:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "pytest", str(here / MODULES[suite]), *PYTEST_ARGS,
-                 "--rootdir", str(here), "-c", str(here / "pytest.ini")],
-                env={**os.environ, CONTEXT_ENV: str(context_file), "HYPOTHESIS_STORAGE_DIRECTORY": storage,
-                     "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-                stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-            children.append(child)
-            code = child.wait()
-        return suite, code, time.perf_counter() - started
+            return unit, -1, started, started
+        child = forked_pytest(
+            [str(here / MODULES[unit.suite]), *PYTEST_ARGS, "--rootdir", str(here), "-c", str(here / "pytest.ini")],
+            {**os.environ, CONTEXT_ENV: str(context_file), "HYPOTHESIS_STORAGE_DIRECTORY": storage,
+             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            workdir / f"{unit}.pytest.log", name=f"suite-{unit}")
+        children.append(child)
+        child.join()
+        return unit, child.exitcode if child.exitcode is not None else -1, started, time.perf_counter()
 
-    results: list[SuiteTestResult] = []
-    walls: dict[str, float] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(len(suites), os.cpu_count() or 1)))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(units), (os.cpu_count() or 1) + 1)))
     try:
-        futures = [pool.submit(run_one, suite) for suite in suites]
+        futures = [pool.submit(run_one, unit) for unit in units]
         while wait(futures, timeout=1.0).not_done:
-            report_progress(_tally(workdir, suites))
+            report_progress(_tally(workdir, units))
         finished = [future.result() for future in futures]
     except BaseException:
         # Ctrl-C or SIGTERM (turned into KeyboardInterrupt by the run): a child pytest never gets
@@ -107,15 +111,38 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    for suite, code, seconds in finished:
-        suite_results = read_results(workdir / f"{suite}.results.jsonl")
+    return _gathered(finished, context, workdir, out)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One pytest process: a suite's shard ``shard`` of ``of`` (every ``of``-th test from ``shard``)."""
+
+    suite: Suite
+    shard: int = 0
+    of: int = 1
+
+    def __str__(self) -> str:
+        return str(self.suite) if self.of == 1 else f"{self.suite}.{self.shard}"
+
+
+def _gathered(finished: list[tuple[_Unit, int, float, float]], context: SuiteContext, workdir: Path,
+              out: Callable[[str], None]) -> tuple[list[SuiteTestResult], dict[str, float]]:
+    """Each suite's results, its shards' together; its wall time from its first start to its last end."""
+    results: list[SuiteTestResult] = []
+    walls: dict[str, float] = {}
+    for suite in dict.fromkeys(unit.suite for unit, *_ in finished):
+        shards = [(unit, code, started, ended) for unit, code, started, ended in finished if unit.suite is suite]
+        seconds = max(ended for *_, ended in shards) - min(started for _, _, started, _ in shards)
+        suite_results = [r for unit, *_ in shards for r in read_results(workdir / f"{unit}.results.jsonl")]
+        broken = [(unit, code) for unit, code, *_ in shards if code not in (0, 1)]
         # The suite's verdict (failed checks, unknown findings) is the fold's to print, once it has
         # applied the known deviations; pytest's exit code only when it says pytest itself broke.
-        out(f"  {suite}: {len(suite_results)} tests in {seconds:.1f} s" + ("" if code in (0, 1) else
-                                                                         f" (pytest exit {code})"))
+        out(f"  {suite}: {len(suite_results)} tests in {seconds:.1f} s" +
+            "".join(f" (pytest exit {code})" for _, code in broken))
         walls[f"{PhaseName.SUITES}.{suite}"] = round(seconds, 3)
-        if code not in (0, 1) or not suite_results:
-            tail = (workdir / f"{suite}.pytest.log").read_text("utf-8", errors="replace")[-1500:]
+        for unit, code in broken or ([(shards[0][0], shards[0][1])] if not suite_results else []):
+            tail = (workdir / f"{unit}.pytest.log").read_text("utf-8", errors="replace")[-1500:]
             suite_results.append(SuiteTestResult(
                 suite=suite, name=f"run {MODULES[suite]}", nodeid=MODULES[suite], outcome=Outcome.ERROR,
                 seconds=seconds, message=redact(f"pytest exited with {code}: {tail}",
@@ -161,13 +188,14 @@ def suite_checks(results: list[SuiteTestResult], drop: Callable[[Finding], bool]
     return PhaseResult(checks=checks, coverage=coverage, announce_suites=True)
 
 
-def _tally(workdir: Path, suites: list[Suite]) -> str:
+def _tally(workdir: Path, units: list[_Unit]) -> str:
     """``proxy 14 tests, 2 failing; stateful 3 tests`` from the results files as they grow."""
     parts = []
-    for suite in suites:
-        path = workdir / f"{suite}.results.jsonl"
+    for suite in dict.fromkeys(unit.suite for unit in units):
         done = failing = 0
-        if path.exists():
+        for path in (workdir / f"{unit}.results.jsonl" for unit in units if unit.suite is suite):
+            if not path.exists():
+                continue
             for line in path.read_text("utf-8", errors="replace").splitlines():
                 try:
                     result = SuiteTestResult.model_validate_json(line)
@@ -191,7 +219,7 @@ def run_local_suites(endpoints: StackEndpoints, workdir: Path, options: SuiteOpt
     )
     out("\n— Contract suites —")
     started = time.perf_counter()
-    results, walls = run_pytest_suites(context, workdir, out) if context.suites else ([], {})
+    results, walls = run_pytest_suites(context, workdir, out, SHARDS) if context.suites else ([], {})
     phase = suite_checks(results)
     phase.timings.update(walls)
     phase.timings[PhaseName.SUITES] = round(time.perf_counter() - started, 3)

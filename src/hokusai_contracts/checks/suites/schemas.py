@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import schemathesis
@@ -57,6 +58,9 @@ _OFF = ("positive_data_acceptance", "use_after_free", "ensure_resource_availabil
         "object_level_authorization", "unsupported_method", "allow_header_conformance")
 
 
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
+
+
 def schema_config(max_examples: int, base_url: str, *, bearer: dict[str, str] | None = None,
                   positive_only: bool = False, live_safe_only: bool = False) -> dict[str, Any]:
     """The Schemathesis configuration of a suite (``schemathesis.toml``'s shape): one source for the
@@ -81,17 +85,24 @@ def schema_config(max_examples: int, base_url: str, *, bearer: dict[str, str] | 
 
 
 def load_schema(context: SuiteContext, contract_file: str, base_url: str, *,
-                bearer: dict[str, str] | None = None, positive_only: bool = False) -> Any:
+                bearer: dict[str, str] | None = None, positive_only: bool = False, sharded: bool = True) -> Any:
     """A Schemathesis schema for ``contract_file``, aimed at ``base_url``.
 
     ``bearer`` maps security scheme names to the token Schemathesis should send for them.
     ``positive_only`` generates only requests the contract allows (see the proxy suite for why).
+    ``sharded``: only this process's share of the operations (``SuiteContext.shard``), if the suite is split.
     """
     config = schema_config(context.max_examples, base_url, bearer=bearer, positive_only=positive_only,
                            live_safe_only=context.live_safe_only)
     schema: Any = schemathesis.openapi.from_path(context.contracts_dir / context.contract(contract_file),
                                                  config=Config.from_dict(config))
     schema = schema.exclude(path_regex=EXCLUDED_PATH_REGEX)
+    if sharded and context.shards > 1:
+        # Only this shard's operations are generated at all: every n-th of them in the contract's order.
+        labels = [f"{method.upper()} {path}" for path, item in schema.raw_schema.get("paths", {}).items()
+                  for method in item if method in _METHODS and not re.search(EXCLUDED_PATH_REGEX, path)]
+        mine = set(labels[context.shard::context.shards])
+        schema = schema.include(func=lambda ctx: f"{ctx.operation.method.upper()} {ctx.operation.path}" in mine)
     if context.live_safe_only:
         # Only operations their contract marks safe to call against production.
         schema = schema.include(func=lambda ctx: bool(ctx.operation.definition.raw.get("x-live-safe")))
