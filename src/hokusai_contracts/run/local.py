@@ -354,6 +354,7 @@ def suites_to_run(options: LocalOptions, reviewed: bool) -> list[Suite]:
 
 
 def _warm(suites: bool) -> None:
+    """Ahead of need, in a thread: what fails here is told by the step that needs it, not as a traceback."""
     warm_imports()
     if suites:
         warm_suite_server()

@@ -51,3 +51,19 @@ def test_the_proxys_own_answers_are_never_compared() -> None:
     for status in (401, 403, 429, 502, 503, 504):
         compare_with_upstream(recorder, case, _Answer(status), "http://mlflow")
     assert case.calls == []
+
+
+def test_a_difference_that_does_not_repeat_is_a_race_not_a_finding() -> None:
+    """Another client created an experiment between the two reads: asked again, both answers agree."""
+    recorder = _Recorder()
+    answers = {"http://mlflow": [_Answer(200, b'{"experiments": [], "next_page_token": "x"}')] * 2,
+               "http://proxy": [_Answer(200, b'{"experiments": [], "next_page_token": "x"}')]}
+
+    class Racing(_Case):
+        def call(self, base_url: str, **kwargs: Any) -> _Answer:
+            self.calls.append(base_url)
+            return answers[base_url].pop(0)
+
+    case = Racing()
+    compare_with_upstream(recorder, case, _Answer(200, b'{"experiments": []}'), "http://mlflow", "http://proxy", {})
+    assert case.calls == ["http://mlflow", "http://proxy", "http://mlflow"] and recorder.findings == []

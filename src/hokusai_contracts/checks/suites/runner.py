@@ -13,13 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from hokusai_contracts.checks.suites.context import CONTEXT_ENV, DEFAULT_MAX_EXAMPLES, SuiteContext
 from hokusai_contracts.checks.suites.results import Outcome, SuiteTestResult, read_results
 from hokusai_contracts.checks.suites.schemas import MODULES
-from hokusai_contracts.checks.suites.server import forked_pytest
+from hokusai_contracts.checks.suites.server import SuiteProcess, forked_pytest
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.names import SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.domain.redact import redact
@@ -74,7 +73,7 @@ def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str],
              for shard in range(split.get(suite, 1))]
     # The sharded (longest) first, so that the short ones fill in beside them.
     units.sort(key=lambda unit: unit.of, reverse=True)
-    children: list[BaseProcess] = []
+    children: list[SuiteProcess] = []
     stopping = False
     storage = _hypothesis_storage(workdir)
 

@@ -31,10 +31,11 @@ pytestmark = pytest.mark.suite(Suite.PROXY)
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
 def test_proxy(case: Case[Any], recorder: Recorder) -> None:
-    response = recorder.call(case, context.proxy_url, headers={"Authorization": f"Bearer {context.api_key}"})
+    headers = {"Authorization": f"Bearer {context.api_key}"}
+    response = recorder.call(case, context.proxy_url, headers=headers)
     raw = case.operation.definition.raw
     if response is not None and context.mlflow_url and raw.get("x-live-safe") and not raw.get("x-proxy-only"):
-        compare_with_upstream(recorder, case, response, context.mlflow_url)
+        compare_with_upstream(recorder, case, response, context.mlflow_url, context.proxy_url, headers)
 
 
 # Not in live runs: their request budget is for the contract's own operations, and a production
