@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,19 @@ print(type(child).__name__, child.exitcode)
 """
 
 
-@pytest.mark.parametrize(("tmpdir_length", "kind"), [(10, "ForkServerProcess"), (200, "_Interpreter")])
-def test_a_suite_runs_forked_or_in_its_own_interpreter(tmp_path: Path, tmpdir_length: int, kind: str) -> None:
-    # A socket path under a long TMPDIR is too long for AF_UNIX: the server cannot listen there.
-    temp = tmp_path / ("t" * tmpdir_length)
-    temp.mkdir()
+@pytest.mark.parametrize(("long_tmpdir", "kind"), [(False, "ForkServerProcess"), (True, "_Interpreter")])
+def test_a_suite_runs_forked_or_in_its_own_interpreter(tmp_path: Path, long_tmpdir: bool, kind: str) -> None:
+    # The server's socket lives under TMPDIR, and an AF_UNIX path has at most 107 bytes: under a long
+    # TMPDIR the server cannot listen (pytest's own tmp_path under xdist is already too long).
+    short = Path(tempfile.mkdtemp(dir="/tmp", prefix="st-"))
+    temp = short / ("t" * 120) if long_tmpdir else short
+    temp.mkdir(exist_ok=True)
     log = tmp_path / "pytest.log"
-    done = subprocess.run([sys.executable, "-c", _RUN, str(log)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TMPDIR": str(temp)})
+    try:
+        done = subprocess.run([sys.executable, "-c", _RUN, str(log)], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "TMPDIR": str(temp)})
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [kind, "0"] and done.stderr == ""
     assert "pytest" in log.read_text()
