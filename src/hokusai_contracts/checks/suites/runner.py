@@ -43,7 +43,9 @@ PYTEST_ARGS = ("-q", "--no-header", "--tb=short", "--assert=plain", "-p", "schem
 
 #: Suites run as this many pytest processes, every n-th test each: the proxy suite is a run's long
 #: pole (19 s, the other suites done in 11), and it waits on its hops more than it computes.
-SHARDS: dict[Suite, int] = {Suite.PROXY: 2, Suite.MLFLOW_DIRECT: 2}
+#: Not mlflow-direct: its shards would upload and download beside each other, and MLflow meets races
+#: there (a download of a name the other shard just stored) that a run of one process never shows.
+SHARDS: dict[Suite, int] = {Suite.PROXY: 2}
 
 _STATUS = {Outcome.PASSED: CheckStatus.PASSED, Outcome.FAILED: CheckStatus.FAILED,
            Outcome.SKIPPED: CheckStatus.SKIPPED, Outcome.ERROR: CheckStatus.ERROR}
