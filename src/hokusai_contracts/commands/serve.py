@@ -13,16 +13,41 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from hokusai_contracts._errors import StackError, UsageError
+from hokusai_contracts.commands.argtypes import url
 from hokusai_contracts.domain.redact import mask
 from hokusai_contracts.stack.definition import StackDefinition
 from hokusai_contracts.stack.processes import StackEndpoints, running_stack
 
-__all__ = ["KEY_FILE", "serve", "stack_lines"]
+__all__ = ["KEY_FILE", "add_serve_parser", "serve", "stack_lines"]
 
 #: The file in the stack's directory that holds the seeded key.
 KEY_FILE = "api-key"
+
+
+def add_serve_parser(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run one part of the stack in the foreground")
+    parts = serve.add_subparsers(dest="part", required=True, metavar="PART")
+    s_mlflow = parts.add_parser("mlflow", help="the pinned MLflow server on throw-away storage")
+    s_mlflow.add_argument("--port", type=int, default=5000, help="port to listen on")
+    s_auth = parts.add_parser("auth", help="the fake auth service")
+    s_auth.add_argument("--port", type=int, default=8001, help="port to listen on")
+    s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]",
+                        help="a key to seed, valid for SERVICE; repeatable (default: none)")
+    s_auth.add_argument("--admin-token", help="the admin token it accepts (default: a new random one)")
+    s_auth.add_argument("--profile", choices=["contract", "production"], default="production",
+                        help="how it answers bad keys")
+    s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
+    s_proxy.add_argument("--port", type=int, default=8080, help="port to listen on")
+    s_proxy.add_argument("--auth-url", required=True, type=url, help="the auth service's base URL (required)")
+    s_proxy.add_argument("--mlflow-url", required=True, type=url, help="the MLflow server's base URL (required)")
+    s_proxy.add_argument("--service-id", default="platform", help="the service_id it validates keys for")
+    s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
+    s_stack.add_argument("--proxy-cmd", help="your proxy's command, as for local (default: the reference proxy)")
+    s_stack.add_argument("--profile", choices=["contract", "production"], default="production",
+                         help="how the fake auth service answers bad keys")
 
 
 def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:

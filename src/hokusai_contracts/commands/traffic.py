@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hokusai_contracts.commands.argtypes import REPORT_DIR_HELP
 from hokusai_contracts.commands.outcome import print_outcome
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.hops import Hop
@@ -13,7 +14,7 @@ from hokusai_contracts.domain.hops import Hop
 __all__ = ["add_judge_parser", "judge"]
 
 _HOPS = [hop.value for hop in Hop]
-_REPORT_DIR = "where the report files go"
+
 
 
 def _hop(text: str) -> Hop:
@@ -33,7 +34,7 @@ def add_judge_parser(commands: Any) -> None:
     parser.add_argument("--hop", type=_hop, default=None,
                        help="the hop every exchange crossed: " + ", ".join(_HOPS) + " (default: what the capture "
                             "records, else the file's name (proxy-auth.har), else inferred from host and path)")
-    parser.add_argument("--report-dir", type=Path, default=Path("reports"), help=_REPORT_DIR)
+    parser.add_argument("--report-dir", type=Path, default=Path("reports"), help=REPORT_DIR_HELP)
     parser.add_argument("--accept-secrets", action="store_true",
                        help="judge a capture holding an unredacted key or Bearer token; every output masks it")
     parser.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)

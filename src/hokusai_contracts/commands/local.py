@@ -1,0 +1,88 @@
+"""``hokusai-contracts local``: the scenario, the suites and the hop journals against the local stack."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hokusai_contracts._errors import UsageError
+from hokusai_contracts.checks.suites.context import DEFAULT_MAX_EXAMPLES
+from hokusai_contracts.commands.argtypes import REPORT_DIR_HELP, models, suites
+from hokusai_contracts.commands.outcome import print_outcome
+from hokusai_contracts.contracts import files
+
+__all__ = ["add_local_parser", "local"]
+
+
+def add_local_parser(commands: Any) -> None:
+    local = commands.add_parser("local", help="run the scenario and the suites against the local stack")
+    local.add_argument("--report-dir", type=Path, default=Path("reports"), help=REPORT_DIR_HELP)
+    local.add_argument("--stack", choices=["process", "docker"], default="process",
+                       help="run the stack's parts as processes, or as containers with docker compose")
+    local.add_argument("--proxy-cmd", help="your proxy's command; placeholders {port} {auth_url} {mlflow_url} "
+                                           "(default: HOKUSAI_PROXY_CMD)")
+    local.add_argument("--proxy-image", help="with --stack docker: your proxy's image (default: the reference "
+                                             "proxy's)")
+    local.add_argument("--auth-profile", choices=["production", "contract"], default="production",
+                       help="how the fake auth service answers bad keys (default: production, as the real one)")
+    local.add_argument("--models", type=models, default=None,
+                       help="comma-separated model kinds for the scenario: logistic,random_forest,pipeline "
+                            "(default: logistic)")
+    local.add_argument("--suites", type=suites, default=None,
+                       help="comma-separated Schemathesis suites (auth-service,mlflow-direct,proxy,stateful); "
+                            "'none' runs only the scenario and the hop journals (default: auth-service,proxy,"
+                            "stateful, and mlflow-direct with --full or an unreviewed MLFLOW_VERSION)")
+    local.add_argument("--full", action="store_true",
+                       help="also the slow parts: concurrency, and the mlflow-direct suite (MLflow fuzzed itself)")
+    local.add_argument("--no-faults", action="store_true", help="skip the faults suite")
+    local.add_argument("--max-examples", type=int, help="Schemathesis random examples per operation, after "
+                       f"the deterministic coverage phase (default: {DEFAULT_MAX_EXAMPLES})")
+    local.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
+    local.add_argument("--mlflow-version", help="the MLflow server's version (default: HOKUSAI_MLFLOW_VERSION, else "
+                                                "the pinned one); built into a cached environment on first use")
+    local.add_argument("--mlflow-clients", help="MLflow client versions to run the scenario with, comma-separated "
+                                                "(default: HOKUSAI_MLFLOW_CLIENTS)")
+    local.add_argument("--update-consumers", action="store_true",
+                       help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
+                            "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
+    local.add_argument("--replay", type=Path, metavar="PATH",
+                       help="replay the client->proxy exchanges of a recording (HAR, JSONL, NDJSON) against the local "
+                            "stack, in order, the seeded key in the placeholder's place (make contract-local "
+                            "REPLAY=path.har)")
+
+
+def local(args: argparse.Namespace) -> int:
+    from hokusai_contracts.run.local import LocalOptions, run_local
+    from hokusai_contracts.settings import load_local_settings
+
+    settings = load_local_settings()
+    # The option wins over HOKUSAI_PROXY_CMD (what `make contract-local PROXY_CMD=...` sets).
+    proxy_cmd = args.proxy_cmd if args.proxy_cmd is not None else settings.proxy_cmd
+
+    if args.stack == "docker" and proxy_cmd:
+        raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
+                         "with PROXY_IMAGE=... (or drop STACK=docker)")
+    options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
+                           full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
+                           mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
+                           proxy_timeouts=settings.proxy_timeouts,
+                           artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
+                           update_consumers=args.update_consumers, replay=args.replay,
+                           mlflow_version=args.mlflow_version or settings.mlflow_version)
+    clients = args.mlflow_clients or settings.mlflow_clients
+    if clients:
+        from hokusai_contracts.contracts.mlflow_versions import parse_versions
+
+        options.mlflow_clients = parse_versions(clients, "MLFLOW_CLIENTS")
+    if options.mlflow_version or options.mlflow_clients:
+        from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts
+
+        options.contracts_for = lambda version, setting: ensure_mlflow_contracts(version, setting, print)
+    if args.suites is not None:
+        options.suites = args.suites
+    if args.models:
+        options.models = args.models
+    report = run_local(options)
+    print_outcome(report, args.report_dir)
+    return 0 if report.verdict == "pass" else 1
