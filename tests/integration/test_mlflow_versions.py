@@ -3,7 +3,7 @@
 Each test builds (first time) or reuses the cached environment of a version (``mlflow_env``): with
 uv and a warm uv cache that is seconds, cold about ten. The stacks run the real ``mlflow server``
 of that version behind the reference proxy, and the clients are that version's real MLflow client
-in its own environment (``registration_client.py``), so what the journals saw is what a third
+in its own environment (``checks/registration``'s steps), so what the journals saw is what a third
 party with that client sends.
 """
 

@@ -37,7 +37,7 @@ from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check
 
 __all__ = ["ModelKind", "ScenarioResult", "StepFailed", "StepResult", "evidence_of", "probe_name",
-           "run_registration", "scenario_checks", "warm_imports"]
+           "run_registration", "scenario_checks", "step_result", "warm_imports"]
 
 
 class ModelKind(StrEnum):
@@ -155,6 +155,12 @@ def evidence_of(exc: BaseException) -> Evidence | None:
     return None
 
 
+def step_result(outcome: StepOutcome) -> StepResult:
+    """A step's outcome as the scenario reports it: a failure with what its error says of the cause."""
+    evidence = evidence_of(outcome.error) if outcome.error is not None else None
+    return StepResult(outcome.name, outcome.ok, outcome.detail, outcome.seconds, evidence)
+
+
 def run_registration(
     tracking_uri: str,
     api_key: str,
@@ -187,8 +193,7 @@ def run_registration(
     result = ScenarioResult(model_kind)
 
     def record(outcome: StepOutcome) -> None:
-        evidence = evidence_of(outcome.error) if outcome.error is not None else None
-        result.steps.append(StepResult(outcome.name, outcome.ok, outcome.detail, outcome.seconds, evidence))
+        result.steps.append(step_result(outcome))
         if outcome.ok:
             out(f"✓ {outcome.detail}")
 
