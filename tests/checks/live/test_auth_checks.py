@@ -68,9 +68,8 @@ def test_a_key_is_valid_only_for_a_200_saying_is_valid_true(router: respx.MockRo
 
 
 @pytest.mark.parametrize("down", [httpx.Response(503, json={"detail": "down"}), httpx.ConnectError("refused")])
-def test_an_auth_service_that_does_not_answer_learns_nothing_and_blames_no_key(router: respx.MockRouter,
-                                                                               probes: LiveProbes,
-                                                                               down: httpx.Response | Exception) -> None:
+def test_an_auth_service_that_does_not_answer_learns_nothing_and_blames_no_key(
+        router: respx.MockRouter, probes: LiveProbes, down: httpx.Response | Exception) -> None:
     _auth(router, dict.fromkeys(("platform", "website", "prediction"), down))
     run_auth_checks(probes)
     result = probes.take()

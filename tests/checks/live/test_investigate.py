@@ -78,7 +78,8 @@ def test_a_proxy_passing_every_variant_through_passes(router: respx.MockRouter, 
 ])
 def test_each_variant_is_judged_by_what_the_proxy_and_mlflow_answer(
         router: respx.MockRouter, probes: LiveProbes, variant: str, through: httpx.Response,
-        direct: httpx.Response | Exception, key_accepted: bool | None, status: CheckStatus, kind: FindingKind | None) -> None:
+        direct: httpx.Response | Exception, key_accepted: bool | None, status: CheckStatus,
+        kind: FindingKind | None) -> None:
     _deployment(router, through={variant: through}, direct={variant: direct})
     probes.facts.key_accepted = key_accepted
     run_investigation(probes)
