@@ -35,6 +35,7 @@ from hokusai_contracts.checks.scenario import ModelKind, run_registration, scena
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.checks.suites.server import warm_suite_server
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
@@ -50,7 +51,6 @@ from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
 from hokusai_contracts.traffic.har import write_journal_har
-from hokusai_contracts.traffic.records import Recorded
 
 __all__ = ["LocalOptions", "run_local", "suites_to_run"]
 
@@ -106,7 +106,7 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
 
 class _LocalRun:
     def __init__(self, options: LocalOptions, inputs: Inputs, out: Callable[[str], None],
-                 versions: VersionPlan, replay: list[Recorded] | None = None) -> None:
+                 versions: VersionPlan, replay: list[HttpExchange] | None = None) -> None:
         self.options, self.inputs, self.out, self.versions = options, inputs, out, versions
         self.recording = replay
         self.preflight = Preflight()
