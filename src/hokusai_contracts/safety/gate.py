@@ -117,11 +117,12 @@ class Gate:
     def exchange(self, request: OutgoingRequest, status: int | None, headers: Mapping[str, str], body: bytes,
                  seconds: float, error: str | None = None) -> HttpExchange:
         """What went out and came back, as recorded: at the real URL, on the hop to the target."""
-        parts = urlsplit(self.url_for(request.target, request.path))
+        base = urlsplit(self.bases[request.target])
+        path = base.path.rstrip("/") + request.path  # as ``url_for`` joins them, not split again
         return HttpExchange(
-            method=request.method, path=parts.path, raw_path=parts.path, raw_query=request.query,
+            method=request.method, path=path, raw_path=path, raw_query=request.query,
             query=tuple(parse_qsl(request.query, keep_blank_values=True)),
-            origin=f"{parts.scheme}://{parts.netloc}", hop=HOP_OF_TARGET[request.target],
+            origin=f"{base.scheme}://{base.netloc}", hop=HOP_OF_TARGET[request.target],
             started_at=time.time() - seconds, request_headers=dict(request.headers),
             request_body=Body.of_bytes(request.body), status=status, response_headers=dict(headers),
             response_body=Body.of_bytes(body), elapsed_ms=round(seconds * 1000, 1), error=error)
