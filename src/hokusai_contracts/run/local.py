@@ -5,7 +5,8 @@ MLflow and the proxy under test, with hop journals in front of auth and MLflow. 
 everything is ours. Phases, in order: preflight, the registration scenario(s), the credential
 probes, the large artifact, concurrency (``--full``), the Schemathesis suites, the hop journals,
 the faults. A part found down by preflight skips the phases that would only time out against it;
-a valid key the proxy refuses makes the large artifact and the faults consequences, skipped.
+a valid key the proxy refuses makes the large artifact and the MLflow faults consequences, skipped
+(the auth faults still run: an outage has its documented answer whatever the key).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class LocalOptions:
     fault_delay_s: float = 6.0
     # HOKUSAI_PROXY_TIMEOUTS (auth=5,mlflow=30): a proxy's own upstream timeouts; else the stack's.
     proxy_timeouts: str | None = None
+    # HOKUSAI_FAULT_WAIT_S: how long past a fault's delay a fault case waits before it calls the proxy hung.
+    fault_wait_s: float = 10.0
     artifact_mb: int = 50
     stack: str = "process"  # or "docker"
     # Add what the reference proxy sends, and contracts/consumers/mlflow-proxy.yaml lacks, to that
@@ -137,7 +140,8 @@ class _LocalRun:
             timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
                         else UpstreamTimeouts.from_env(self.definition.proxy_env))
             self.faults_place = FaultsPlace(stack, endpoints, self.definition, options.proxy_cmd,
-                                            options.fault_delay_s, timeouts, options.report_dir / "logs" / "faults")
+                                            options.fault_delay_s, timeouts, options.report_dir / "logs" / "faults",
+                                            contract=inputs.proxy, wait_s=options.fault_wait_s)
             if options.faults:
                 self.faults_place.prepare()  # their own stack starts while the scenario runs
             self.out("Local stack is up:")
@@ -213,17 +217,14 @@ class _LocalRun:
             Step(PhaseName.HOP_JOURNALS, self.tally),
             Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and healthy(state)),
             Step(PhaseName.MLFLOW_DIFF, lambda state: mlflow_diffs(self.versions, state.out)),
-            Step(PhaseName.FAULTS, self.consequence(PhaseName.FAULTS),
-                 when=lambda state: options.faults and healthy(state) and self.key_refused),
-            Step(PhaseName.FAULTS, self.faults,
-                 when=lambda state: options.faults and healthy(state) and not self.key_refused),
+            Step(PhaseName.FAULTS, self.faults, when=lambda state: options.faults and healthy(state)),
         ]
 
     def run_preflight(self, state: RunState) -> PhaseResult:
         started = time.perf_counter()
         endpoints = self.endpoints
         self.preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url,
-                                       endpoints.api_key)
+                                       endpoints.api_key, contracts=self.inputs)
         result = self.preflight.result()
         result.timings[PhaseName.PREFLIGHT] = round(time.perf_counter() - started, 3)
         return result
@@ -264,6 +265,7 @@ class _LocalRun:
         state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
         result = run_credential_probes(self.endpoints, self.inputs.proxy)
         self.key_refused = refuses_valid_key(result)
+        self.faults_place.key_refused = self.key_refused  # the MLflow faults then are consequences
         _tell(state, result)
         return result
 
@@ -290,13 +292,14 @@ class _LocalRun:
     def large_artifact(self, state: RunState) -> PhaseResult:
         proxy = getattr(self.stack, "parts", {}).get(Part.PROXY)
         pid = proxy.process.pid if isinstance(self.stack, ProcessStack) and proxy else None
-        result = run_large_artifact(self.endpoints.proxy_url, self.endpoints.api_key, self.options.artifact_mb, pid)
+        result = run_large_artifact(self.endpoints.proxy_url, self.endpoints.api_key, self.options.artifact_mb, pid,
+                                    contract=self.inputs.proxy)
         _tell(state, result, "Large artifact: ")
         return result
 
     def concurrency(self, state: RunState) -> PhaseResult:
         state.out("\n— Concurrency: 8 registrations at once —")
-        result = run_concurrency(self.endpoints)
+        result = run_concurrency(self.endpoints, contract=self.inputs.proxy)
         _tell(state, result)
         return result
 
@@ -306,7 +309,7 @@ class _LocalRun:
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         self.scenario_count = scenario_entries(self.endpoints)
-        if options.faults and self.preflight.healthy and not self.key_refused:
+        if options.faults and self.preflight.healthy:
             self.faults_place.start_beside()
         assert self.stack.root is not None
         result = run_local_suites(self.client, self.stack.root / "suites",
