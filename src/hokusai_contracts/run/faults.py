@@ -13,9 +13,9 @@ that fails), they run after the suites on the run's stack, as they always did, a
 why. Their traffic is added to the run's journals when the stack stops, so the recorded traffic
 (``REPORT_DIR/traffic``) keeps it.
 
-When the credential probes saw the proxy refuse the valid key (``key_refused``), the auth cases
-still run (an outage has its documented answer whatever the key) and the MLflow cases are skipped
-as a consequence of that refusal.
+When the run found the proxy refusing the valid key, or MLflow down (``mlflow_blocked``), the auth
+cases still run (an outage has its documented answer whatever the key) and the MLflow cases are
+skipped as a consequence of that first cause.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class FaultsPlace:
         self.delay_s, self.timeouts, self.logs = delay_s, timeouts, logs
         #: The proxy contract the answers are judged by; how long past a fault's delay a probe waits.
         self.contract, self.wait_s = contract, wait_s
-        #: Set by the run when the proxy refused the valid key: the MLflow cases are then consequences.
-        self.key_refused = False
+        #: Set by the run to the first cause it found that the MLflow cases would only meet again
+        #: (``faults.KEY_REFUSED``, ``faults.MLFLOW_DOWN``): they are then skipped as its consequence.
+        self.mlflow_blocked: str | None = None
         self.warnings: list[str] = []
         self._own: ProcessStack | None = None
         self._starting: threading.Thread | None = None
@@ -121,7 +122,7 @@ class FaultsPlace:
 
     def _run(self, stack: Stack, endpoints: StackEndpoints, out: Out) -> PhaseResult:
         return run_faults(stack, endpoints, self.delay_s, out, timeouts=self.timeouts, contract=self.contract,
-                          key_refused=self.key_refused, wait_s=self.wait_s)
+                          mlflow_blocked=self.mlflow_blocked, wait_s=self.wait_s)
 
     def close(self) -> None:
         """Stop the faults' own stack if still up; add its journals' entries to the run's (recorded traffic).

@@ -5,8 +5,9 @@ MLflow and the proxy under test, with hop journals in front of auth and MLflow. 
 everything is ours. Phases, in order: preflight, the registration scenario(s), the credential
 probes, the large artifact, concurrency (``--full``), the Schemathesis suites, the hop journals,
 the faults. A part found down by preflight skips the phases that would only time out against it;
-a valid key the proxy refuses makes the large artifact and the MLflow faults consequences, skipped
-(the auth faults still run: an outage has its documented answer whatever the key).
+a valid key the proxy refuses makes the large artifact and the MLflow faults consequences, skipped;
+the auth faults run whenever the auth service and the proxy are up (an outage has its documented
+answer whatever the key, and whatever MLflow does).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hokusai_contracts.checks.hop_journals import (
 from hokusai_contracts.checks.probes.artifacts import run_large_artifact
 from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
+from hokusai_contracts.checks.probes.faults import KEY_REFUSED, MLFLOW_DOWN
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
 from hokusai_contracts.checks.replay import load_replay, run_replay
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
@@ -217,7 +219,7 @@ class _LocalRun:
             Step(PhaseName.HOP_JOURNALS, self.tally),
             Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and healthy(state)),
             Step(PhaseName.MLFLOW_DIFF, lambda state: mlflow_diffs(self.versions, state.out)),
-            Step(PhaseName.FAULTS, self.faults, when=lambda state: options.faults and healthy(state)),
+            Step(PhaseName.FAULTS, self.faults, when=lambda state: self.faults_due()),
         ]
 
     def run_preflight(self, state: RunState) -> PhaseResult:
@@ -226,6 +228,8 @@ class _LocalRun:
         self.preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url,
                                        endpoints.api_key, contracts=self.inputs)
         result = self.preflight.result()
+        if not self.preflight.up("mlflow"):
+            self.faults_place.mlflow_blocked = MLFLOW_DOWN  # the first cause: the auth faults still run
         result.timings[PhaseName.PREFLIGHT] = round(time.perf_counter() - started, 3)
         return result
 
@@ -265,7 +269,8 @@ class _LocalRun:
         state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
         result = run_credential_probes(self.endpoints, self.inputs.proxy)
         self.key_refused = refuses_valid_key(result)
-        self.faults_place.key_refused = self.key_refused  # the MLflow faults then are consequences
+        if self.key_refused:
+            self.faults_place.mlflow_blocked = KEY_REFUSED  # the MLflow faults are its consequences
         _tell(state, result)
         return result
 
@@ -284,7 +289,8 @@ class _LocalRun:
 
     def suites_skipped(self, state: RunState) -> PhaseResult:
         # Fuzzing a stack with a part down would only time out thousands of times.
-        state.out("\nPreflight found a part down or too slow: the contract suites and faults are skipped.")
+        state.out("\nPreflight found a part down or too slow: the contract suites (and the faults that need it) "
+                  "are skipped.")
         message = "preflight: " + "; ".join(f"[{f.hop}] {f.kind.value}: {f.observed}" for f in self.preflight.findings)
         return PhaseResult(checks=[Check(suite=Suite.SUITES, name="skipped", status=CheckStatus.SKIPPED,
                                          message=message)])
@@ -309,7 +315,7 @@ class _LocalRun:
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         self.scenario_count = scenario_entries(self.endpoints)
-        if options.faults and self.preflight.healthy:
+        if self.faults_due():
             self.faults_place.start_beside()
         assert self.stack.root is not None
         result = run_local_suites(self.client, self.stack.root / "suites",
@@ -340,6 +346,10 @@ class _LocalRun:
 
     def clients(self, state: RunState) -> PhaseResult:
         return client_scenarios(self.versions, self.endpoints, self.options.models, state.out)
+
+    def faults_due(self) -> bool:
+        """The auth faults run whenever the auth service and the proxy are up; MLflow's follow the first cause."""
+        return self.options.faults and self.preflight.up("auth") and self.preflight.up("proxy")
 
     def faults(self, state: RunState) -> PhaseResult:
         state.out("\n— Faults —")

@@ -16,7 +16,7 @@ import pytest
 import respx
 
 from hokusai_contracts.checks.probes.fault_verdicts import judge_fault
-from hokusai_contracts.checks.probes.faults import CONSEQUENCE, FAULTS, FaultCase, run_faults
+from hokusai_contracts.checks.probes.faults import FAULTS, KEY_REFUSED, FaultCase, run_faults
 from hokusai_contracts.checks.probes.http import ProbeResult
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import FindingKind
@@ -113,9 +113,10 @@ def test_auth_outages_answered_401_are_found_although_the_valid_key_is_refused(
         router: respx.MockRouter, contract: Contract) -> None:
     upstreams = Upstreams(router, refusing_outage_as_401)
     cases = [*[c for c in AUTH_CASES if c.breakage.__class__.__name__ == "AuthFault"], MLFLOW_SLOW]
-    checks = {c.name: c for c in _run(contract, cases, key_refused=True)}
+    checks = {c.name: c for c in _run(contract, cases, mlflow_blocked=KEY_REFUSED)}
     # The MLflow case needs a key that gets through: a consequence, and it never touched MLflow.
-    assert checks[MLFLOW_SLOW.name].status is CheckStatus.SKIPPED and checks[MLFLOW_SLOW.name].message == CONSEQUENCE
+    skipped = checks[MLFLOW_SLOW.name]
+    assert skipped.status is CheckStatus.SKIPPED and skipped.message == f"skipped: {KEY_REFUSED}"
     assert ("mlflow", "slow") not in upstreams.faults_set
     for case in (AUTH_500, CASES["auth down (load balancer 503)"]):
         (finding,) = checks[case.name].findings
@@ -132,7 +133,7 @@ def test_auth_outages_answered_401_are_found_although_the_valid_key_is_refused(
 def test_a_proxy_refusing_the_key_but_answering_outages_as_documented_has_no_finding(
         router: respx.MockRouter, contract: Contract) -> None:
     Upstreams(router, refusing_correctly)
-    checks = _run(contract, [AUTH_500, CASES["auth down (load balancer 503)"]], key_refused=True)
+    checks = _run(contract, [AUTH_500, CASES["auth down (load balancer 503)"]], mlflow_blocked=KEY_REFUSED)
     assert [(c.status, c.findings) for c in checks] == [(CheckStatus.PASSED, [])] * 2
 
 

@@ -70,8 +70,11 @@ def test_an_mlflow_that_does_not_answer_is_found_on_its_hop(inputs: Inputs, erro
             raise error
         return healthy(request)
 
-    (finding,) = _preflight(mlflow_gone, inputs).findings
+    outcome = _preflight(mlflow_gone, inputs)
+    (finding,) = outcome.findings
     assert (finding.hop, finding.kind, finding.location) == (Hop.CLIENT_TO_MLFLOW, kind, "connection")
+    # What the faults go by: the auth cases need auth and the proxy up, MLflow's need MLflow too.
+    assert (outcome.up("auth"), outcome.up("proxy"), outcome.up("mlflow")) == (True, True, False)
     assert MLFLOW in assert_reproducible(finding, "contracts/mlflow.yaml")
 
 

@@ -10,14 +10,16 @@ probe uses a key the proxy has never seen, so no validation cache hides the
 fault. A slow upstream's own answer, passed on after the delay, is right too
 (``fault_verdicts``): the proxy's timeout is then longer than the delay.
 
-The auth cases are judged whatever the proxy makes of the valid key: the answer due to
-an auth outage (503, or 502/504) does not depend on a key that works. The MLflow
-cases need a key that gets through: when the proxy refuses the valid key they are
-skipped as a consequence of that refusal.
+The auth cases are judged whatever the proxy makes of the valid key (or of MLflow):
+the answer due to an auth outage (503, or 502/504) does not depend on a key that
+works. The MLflow cases need a key that gets through and an MLflow that answers:
+when the proxy refuses the valid key, or MLflow is down, they are skipped as a
+consequence of that first cause (``mlflow_blocked``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -38,7 +40,8 @@ from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part
 from hokusai_contracts.stack.processes import Stack, StackEndpoints
 
-__all__ = ["DEFAULT_WAIT_S", "FAULTS", "AuthFault", "FaultCase", "Kill", "MlflowFault", "run_faults"]
+__all__ = ["DEFAULT_WAIT_S", "FAULTS", "KEY_REFUSED", "MLFLOW_DOWN", "AuthFault", "FaultCase", "Kill", "MlflowFault",
+           "run_faults"]
 
 SUITE = Suite.FAULTS
 OPERATION = "GET /api/2.0/mlflow/experiments/search"
@@ -52,8 +55,9 @@ SLOW_MARGIN_S = 3.0
 #: How long past the longest fault's delay a probe waits for the proxy's answer (HOKUSAI_FAULT_WAIT_S):
 #: a proxy still silent by then hangs its clients.
 DEFAULT_WAIT_S = 10.0
-#: Why a case needing a key that gets through is not run when the proxy refuses the valid one.
-CONSEQUENCE = "skipped: a consequence of the proxy refusing the valid platform key (see bearer-auth)"
+#: Why the MLflow cases are not run: each the first cause a run found, of which they are a consequence.
+KEY_REFUSED = "a consequence of the proxy refusing the valid platform key (see bearer-auth)"
+MLFLOW_DOWN = "a consequence of MLflow being down or too slow (see verify-proxy)"
 
 
 class Breakage(Protocol):
@@ -179,7 +183,7 @@ class FaultControls:
         result = probe("PUT", f"{self.endpoints.proxy_url}/api/2.0/mlflow-artifacts/artifacts/{path}",
                        headers={"Authorization": f"Bearer {key}", "Content-Length": str(UPLOAD_BYTES)},
                        content=_upload_body(), timeout=self.bound_s)
-        result.body_size, result.body_sha256 = UPLOAD_BYTES, _UPLOAD_SHA256
+        result.body_size, result.body_sha256 = UPLOAD_BYTES, _upload_sha256()
         return result
 
     def baseline(self, case: FaultCase) -> ProbeResult:
@@ -205,21 +209,29 @@ def _upload_body() -> Iterator[bytes]:
         yield b"\x00" * _CHUNK
 
 
-_UPLOAD_SHA256 = hashlib.sha256(b"\x00" * UPLOAD_BYTES).hexdigest()
+@functools.cache
+def _upload_sha256() -> str:
+    """The upload's digest, which its exchange gives instead of the body (computed once, when needed)."""
+    digest = hashlib.sha256()
+    for chunk in _upload_body():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 Baseline = ProbeResult | httpx.HTTPError
 
 
 def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Callable[[str], None] = print,
                cases: Sequence[FaultCase] = FAULTS, timeouts: UpstreamTimeouts | None = None, *,
-               contract: Contract, key_refused: bool = False, wait_s: float = DEFAULT_WAIT_S) -> PhaseResult:
+               contract: Contract, mlflow_blocked: str | None = None, wait_s: float = DEFAULT_WAIT_S) -> PhaseResult:
     """Run the fault cases (all by default), in an order that leaves the stack usable until the last two.
 
-    ``key_refused``: the proxy refused the run's valid key, so the cases that need a key that gets
-    through (MLflow's) are skipped as a consequence; the auth cases run all the same.
+    ``mlflow_blocked``: why the MLflow cases would only meet a failure the run already found (the
+    valid key refused, MLflow down): they are skipped as its consequence; the auth cases run all the same.
     """
     controls = FaultControls(stack, endpoints, delay_s, timeouts, wait_s)
     began = time.perf_counter()
-    runnable = [case for case in cases if not (key_refused and case.part == "mlflow")]
+    runnable = [case for case in cases if not (mlflow_blocked and case.part == "mlflow")]
     # Every baseline before the first fault: the cases that stop a part for good come last, and
     # the call of the last one could not succeed without the part the one before it stopped.
     baselines: dict[str, Baseline] = {}
@@ -234,8 +246,8 @@ def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Cal
             check, line = _run_case(controls, case, baselines[case.name], contract)
         else:
             check = Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.SKIPPED,
-                          message=CONSEQUENCE)
-            line = f"  - {case.name}: {CONSEQUENCE}"
+                          message=f"skipped: {mlflow_blocked}")
+            line = f"  - {case.name}: skipped ({mlflow_blocked})"
         checks.append(check)
         out(line)
     return PhaseResult(checks=checks, timings={PhaseName.FAULTS: round(time.perf_counter() - began, 3)})

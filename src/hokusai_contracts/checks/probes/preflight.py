@@ -66,6 +66,10 @@ class Preflight:
         # A part that is down is down, whatever a known deviation says about its answer.
         return not self.findings
 
+    def up(self, part: str) -> bool:
+        """Whether ``part`` (``auth``, ``mlflow``, ``proxy``) answered: no finding on a hop it receives."""
+        return not any(f.hop.receiver == part for f in self.findings)
+
     def result(self) -> PhaseResult:
         return PhaseResult(checks=list(self.checks))
 
