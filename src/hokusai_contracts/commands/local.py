@@ -50,6 +50,16 @@ def add_local_parser(commands: Any) -> None:
                        help="replay the client->proxy exchanges of a recording (HAR, JSONL, NDJSON) against the local "
                             "stack, in order, the seeded key in the placeholder's place (make contract-local "
                             "REPLAY=path.har)")
+    local.add_argument("--backend-store", choices=["sqlite", "postgresql"], default=None,
+                       help="MLflow's backend store: sqlite, or a PostgreSQL server started on loopback as "
+                            "production's (default: HOKUSAI_BACKEND_STORE, else sqlite)")
+    local.add_argument("--artifact-store", choices=["local", "s3"], default=None,
+                       help="MLflow's artifact store: a local folder, or an S3 bucket on a moto server on loopback "
+                            "(default: HOKUSAI_ARTIFACT_STORE, else local)")
+    local.add_argument("--mlflow-artifacts", choices=["proxied", "root"], default=None,
+                       help="proxied: MLflow serves artifacts with a destination (mlflow-artifacts: locations); "
+                            "root: production's entrypoint, the store as default artifact root (default: "
+                            "HOKUSAI_MLFLOW_ARTIFACTS, else proxied)")
 
 
 def local(args: argparse.Namespace) -> int:
@@ -69,7 +79,10 @@ def local(args: argparse.Namespace) -> int:
                            proxy_timeouts=settings.proxy_timeouts,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
                            update_consumers=args.update_consumers, replay=args.replay,
-                           mlflow_version=args.mlflow_version or settings.mlflow_version)
+                           mlflow_version=args.mlflow_version or settings.mlflow_version,
+                           backend_store=args.backend_store or settings.backend_store,
+                           artifact_store=args.artifact_store or settings.artifact_store,
+                           mlflow_artifacts=args.mlflow_artifacts or settings.mlflow_artifacts)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
         from hokusai_contracts.contracts.mlflow_versions import parse_versions

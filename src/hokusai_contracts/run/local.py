@@ -46,7 +46,7 @@ from hokusai_contracts.run.inputs import CONSUMERS, Inputs, load_inputs, report_
 from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
 from hokusai_contracts.run.mlflow_versions import VersionPlan, client_scenarios, mlflow_diffs, prepare_versions
 from hokusai_contracts.run.pipeline import Step, run_phases
-from hokusai_contracts.settings import UpstreamTimeouts
+from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifacts, UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
 from hokusai_contracts.traffic.har import write_journal_har
@@ -89,6 +89,10 @@ class LocalOptions:
     contracts_for: ContractsFor = committed_only
     #: REPLAY=path.har: a recording whose client->proxy exchanges are sent again, in order (checks.replay).
     replay: Path | None = None
+    #: BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS: the stores MLflow runs on (StackDefinition's fields).
+    backend_store: BackendStore = "sqlite"
+    artifact_store: ArtifactStore = "local"
+    mlflow_artifacts: MlflowArtifacts = "proxied"
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
@@ -176,7 +180,8 @@ class _LocalRun:
         self.definition = definition = StackDefinition(
             auth_profile=options.auth_profile,  # type: ignore[arg-type]
             mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
-            mlflow_version=self.versions.server)
+            mlflow_version=self.versions.server, backend_store=options.backend_store,
+            artifact_store=options.artifact_store, mlflow_artifacts=options.mlflow_artifacts)
         logs = options.report_dir / "logs"
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack

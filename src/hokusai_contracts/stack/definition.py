@@ -16,6 +16,7 @@ from typing import Literal
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.masked import masked_repr
+from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifacts
 
 __all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS",
            "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed", "project_root"]
@@ -122,6 +123,10 @@ class StackDefinition:
     #: own environment; another runs from its cached environment (``mlflow_env``) or, with docker,
     #: as the official image of that version.
     mlflow_version: str | None = None
+    #: MLflow's stores (BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS): see ``settings.LocalSettings``.
+    backend_store: BackendStore = "sqlite"
+    artifact_store: ArtifactStore = "local"
+    mlflow_artifacts: MlflowArtifacts = "proxied"
     with_journals: bool = True
     #: Another stack's MLflow to use instead of starting one (the faults' own stack, ``run.faults``):
     #: the journal in front of MLflow forwards there, and killing MLflow stops only that journal.
