@@ -23,7 +23,7 @@ from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.domain.redact import mask, redact
 from hokusai_contracts.stack import docker_stack
 from hokusai_contracts.stack.compose_render import Network, compose_file, render
-from hokusai_contracts.stack.definition import HEALTH_PATHS, Part, StackDefinition
+from hokusai_contracts.stack.definition import CORE_PARTS, HEALTH_PATHS, Part, StackDefinition
 from hokusai_contracts.stack.docker_stack import (
     COMPOSE_PROJECT,
     DockerStack,
@@ -158,7 +158,7 @@ def test_a_run_is_compose_up_wait_on_the_generated_file_and_down_after(fake_dock
     assert endpoints.keys["cli-1"]["key"] == variables["HOKUSAI_SEED_KEY"]
     assert endpoints.proxy_url == f"http://127.0.0.1:{variables['HOKUSAI_PROXY_PORT']}/api/mlflow"
     assert endpoints.mlflow_journal == root / "run" / "journals" / "mlflow-journal.jsonl"
-    assert {f"start.{part}" for part in Part} | {"images+up", "start"} <= set(stack.timings)
+    assert {f"start.{part}" for part in CORE_PARTS} | {"images+up", "start"} <= set(stack.timings)
     assert httpx.get(endpoints.auth_url + HEALTH_PATHS[Part.AUTH]).status_code == 200
 
     stack.kill(Part.AUTH)
@@ -325,7 +325,7 @@ def test_a_local_run_on_docker_passes_and_leaves_the_engine_as_it_was(real_engin
     report = run_local(options, out=lambda line: None)
     assert report.verdict == "pass", [(f.kind, f.observed) for f in report.findings if not f.known]
     assert {"contract-report.json", "contract-report.md", "junit.xml"} <= {p.name for p in tmp_path.iterdir()}
-    assert {f"{part}.log" for part in Part} <= {p.name for p in (tmp_path / "logs").iterdir()}
+    assert {f"{part}.log" for part in CORE_PARTS} <= {p.name for p in (tmp_path / "logs").iterdir()}
     assert any(check.suite == "faults" for check in report.checks)
     assert _everything() == before
 

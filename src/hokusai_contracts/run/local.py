@@ -135,7 +135,8 @@ class _LocalRun:
             assert endpoints is not None
             self.stack, self.endpoints = stack, endpoints
             targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
-                              mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+                              mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference",
+                              backend_store=stack.stores[0], artifact_store=stack.stores[1])
             fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                                  targets=self.versions.targets(targets), warnings=self.versions.warnings()))
             timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts

@@ -197,7 +197,8 @@ def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
         service["ports"] = [f"127.0.0.1:${{{port_variable(part)}:-{plan.port}}}:{plan.port}"]
     else:
         service["network_mode"] = "host"
-        service["extra_hosts"] = [f"{name}:127.0.0.1" for name in (*(p.value for p in Part), "postgres", "minio")]
+        names = dict.fromkeys((*(p.value for p in Part), "postgres", "minio"))  # in order, once each
+        service["extra_hosts"] = [f"{name}:127.0.0.1" for name in names]
     if part is not Part.PROXY:
         # A user's proxy image may have no python: the runner asks its health from the host instead.
         service["healthcheck"] = {"test": health_command(plan.health, plan.port), "interval": "2s", "timeout": "3s",

@@ -107,6 +107,7 @@ class DockerStack:
     timings: dict[str, float] = field(default_factory=dict)
     root: Path | None = None
     endpoints: StackEndpoints | None = None
+    stores: tuple[str, str] = ("sqlite", "local, proxied")
     urls: dict[Part, str] = field(default_factory=dict)
     compose: Compose | None = field(default=None, repr=False)
     _secrets: RunSecrets | None = field(default=None, init=False, repr=False)

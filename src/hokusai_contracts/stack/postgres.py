@@ -132,9 +132,14 @@ def _locale(bindir: Path) -> tuple[tuple[str, ...], str]:
 
 def postgres_script(install: PostgresInstall, data_dir: str, host: str, port: int) -> str:
     """The part's shell: initdb (the password from $HOKUSAI_POSTGRES_PASSWORD, via a file removed at once),
-    then ``exec postgres`` so that the part's process is the server itself and its stop signal reaches it."""
+    then the server, stopped the fast way whatever signal the stack sends.
+
+    A stack ends a part with SIGTERM to its process group, which is a *smart* shutdown to PostgreSQL:
+    it waits for every client to leave, and the server's own children (in sessions of their own, so
+    the group's signal never reaches them) linger while it does. The shell turns the signal into
+    SIGINT, a *fast* shutdown: sessions ended, a last checkpoint, the shared memory released.
+    """
     bindir = install.bindir
-    data = shlex.quote(data_dir)
     password_file = shlex.quote(data_dir + ".password")
     initdb = shlex.join([str(bindir / "initdb"), "-D", data_dir, "-U", USER, "--pwfile", data_dir + ".password",
                          "--auth-host", "scram-sha-256", "--auth-local", "reject", "--no-sync", "--no-instructions",
@@ -142,15 +147,19 @@ def postgres_script(install: PostgresInstall, data_dir: str, host: str, port: in
     # Speed over durability: the data is thrown away with the stack. No Unix socket: loopback TCP only.
     server = shlex.join([str(bindir / "postgres"), "-D", data_dir, "-h", host, "-p", str(port), "-k", "",
                          "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                         "-c", "max_connections=100", "-c", "log_min_messages=warning"])
+                         "-c", "max_connections=100"])
     return (f"umask 077 && printf '%s' \"$HOKUSAI_POSTGRES_PASSWORD\" > {password_file} && "
-            f"{{ {initdb} > /dev/null; status=$?; rm -f {password_file}; test $status -eq 0; }} && "
-            f"unset HOKUSAI_POSTGRES_PASSWORD && test -d {data} && exec {server}")
+            f"{{ {initdb} > /dev/null; status=$?; rm -f {password_file}; test $status -eq 0; }} || exit 1\n"
+            f"unset HOKUSAI_POSTGRES_PASSWORD\n"
+            f"{server} & server=$!\n"
+            "trap 'kill -INT $server 2>/dev/null' TERM INT HUP\n"
+            "while kill -0 $server 2>/dev/null; do wait $server; done\n")
 
 
 def postgres_uri(host: str, port: int, password: str) -> str:
     """The backend store URI MLflow gets (in its environment only: it holds the password)."""
-    return f"postgresql://{USER}:{password}@{host}:{port}/{DATABASE}"
+    # psycopg2 named: SQLAlchemy 2.1 takes postgresql:// to mean psycopg 3, which MLflow's image does not install.
+    return f"postgresql+psycopg2://{USER}:{password}@{host}:{port}/{DATABASE}"
 
 
 def accepts_logins(host: str, port: int, timeout: float = 2.0) -> bool:
