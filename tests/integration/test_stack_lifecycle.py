@@ -16,7 +16,7 @@ import pytest
 
 from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.domain.redact import mask
-from hokusai_contracts.stack.definition import CORE_PARTS, Part, StackDefinition
+from hokusai_contracts.stack.definition import CORE_PARTS, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack
 
 pytestmark = pytest.mark.integration

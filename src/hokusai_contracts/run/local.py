@@ -102,7 +102,8 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
         inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
-                         deviations=inputs.deviations.for_mlflow(versions.server))
+                         deviations=inputs.deviations.for_mlflow(versions.server).for_stores(
+                             options.backend_store, options.artifact_store))
         # A recording that cannot be replayed is exit 2 before the stack starts.
         replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
         return _LocalRun(options, inputs, out, versions, replay).run()
