@@ -1,0 +1,124 @@
+"""``unreachable_artifact_location``: MLflow, through the proxy, hands a client a place it cannot write to.
+
+A client logs artifacts wherever the experiment's ``artifact_location`` (a run's
+``info.artifact_uri``) says. ``mlflow-artifacts:`` means "through the tracking server", so through
+the proxy with the client's Hokusai key. Any other scheme (``s3://``, ``gs://``, ``file://``, a
+bare path) or another host sends the client to the store itself, with credentials it does not
+have: ``log_model`` fails, and the registration that follows never happens. Production's
+entrypoint sets an ``s3://`` default artifact root without an artifacts destination
+(``MLFLOW_ARTIFACTS=root`` reproduces it), which is exactly that.
+
+Judged on what the client received from the proxy (the client->proxy journal), at the field that
+carried the location; one finding per operation and field, counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
+
+__all__ = ["Answered", "judge_artifact_locations", "locations_in", "unreachable_reason"]
+
+#: Fields of MLflow's answers that name where a client writes artifacts, as paths into the JSON body
+#: (``[]``: every item of a list).
+_FIELDS = (("experiment", "artifact_location"), ("experiments", "[]", "artifact_location"),
+           ("run", "info", "artifact_uri"), ("runs", "[]", "info", "artifact_uri"))
+#: What a client writes to through the tracking server: the proxy, with its Hokusai key.
+_THROUGH_THE_SERVER = "mlflow-artifacts"
+
+
+class Answered(Protocol):
+    """What this check reads of a recorded exchange (a journal entry)."""
+
+    method: str
+    path: str
+    status: int | None
+    response_body: str | None
+
+
+def locations_in(body: Any) -> Iterator[tuple[str, str]]:
+    """Every artifact location in an answer: (the field's dotted name, the location)."""
+    for path in _FIELDS:
+        yield from _walk(body, path, [])
+
+
+def _walk(node: Any, path: tuple[str, ...], seen: list[str]) -> Iterator[tuple[str, str]]:
+    if not path:
+        if isinstance(node, str) and node:
+            yield ".".join(seen), node
+        return
+    step, rest = path[0], path[1:]
+    if step == "[]":
+        if isinstance(node, list):
+            for item in node:
+                yield from _walk(item, rest, seen)  # one field name for every item: one finding per field
+    elif isinstance(node, dict) and step in node:
+        yield from _walk(node[step], rest, [*seen, step])
+
+
+def unreachable_reason(location: str, proxy_host: str) -> str | None:
+    """Why a client could not write to ``location`` through the proxy at ``proxy_host``; None if it can."""
+    parts = urlsplit(location)
+    scheme = parts.scheme.lower()
+    if scheme == _THROUGH_THE_SERVER:
+        if parts.netloc and parts.netloc != proxy_host:
+            return f"mlflow-artifacts on another host ({parts.netloc}): the client would bypass the proxy"
+        return None
+    if scheme in ("http", "https"):
+        return None if parts.netloc == proxy_host else f"another host ({parts.netloc})"
+    if not scheme or len(scheme) == 1:  # a bare path (or a Windows drive letter): the server's own disk
+        return "a path on the server's disk, which a client writes to its own instead"
+    return f"the store itself ({scheme}://), which needs the store's own credentials"
+
+
+def judge_artifact_locations(entries: Iterable[Answered], proxy: Contract, mount: str,
+                             proxy_host: str) -> list[Finding]:
+    """One finding per operation and field where the proxy handed a client an unreachable location."""
+    found: dict[tuple[str, str], Finding] = {}
+    for entry in entries:
+        if entry.status is None or not 200 <= entry.status < 300 or not entry.response_body:
+            continue
+        try:
+            body = json.loads(entry.response_body)
+        except ValueError:
+            continue
+        for field, location in locations_in(body):
+            reason = unreachable_reason(location, proxy_host)
+            if reason is None:
+                continue
+            match = proxy.match(entry.method, entry.path.removeprefix(mount))
+            operation = match.operation.label if match else f"{entry.method} {entry.path}"
+            key = (operation, field)
+            if key in found:
+                found[key].count += 1
+                continue
+            found[key] = _finding(entry, operation, field, location, reason, proxy, match.operation.pointer
+                                  if match else None)
+    return list(found.values())
+
+
+def _finding(entry: Answered, operation: str, field: str, location: str, reason: str, proxy: Contract,
+             pointer: str | None) -> Finding:
+    scheme = urlsplit(location).scheme or "(none: a path)"
+    return Finding(
+        hop=Hop.CLIENT_TO_PROXY, operation=operation, kind=FindingKind.UNREACHABLE_ARTIFACT_LOCATION,
+        location=f"body.{field}", contract=proxy.ref(pointer) if pointer else None,
+        expected="an artifact location the client writes through the proxy with its Hokusai key: "
+                 "mlflow-artifacts:/... (MLflow serving artifacts with an artifacts destination)",
+        observed=f"{location} (scheme {scheme}): {reason}",
+        recommendation="A client holding only a Hokusai key then writes the model's files to the store itself and "
+                       "fails (no store credentials, no route to it); log_model raises, and the registration step "
+                       "that follows (model-versions/create with that source) never runs. Run MLflow with "
+                       "--serve-artifacts --artifacts-destination <the store> and no --default-artifact-root "
+                       "(then new experiments get mlflow-artifacts: locations), or move existing experiments.",
+        suite=Suite.HOP_JOURNAL,
+        exchanges=[Exchange(method=entry.method, url=entry.path, status=entry.status,
+                            response_body=(entry.response_body or "")[:2000])],
+    )

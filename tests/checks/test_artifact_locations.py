@@ -1,0 +1,79 @@
+"""unreachable_artifact_location: where MLflow sends a client to write its artifacts, judged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hokusai_contracts.checks.artifact_locations import judge_artifact_locations, locations_in, unreachable_reason
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import FindingKind
+from hokusai_contracts.domain.hops import Hop
+
+ROOT = Path(__file__).resolve().parents[2]
+PROXY = "127.0.0.1:8080"
+
+
+@dataclass
+class Entry:
+    method: str
+    path: str
+    status: int | None
+    response_body: str | None
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Contract:
+    return Contract.load(ROOT / "contracts" / "mlflow-proxy.yaml", root=ROOT)
+
+
+@pytest.mark.parametrize(("location", "unreachable"), [
+    ("mlflow-artifacts:/1", False),
+    ("mlflow-artifacts:/1/abc/artifacts", False),
+    ("mlflow-artifacts://elsewhere:5000/1", True),
+    ("s3://hokusai-mlflow-artifacts-prod/artifacts/1", True),
+    ("gs://bucket/1", True),
+    ("file:///mlflow/artifacts/1", True),
+    ("/mlflow/artifacts/1", True),
+    (f"http://{PROXY}/api/2.0/mlflow-artifacts/artifacts/1", False),
+    ("https://storage.example/1", True),
+])
+def test_what_a_client_can_write_through_the_proxy(location: str, unreachable: bool) -> None:
+    assert (unreachable_reason(location, PROXY) is not None) is unreachable
+
+
+def test_the_fields_that_carry_a_location_are_found_in_single_and_listed_answers() -> None:
+    body = {"experiments": [{"artifact_location": "s3://b/1"}, {"artifact_location": "mlflow-artifacts:/2"}],
+            "run": {"info": {"artifact_uri": "s3://b/1/r/artifacts"}}}
+    assert list(locations_in(body)) == [("experiments.artifact_location", "s3://b/1"),
+                                        ("experiments.artifact_location", "mlflow-artifacts:/2"),
+                                        ("run.info.artifact_uri", "s3://b/1/r/artifacts")]
+
+
+def test_an_s3_location_is_a_finding_at_its_field_on_client_to_proxy_counted_per_operation(proxy: Contract) -> None:
+    mount = "/api/mlflow"
+    experiment = json.dumps({"experiment": {"experiment_id": "1", "artifact_location": "s3://bucket/artifacts/1"}})
+    run = json.dumps({"run": {"info": {"run_id": "r", "artifact_uri": "s3://bucket/artifacts/1/r/artifacts"}}})
+    entries = [Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 200, experiment),
+               Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 200, experiment),
+               Entry("POST", f"{mount}/api/2.0/mlflow/runs/create", 200, run),
+               Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 404, experiment),  # not an answer to act on
+               Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 200, "not json")]
+    found = judge_artifact_locations(entries, proxy, mount, PROXY)
+    assert [(f.operation, f.location, f.count) for f in found] == [
+        ("GET /api/2.0/mlflow/experiments/get", "body.experiment.artifact_location", 2),
+        ("POST /api/2.0/mlflow/runs/create", "body.run.info.artifact_uri", 1)]
+    first = found[0]
+    assert first.kind is FindingKind.UNREACHABLE_ARTIFACT_LOCATION and first.hop is Hop.CLIENT_TO_PROXY
+    assert first.observed.startswith("s3://bucket/artifacts/1 (scheme s3)")
+    assert "credentials" in first.observed and "model-versions/create" in first.recommendation
+    assert first.contract is not None and first.contract.file == "contracts/mlflow-proxy.yaml"
+
+
+def test_mlflow_artifacts_locations_are_no_finding(proxy: Contract) -> None:
+    body = json.dumps({"experiment": {"experiment_id": "1", "artifact_location": "mlflow-artifacts:/1"}})
+    entries = [Entry("GET", "/api/mlflow/api/2.0/mlflow/experiments/get", 200, body)]
+    assert judge_artifact_locations(entries, proxy, "/api/mlflow", PROXY) == []
