@@ -152,3 +152,6 @@ def test_contract_local_on_both_stores_passes_and_names_them(tmp_path: Path) -> 
     assert completed.returncode == 0, (unknown, output[-3000:])
     assert report["targets"]["backend_store"].startswith("postgresql 15.")
     assert report["targets"]["artifact_store"].startswith("s3 (s3://hokusai-mlflow-artifacts/artifacts, moto)")
+    multipart = [c for c in report["checks"] if "multipart" in c["name"]]
+    assert [c["status"] for c in multipart] == ["passed"], multipart
+    assert "straight to the store's presigned URLs" in multipart[0]["message"]
