@@ -155,3 +155,19 @@ def test_contract_local_on_both_stores_passes_and_names_them(tmp_path: Path) -> 
     multipart = [c for c in report["checks"] if "multipart" in c["name"]]
     assert [c["status"] for c in multipart] == ["passed"], multipart
     assert "straight to the store's presigned URLs" in multipart[0]["message"]
+
+
+def test_with_local_artifacts_a_multipart_client_gets_the_501_through_the_proxy_and_falls_back() -> None:
+    from hokusai_contracts.checks.probes.multipart import fallback_upload, run_multipart
+    from hokusai_contracts.report.model import CheckStatus
+
+    stack = ProcessStack(StackDefinition(with_journals=False))
+    endpoints = stack.start()
+    try:
+        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False).checks
+        fallback = fallback_upload(endpoints.proxy_url, endpoints.api_key)
+    finally:
+        stack.stop()
+    assert (unchanged.status, unchanged.findings) == (CheckStatus.PASSED, [])
+    assert fallback.status is CheckStatus.PASSED, fallback.message
+    assert "fell back to one PUT" in fallback.message
