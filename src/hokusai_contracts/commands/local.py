@@ -73,6 +73,9 @@ def local(args: argparse.Namespace) -> int:
     if args.stack == "docker" and proxy_cmd:
         raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
                          "with PROXY_IMAGE=... (or drop STACK=docker)")
+    if args.stack == "docker" and (args.mlflow_artifacts or settings.mlflow_artifacts) == "root":
+        raise UsageError("MLFLOW_ARTIFACTS=root runs with the process stack only for now: drop STACK=docker (or "
+                         "MLFLOW_ARTIFACTS)")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,

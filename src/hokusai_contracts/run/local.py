@@ -189,7 +189,10 @@ class _LocalRun:
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack
 
-            return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs)
+            # The stores as the compose file's profiles (postgres; s3, MinIO for now: docs/stores.md).
+            profiles = [name for name, on in (("postgres", options.backend_store == "postgresql"),
+                                              ("s3", options.artifact_store == "s3")) if on]
+            return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs, profiles=profiles)
         return running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
 
     # -- the phases ---------------------------------------------------------------------------
