@@ -150,7 +150,7 @@ def test_a_run_is_compose_up_wait_on_the_generated_file_and_down_after(fake_dock
     assert variables["HOKUSAI_ADMIN_TOKEN"] == stack.definition.admin_token
     assert variables["HOKUSAI_RUN_DIR"] == str(root / "run")
     assert variables["HOKUSAI_MLFLOW_IMAGE"] == "ghcr.io/mlflow/mlflow:v3.17.2"
-    secrets = [variables["HOKUSAI_ADMIN_TOKEN"], variables["HOKUSAI_SEED_KEY"], variables["HOKUSAI_MINIO_PASSWORD"]]
+    secrets = [variables["HOKUSAI_ADMIN_TOKEN"], variables["HOKUSAI_SEED_KEY"], variables["HOKUSAI_S3_SECRET_KEY"]]
     for call in fake_docker.calls():
         assert not any(secret in arg for secret in secrets for arg in call["argv"]), call["argv"]
 
@@ -206,7 +206,7 @@ def test_a_definitions_choices_reach_the_files_variables(fake_docker: FakeDocker
     assert variables["HOKUSAI_AUTH_PROFILE"] == "contract"
     assert variables["HOKUSAI_PROXY_IMAGE"] == "registry.example.com/team/proxy:1.2.3"
     assert variables["HOKUSAI_MLFLOW_IMAGE"] == "ghcr.io/mlflow/mlflow:v3.17.2-full"
-    assert variables["HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlflow-artifacts"
+    assert variables["HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION"] == "s3://hokusai-mlflow-artifacts/artifacts"
     assert endpoints.auth_journal is None
     stack.stop()
 

@@ -189,7 +189,7 @@ class _LocalRun:
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack
 
-            # The stores as the compose file's profiles (postgres; s3, MinIO for now: docs/stores.md).
+            # The stores as the compose file's profiles (postgres, s3: moto's server as in the process stack).
             profiles = [name for name, on in (("postgres", options.backend_store == "postgresql"),
                                               ("s3", options.artifact_store == "s3")) if on]
             return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs, profiles=profiles)

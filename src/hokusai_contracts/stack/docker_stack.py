@@ -196,7 +196,7 @@ class DockerStack:
 
     def _hidden(self) -> list[str]:
         known = self._secrets
-        return [self.definition.admin_token, *((known.seed_key, known.postgres_password, known.minio_password)
+        return [self.definition.admin_token, *((known.seed_key, known.postgres_password, known.s3_secret_key)
                                                if known else ())]
 
     # -- the launcher start_in_order drives: compose started every part already ---------------
