@@ -23,6 +23,12 @@ class Entry:
     path: str
     status: int | None
     response_body: str | None
+    request_body: str | None = None
+
+
+def _created(experiment_id: str, **asked: str) -> Entry:
+    return Entry("POST", "/api/mlflow/api/2.0/mlflow/experiments/create", 200,
+                 json.dumps({"experiment_id": experiment_id}), request_body=json.dumps({"name": "x", **asked}))
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +52,20 @@ def test_what_a_client_can_write_through_the_proxy(location: str, unreachable: b
 
 
 def test_the_fields_that_carry_a_location_are_found_in_single_and_listed_answers() -> None:
-    body = {"experiments": [{"artifact_location": "s3://b/1"}, {"artifact_location": "mlflow-artifacts:/2"}],
-            "run": {"info": {"artifact_uri": "s3://b/1/r/artifacts"}}}
-    assert list(locations_in(body)) == [("experiments.artifact_location", "s3://b/1"),
-                                        ("experiments.artifact_location", "mlflow-artifacts:/2"),
-                                        ("run.info.artifact_uri", "s3://b/1/r/artifacts")]
+    body = {"experiments": [{"experiment_id": "1", "artifact_location": "s3://b/1"},
+                            {"experiment_id": "2", "artifact_location": "mlflow-artifacts:/2"}],
+            "run": {"info": {"experiment_id": "1", "artifact_uri": "s3://b/1/r/artifacts"}}}
+    assert list(locations_in(body)) == [("experiments.artifact_location", "s3://b/1", "1"),
+                                        ("experiments.artifact_location", "mlflow-artifacts:/2", "2"),
+                                        ("run.info.artifact_uri", "s3://b/1/r/artifacts", "1")]
 
 
 def test_an_s3_location_is_a_finding_at_its_field_on_client_to_proxy_counted_per_operation(proxy: Contract) -> None:
     mount = "/api/mlflow"
     experiment = json.dumps({"experiment": {"experiment_id": "1", "artifact_location": "s3://bucket/artifacts/1"}})
-    run = json.dumps({"run": {"info": {"run_id": "r", "artifact_uri": "s3://bucket/artifacts/1/r/artifacts"}}})
-    entries = [Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 200, experiment),
+    run = json.dumps({"run": {"info": {"run_id": "r", "experiment_id": "1",
+                                       "artifact_uri": "s3://bucket/artifacts/1/r/artifacts"}}})
+    entries = [_created("1"), Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 200, experiment),
                Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 200, experiment),
                Entry("POST", f"{mount}/api/2.0/mlflow/runs/create", 200, run),
                Entry("GET", f"{mount}/api/2.0/mlflow/experiments/get", 404, experiment),  # not an answer to act on
@@ -75,5 +83,20 @@ def test_an_s3_location_is_a_finding_at_its_field_on_client_to_proxy_counted_per
 
 def test_mlflow_artifacts_locations_are_no_finding(proxy: Contract) -> None:
     body = json.dumps({"experiment": {"experiment_id": "1", "artifact_location": "mlflow-artifacts:/1"}})
-    entries = [Entry("GET", "/api/mlflow/api/2.0/mlflow/experiments/get", 200, body)]
+    entries = [_created("1"), Entry("GET", "/api/mlflow/api/2.0/mlflow/experiments/get", 200, body)]
     assert judge_artifact_locations(entries, proxy, "/api/mlflow", PROXY) == []
+
+
+def test_only_experiments_whose_location_mlflow_chose_through_the_proxy_are_judged(proxy: Contract) -> None:
+    """A fuzzer's artifact_location "m}" is its own doing; an experiment made elsewhere says nothing."""
+    mount = "/api/mlflow"
+    def run(experiment_id: str, uri: str) -> Entry:
+        body = json.dumps({"run": {"info": {"experiment_id": experiment_id, "artifact_uri": uri}}})
+        return Entry("POST", f"{mount}/api/2.0/mlflow/runs/create", 200, body)
+
+    entries = [_created("81", artifact_location="m}"), _created("7"),
+               run("81", "/tmp/stack/mlflow/m}/r/artifacts"), run("0", "s3://b/0/r/artifacts"),
+               run("7", "/srv/mlflow/7/r/artifacts")]
+    found = judge_artifact_locations(entries, proxy, mount, PROXY)
+    assert [(f.location, f.observed.split(" ")[0]) for f in found] == [("body.run.info.artifact_uri",
+                                                                       "/srv/mlflow/7/r/artifacts")]

@@ -9,7 +9,8 @@ entrypoint sets an ``s3://`` default artifact root without an artifacts destinat
 (``MLFLOW_ARTIFACTS=root`` reproduces it), which is exactly that.
 
 Judged on what the client received from the proxy (the client->proxy journal), at the field that
-carried the location; one finding per operation and field, counted.
+carried the location, for the experiments created through the proxy whose location MLflow chose
+(``placed_by_mlflow``); one finding per operation and field, counted.
 """
 
 from __future__ import annotations
@@ -24,14 +25,19 @@ from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 
-__all__ = ["Answered", "judge_artifact_locations", "locations_in", "unreachable_reason"]
+__all__ = ["Answered", "judge_artifact_locations", "locations_in", "placed_by_mlflow", "unreachable_reason"]
 
-#: Fields of MLflow's answers that name where a client writes artifacts, as paths into the JSON body
-#: (``[]``: every item of a list).
-_FIELDS = (("experiment", "artifact_location"), ("experiments", "[]", "artifact_location"),
-           ("run", "info", "artifact_uri"), ("runs", "[]", "info", "artifact_uri"))
+#: Where MLflow's answers name the place a client writes artifacts: the objects holding it (``[]``:
+#: every item of a list), the field, and where the object's experiment id is.
+_FIELDS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    (("experiment",), ("artifact_location",), ("experiment_id",)),
+    (("experiments", "[]"), ("artifact_location",), ("experiment_id",)),
+    (("run",), ("info", "artifact_uri"), ("info", "experiment_id")),
+    (("runs", "[]"), ("info", "artifact_uri"), ("info", "experiment_id")),
+)
 #: What a client writes to through the tracking server: the proxy, with its Hokusai key.
 _THROUGH_THE_SERVER = "mlflow-artifacts"
+_CREATE = ("POST", "/api/2.0/mlflow/experiments/create")
 
 
 class Answered(Protocol):
@@ -39,28 +45,58 @@ class Answered(Protocol):
 
     method: str
     path: str
+    request_body: str | None
     status: int | None
     response_body: str | None
 
 
-def locations_in(body: Any) -> Iterator[tuple[str, str]]:
-    """Every artifact location in an answer: (the field's dotted name, the location)."""
-    for path in _FIELDS:
-        yield from _walk(body, path, [])
+def locations_in(body: Any) -> Iterator[tuple[str, str, str | None]]:
+    """Every artifact location in an answer: (the field's dotted name, the location, its experiment id)."""
+    for holder, field, experiment in _FIELDS:
+        for name, item in _objects(body, holder, []):
+            location, experiment_id = _get(item, field), _get(item, experiment)
+            if isinstance(location, str) and location:
+                yield ".".join([*name, *field]), location, str(experiment_id) if experiment_id is not None else None
 
 
-def _walk(node: Any, path: tuple[str, ...], seen: list[str]) -> Iterator[tuple[str, str]]:
+def _objects(node: Any, path: tuple[str, ...], seen: list[str]) -> Iterator[tuple[list[str], Any]]:
     if not path:
-        if isinstance(node, str) and node:
-            yield ".".join(seen), node
+        yield seen, node
         return
     step, rest = path[0], path[1:]
     if step == "[]":
         if isinstance(node, list):
             for item in node:
-                yield from _walk(item, rest, seen)  # one field name for every item: one finding per field
+                yield from _objects(item, rest, seen)  # one field name for every item: one finding per field
     elif isinstance(node, dict) and step in node:
-        yield from _walk(node[step], rest, [*seen, step])
+        yield from _objects(node[step], rest, [*seen, step])
+
+
+def _get(node: Any, path: tuple[str, ...]) -> Any:
+    for step in path:
+        node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def placed_by_mlflow(entries: Iterable[Answered], mount: str) -> set[str]:
+    """Experiments created through the proxy without an ``artifact_location``: MLflow chose where they write.
+
+    Only those are judged. A fuzzer that asks for ``artifact_location: "m}"`` gets a path on MLflow's
+    disk: its own doing, not where MLflow sends clients; and an experiment made elsewhere (MLflow's
+    Default, the mlflow-direct suite's) says nothing of what a client going through the proxy gets.
+    """
+    placed = set()
+    for entry in entries:
+        if (entry.method, entry.path.removeprefix(mount)) != _CREATE or not entry.request_body:
+            continue
+        try:
+            asked, answer = json.loads(entry.request_body), json.loads(entry.response_body or "")
+        except ValueError:
+            continue
+        if isinstance(asked, dict) and not asked.get("artifact_location") and isinstance(answer, dict) \
+                and answer.get("experiment_id") is not None:
+            placed.add(str(answer["experiment_id"]))
+    return placed
 
 
 def unreachable_reason(location: str, proxy_host: str) -> str | None:
@@ -81,6 +117,8 @@ def unreachable_reason(location: str, proxy_host: str) -> str | None:
 def judge_artifact_locations(entries: Iterable[Answered], proxy: Contract, mount: str,
                              proxy_host: str) -> list[Finding]:
     """One finding per operation and field where the proxy handed a client an unreachable location."""
+    entries = list(entries)
+    placed = placed_by_mlflow(entries, mount)
     found: dict[tuple[str, str], Finding] = {}
     for entry in entries:
         if entry.status is None or not 200 <= entry.status < 300 or not entry.response_body:
@@ -89,9 +127,9 @@ def judge_artifact_locations(entries: Iterable[Answered], proxy: Contract, mount
             body = json.loads(entry.response_body)
         except ValueError:
             continue
-        for field, location in locations_in(body):
+        for field, location, experiment_id in locations_in(body):
             reason = unreachable_reason(location, proxy_host)
-            if reason is None:
+            if reason is None or experiment_id not in placed:
                 continue
             match = proxy.match(entry.method, entry.path.removeprefix(mount))
             operation = match.operation.label if match else f"{entry.method} {entry.path}"

@@ -18,21 +18,28 @@ def _answer(watch: StoreWatch, target: Target, path: str, body: object, status: 
     watch(OutgoingRequest(target, "GET", path), status, {}, json.dumps(body).encode(), 0.1, None)
 
 
+def _create(watch: StoreWatch, experiment_id: str) -> None:
+    request = OutgoingRequest(Target.PROXY, "POST", "/api/2.0/mlflow/experiments/create",
+                              body=json.dumps({"name": "contract-probe-123"}).encode())
+    watch(request, 200, {}, json.dumps({"experiment_id": experiment_id}).encode(), 0.1, None)
+
+
 def test_the_probe_experiments_scheme_is_taken_and_an_s3_location_is_a_finding() -> None:
     seen: list[int | None] = []
     watch = StoreWatch(then=lambda request, status, *rest: seen.append(status))
     path = "/api/2.0/mlflow/experiments/get"
+    _create(watch, "7")
     _answer(watch, Target.PROXY, path, {"experiment": {"name": "someone-else", "artifact_location": "gs://x/1"}})
-    _answer(watch, Target.PROXY, path, {"experiment": {"name": "contract-probe-123",
+    _answer(watch, Target.PROXY, path, {"experiment": {"name": "contract-probe-123", "experiment_id": "7",
                                                        "artifact_location": "s3://hokusai-mlflow-artifacts-prod/a/7"}})
     _answer(watch, Target.MLFLOW, path, {"experiment": {"name": "contract-probe-9", "artifact_location": "file:///x"}})
     _answer(watch, Target.PROXY, path, {"error_code": "RESOURCE_DOES_NOT_EXIST"}, status=404)
-    assert seen == [200, 200, 200, 404]  # the listener that was there before still hears everything
+    assert seen == [200, 200, 200, 200, 404]  # the listener that was there before still hears everything
     assert watch.scheme == "s3"
     proxy = Contract.load(ROOT / "contracts" / "mlflow-proxy.yaml", root=ROOT)
     found = watch.findings(proxy, PROXY_URL)
     assert [(f.kind, f.location, f.count) for f in found] == [
-        (FindingKind.UNREACHABLE_ARTIFACT_LOCATION, "body.experiment.artifact_location", 2)]
+        (FindingKind.UNREACHABLE_ARTIFACT_LOCATION, "body.experiment.artifact_location", 1)]
 
 
 def test_mlflow_artifacts_locations_name_the_scheme_and_find_nothing() -> None:

@@ -33,6 +33,7 @@ _KEPT = 200
 class _Answer:
     method: str
     path: str
+    request_body: str | None
     status: int | None
     response_body: str | None
 
@@ -53,10 +54,11 @@ class StoreWatch:
         answered = status is not None and 200 <= status < 300
         if request.target is not Target.PROXY or not answered or len(self.answers) >= _KEPT:
             return
-        if b"artifact_location" not in body and b"artifact_uri" not in body:
+        if b"artifact_location" not in body and b"artifact_uri" not in body and b"experiment_id" not in body:
             return
         text = body.decode("utf-8", errors="replace")
-        self.answers.append(_Answer(request.method, request.path, status, text))
+        asked = request.body.decode("utf-8", errors="replace") if request.body else None
+        self.answers.append(_Answer(request.method, request.path, asked, status, text))
         if self.scheme is None:
             self.scheme = _probe_scheme(text)
 
@@ -73,6 +75,6 @@ def _probe_scheme(text: str) -> str | None:
     experiment = body.get("experiment") if isinstance(body, dict) else None
     if not isinstance(experiment, dict) or not str(experiment.get("name", "")).startswith(PROBE_PREFIX):
         return None
-    for _, location in locations_in({"experiment": experiment}):
+    for _, location, _ in locations_in({"experiment": experiment}):
         return urlsplit(location).scheme or "(a path)"
     return None
