@@ -19,7 +19,7 @@ from hokusai_contracts.stack.definition import BUCKET, Part, StackDefinition
 from hokusai_contracts.stack.postgres import find_postgres
 from hokusai_contracts.stack.processes import ProcessStack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BOTH = StackDefinition(backend_store="postgresql", artifact_store="s3")
 
