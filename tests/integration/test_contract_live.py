@@ -108,8 +108,12 @@ def run_contract_live(deployment: LiveDeployment, report_dir: Path, api_key: str
     started = time.monotonic()
     # --assume-old: every target re-installs the venv when pyproject.toml or the lock is newer than its
     # stamp; offline that fails (or hangs) for reasons that have nothing to do with the live run.
-    completed = subprocess.run(["make", "--no-print-directory", "--assume-old=.venv/.installed", "contract-live"],
-                               cwd=REPO_ROOT,
+    # Run beside report_dir, not in the checkout: the CLI reads a .env in its working directory, and
+    # a developer's .env in the checkout must not reach the run.
+    completed = subprocess.run(["make", "--no-print-directory", "-f", str(REPO_ROOT / "Makefile"),
+                                f"VENV={REPO_ROOT / '.venv'}", f"--assume-old={REPO_ROOT / '.venv' / '.installed'}",
+                                "contract-live"],
+                               cwd=report_dir.parent,
                                env=_environment(deployment, report_dir, api_key), capture_output=True, text=True,
                                timeout=timeout_s)
     seconds = time.monotonic() - started

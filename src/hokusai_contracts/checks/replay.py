@@ -30,7 +30,7 @@ from hokusai_contracts._errors import UsageError
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName
-from hokusai_contracts.domain.redact import KEY_PATTERN, redact, register_secrets
+from hokusai_contracts.domain.redact import KEY_PATTERN, MASKED_KEY_PATTERN, redact, register_secrets
 from hokusai_contracts.journal.recording import HOP_BY_HOP, TRACE_HEADER
 from hokusai_contracts.report.model import ReplayedExchange
 from hokusai_contracts.report.phase import PhaseResult
@@ -42,7 +42,6 @@ from hokusai_contracts.traffic.secrets import OTHER_PLACEHOLDER, PLACEHOLDER, se
 __all__ = ["body_shape", "load_replay", "run_replay"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-_MASKED_KEY = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{0,2}\.\.\.[A-Za-z0-9]{0,4}")
 # The answer's fields whose values a fresh stack gives anew: ids, and URIs built of them.
 _ID_FIELD = re.compile(r"(?:^|_)(?:id|ids|uuid)$|_uri$|^id$", re.IGNORECASE)
 # Short ids ("1") are put in place only where they stand whole: a path segment, or the value of a query
@@ -138,7 +137,7 @@ class _Ids:
 
 def _keys(text: str, key: str, other: str) -> str:
     text = text.replace(PLACEHOLDER, key).replace(OTHER_PLACEHOLDER, other)
-    return _MASKED_KEY.sub(key, KEY_PATTERN.sub(lambda m: m.group(0) if m.group(0) == other else key, text))
+    return MASKED_KEY_PATTERN.sub(key, KEY_PATTERN.sub(lambda m: m.group(0) if m.group(0) == other else key, text))
 
 
 def _json(text: str | None) -> Any:
