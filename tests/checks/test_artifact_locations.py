@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hokusai_contracts.checks.artifact_locations import judge_artifact_locations, locations_in, unreachable_reason
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
 
@@ -17,13 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PROXY = "127.0.0.1:8080"
 
 
-@dataclass
-class Entry:
-    method: str
-    path: str
-    status: int | None
-    response_body: str | None
-    request_body: str | None = None
+def Entry(method: str, path: str, status: int | None, response_body: str | None,  # noqa: N802 - a record's shape
+          request_body: str | None = None) -> HttpExchange:
+    return HttpExchange(method=method, path=path, status=status, response_body=Body.of(response_body),
+                        request_body=Body.of(request_body), hop=Hop.CLIENT_TO_PROXY)
 
 
 def _created(experiment_id: str, **asked: str) -> Entry:

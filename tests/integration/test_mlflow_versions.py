@@ -21,10 +21,11 @@ from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts,
 from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.contracts.mlflow_versions import committed_contracts
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.mlflow_env import mlflow_environment
@@ -103,7 +104,7 @@ def server_2_9() -> Iterator[ProcessStack]:
     yield from _stack("2.9.2")
 
 
-def _register(stack: ProcessStack, client_version: str) -> tuple[ClientRun, list[JournalEntry], list[str]]:
+def _register(stack: ProcessStack, client_version: str) -> tuple[ClientRun, list[HttpExchange], list[str]]:
     endpoints = stack.endpoints
     assert endpoints is not None and endpoints.mlflow_journal is not None
     before = len(read_journal(endpoints.mlflow_journal))
@@ -119,7 +120,7 @@ def _contract(version: str) -> Path:
     return found.mlflow
 
 
-def _calls(entries: list[JournalEntry]) -> set[tuple[str, str, int | None]]:
+def _calls(entries: list[HttpExchange]) -> set[tuple[str, str, int | None]]:
     return {(entry.method, entry.path, entry.status) for entry in entries}
 
 

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 
-__all__ = ["Answered", "judge_artifact_locations", "locations_in", "placed_by_mlflow", "unreachable_reason"]
+__all__ = ["judge_artifact_locations", "locations_in", "placed_by_mlflow", "unreachable_reason"]
 
 #: Where MLflow's answers name the place a client writes artifacts: the objects holding it (``[]``:
 #: every item of a list), the field, and where the object's experiment id is.
@@ -38,16 +39,6 @@ _FIELDS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = 
 #: What a client writes to through the tracking server: the proxy, with its Hokusai key.
 _THROUGH_THE_SERVER = "mlflow-artifacts"
 _CREATE = ("POST", "/api/2.0/mlflow/experiments/create")
-
-
-class Answered(Protocol):
-    """What this check reads of a recorded exchange (a journal entry)."""
-
-    method: str
-    path: str
-    request_body: str | None
-    status: int | None
-    response_body: str | None
 
 
 def locations_in(body: Any) -> Iterator[tuple[str, str, str | None]]:
@@ -78,7 +69,7 @@ def _get(node: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
-def placed_by_mlflow(entries: Iterable[Answered], mount: str) -> set[str]:
+def placed_by_mlflow(entries: Iterable[HttpExchange], mount: str) -> set[str]:
     """Experiments created through the proxy without an ``artifact_location``: MLflow chose where they write.
 
     Only those are judged. A fuzzer that asks for ``artifact_location: "m}"`` gets a path on MLflow's
@@ -87,10 +78,10 @@ def placed_by_mlflow(entries: Iterable[Answered], mount: str) -> set[str]:
     """
     placed = set()
     for entry in entries:
-        if (entry.method, entry.path.removeprefix(mount)) != _CREATE or not entry.request_body:
+        if (entry.method, entry.path.removeprefix(mount)) != _CREATE or not entry.request_body.text:
             continue
         try:
-            asked, answer = json.loads(entry.request_body), json.loads(entry.response_body or "")
+            asked, answer = json.loads(entry.request_body.text), json.loads(entry.response_body.text or "")
         except ValueError:
             continue
         if isinstance(asked, dict) and not asked.get("artifact_location") and isinstance(answer, dict) \
@@ -114,17 +105,17 @@ def unreachable_reason(location: str, proxy_host: str) -> str | None:
     return f"the store itself ({scheme}://), which needs the store's own credentials"
 
 
-def judge_artifact_locations(entries: Iterable[Answered], proxy: Contract, mount: str,
+def judge_artifact_locations(entries: Iterable[HttpExchange], proxy: Contract, mount: str,
                              proxy_host: str) -> list[Finding]:
     """One finding per operation and field where the proxy handed a client an unreachable location."""
     entries = list(entries)
     placed = placed_by_mlflow(entries, mount)
     found: dict[tuple[str, str], Finding] = {}
     for entry in entries:
-        if entry.status is None or not 200 <= entry.status < 300 or not entry.response_body:
+        if entry.status is None or not 200 <= entry.status < 300 or not entry.response_body.text:
             continue
         try:
-            body = json.loads(entry.response_body)
+            body = json.loads(entry.response_body.text)
         except ValueError:
             continue
         for field, location, experiment_id in locations_in(body):
@@ -142,7 +133,7 @@ def judge_artifact_locations(entries: Iterable[Answered], proxy: Contract, mount
     return list(found.values())
 
 
-def _finding(entry: Answered, operation: str, field: str, location: str, reason: str, proxy: Contract,
+def _finding(entry: HttpExchange, operation: str, field: str, location: str, reason: str, proxy: Contract,
              pointer: str | None) -> Finding:
     scheme = urlsplit(location).scheme or "(none: a path)"
     return Finding(
@@ -158,5 +149,5 @@ def _finding(entry: Answered, operation: str, field: str, location: str, reason:
                        "(then new experiments get mlflow-artifacts: locations), or move existing experiments.",
         suite=Suite.HOP_JOURNAL,
         exchanges=[Exchange(method=entry.method, url=entry.path, status=entry.status,
-                            response_body=(entry.response_body or "")[:2000])],
+                            response_body=(entry.response_body.text or "")[:2000])],
     )

@@ -28,6 +28,7 @@ import httpx
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName
 from hokusai_contracts.domain.redact import KEY_PATTERN, MASKED_KEY_PATTERN, redact, register_secrets
@@ -36,7 +37,6 @@ from hokusai_contracts.report.model import ReplayedExchange
 from hokusai_contracts.report.phase import PhaseResult
 from hokusai_contracts.traffic.hops import HopRules, hop_of_file
 from hokusai_contracts.traffic.reading import read_traffic
-from hokusai_contracts.traffic.records import Body, Recorded
 from hokusai_contracts.traffic.secrets import OTHER_PLACEHOLDER, PLACEHOLDER, secrets_in
 
 __all__ = ["body_shape", "load_replay", "run_replay"]
@@ -50,14 +50,14 @@ _LONG_ID = 12
 _NOT_SENT = HOP_BY_HOP | {"content-length", TRACE_HEADER.lower(), "accept-encoding"}
 
 
-def load_replay(path: Path, auth: Contract, mlflow: Contract, proxy: Contract) -> list[Recorded]:
+def load_replay(path: Path, auth: Contract, mlflow: Contract, proxy: Contract) -> list[HttpExchange]:
     """The client->proxy exchanges of the recording at ``path``: bad input is exit 2, before the stack starts."""
     if not path.is_file():
         raise UsageError(f"REPLAY={path}: no such file; give a HAR (or JSONL, NDJSON) recording")
     rules, named = HopRules(auth, mlflow, proxy), hop_of_file(path)
     chosen = []
     for item in read_traffic(path):
-        if not isinstance(item, Recorded):
+        if not isinstance(item, HttpExchange):
             continue
         hop = item.hop or named or rules.hop_of(item.method, item.url)
         if hop is Hop.CLIENT_TO_PROXY:
@@ -147,7 +147,7 @@ def _json(text: str | None) -> Any:
         return None
 
 
-def run_replay(exchanges: list[Recorded], front_root: str, key: str,
+def run_replay(exchanges: list[HttpExchange], front_root: str, key: str,
                out: Callable[[str], None] = print, timeout_s: float = 60.0) -> PhaseResult:
     """Send ``exchanges`` to ``front_root`` (loopback only) in order; one ``ReplayedExchange`` each."""
     host = urlsplit(front_root).hostname or ""
@@ -170,9 +170,10 @@ def run_replay(exchanges: list[Recorded], front_root: str, key: str,
     return result
 
 
-def _one(client: httpx.Client, item: Recorded, front_root: str, key: str, other: str, ids: _Ids) -> ReplayedExchange:
-    parts = urlsplit(item.url)
-    path, query = ids.path(_keys(parts.path or "/", key, other)), ids.query(_keys(parts.query, key, other))
+def _one(client: httpx.Client, item: HttpExchange, front_root: str, key: str, other: str,
+         ids: _Ids) -> ReplayedExchange:
+    path = ids.path(_keys(item.raw_path or item.path, key, other))
+    query = ids.query(_keys(item.query_string, key, other))
     headers = {k: _keys(v, key, other) for k, v in item.request_headers.items() if k.lower() not in _NOT_SENT}
     note = ""
     content: bytes = b""
@@ -192,6 +193,6 @@ def _one(client: httpx.Client, item: Recorded, front_root: str, key: str, other:
     recorded_shape = body_shape(item.response_body, recorded_type)
     replayed_shape = body_shape(replayed)
     shapes_agree = "unknown" in (recorded_shape, replayed_shape) or recorded_shape == replayed_shape
-    return ReplayedExchange(index=item.index, method=item.method, path=redact(path), recorded_status=item.status,
+    return ReplayedExchange(index=item.seq, method=item.method, path=redact(path), recorded_status=item.status,
                             replayed_status=status, recorded_shape=recorded_shape, replayed_shape=replayed_shape,
                             reproduced=status == item.status and shapes_agree, note=redact(note))

@@ -21,6 +21,7 @@ from hokusai_contracts.checks.replay import load_replay
 from hokusai_contracts.checks.scenario import warm_imports
 from hokusai_contracts.checks.suites.server import warm_suite_server
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.report.model import Report, Targets
 from hokusai_contracts.report.phase import PhaseResult
 from hokusai_contracts.run.faults import FaultsPlace
@@ -34,7 +35,6 @@ from hokusai_contracts.run.pipeline import run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import StackDefinition
 from hokusai_contracts.stack.processes import Stack, describe, running_stack
-from hokusai_contracts.traffic.records import Recorded
 
 __all__ = ["LocalOptions", "run_local", "suites_to_run"]
 
@@ -53,7 +53,7 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         return _run(options, inputs, versions, replay, out)
 
 
-def _run(options: LocalOptions, inputs: Inputs, versions: VersionPlan, replay: list[Recorded] | None,
+def _run(options: LocalOptions, inputs: Inputs, versions: VersionPlan, replay: list[HttpExchange] | None,
          out: Callable[[str], None]) -> Report:
     started = time.perf_counter()
     report = Report(tool_version=__version__, mode="local", targets=Targets(proxy=options.proxy_cmd or "reference"))

@@ -29,6 +29,7 @@ from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.replay import run_replay
 from hokusai_contracts.checks.scenario import run_registration, scenario_checks
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
@@ -37,7 +38,6 @@ from hokusai_contracts.run.local_options import LocalOptions
 from hokusai_contracts.run.local_targets import LocalTargets
 from hokusai_contracts.run.mlflow_versions import VersionPlan, client_scenarios, mlflow_diffs
 from hokusai_contracts.run.pipeline import Step
-from hokusai_contracts.traffic.records import Recorded
 
 __all__ = ["CONSUMER_FILE", "LocalPhases", "suites_to_run"]
 
@@ -62,7 +62,7 @@ class LocalPhases:
     versions: VersionPlan
     targets: LocalTargets
     #: REPLAY's client->proxy exchanges, when one was given.
-    recording: list[Recorded] | None
+    recording: list[HttpExchange] | None
     #: The thread importing MLflow and scikit-learn while the stack booted: the scenario waits for it.
     warm: threading.Thread
     #: When the run started (``time.perf_counter``): the first findings say how far in they came.

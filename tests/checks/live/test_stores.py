@@ -7,26 +7,29 @@ from pathlib import Path
 
 from hokusai_contracts.checks.live.stores import StoreWatch
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
-from hokusai_contracts.safety.policy import OutgoingRequest, Target
+from hokusai_contracts.safety.gate import HOP_OF_TARGET
+from hokusai_contracts.safety.policy import Target
 
 ROOT = Path(__file__).resolve().parents[3]
 PROXY_URL = "https://registry.example/api/mlflow"
 
 
 def _answer(watch: StoreWatch, target: Target, path: str, body: object, status: int = 200) -> None:
-    watch(OutgoingRequest(target, "GET", path), status, {}, json.dumps(body).encode(), 0.1, None)
+    watch(HttpExchange(method="GET", path="/api/mlflow" + path, status=status, hop=HOP_OF_TARGET[target],
+                       response_body=Body.of(json.dumps(body))))
 
 
 def _create(watch: StoreWatch, experiment_id: str) -> None:
-    request = OutgoingRequest(Target.PROXY, "POST", "/api/2.0/mlflow/experiments/create",
-                              body=json.dumps({"name": "contract-probe-123"}).encode())
-    watch(request, 200, {}, json.dumps({"experiment_id": experiment_id}).encode(), 0.1, None)
+    watch(HttpExchange(method="POST", path="/api/mlflow/api/2.0/mlflow/experiments/create", status=200,
+                       hop=HOP_OF_TARGET[Target.PROXY], request_body=Body.of(json.dumps({"name": "contract-probe-1"})),
+                       response_body=Body.of(json.dumps({"experiment_id": experiment_id}))))
 
 
 def test_the_probe_experiments_scheme_is_taken_and_an_s3_location_is_a_finding() -> None:
     seen: list[int | None] = []
-    watch = StoreWatch(then=lambda request, status, *rest: seen.append(status))
+    watch = StoreWatch(then=lambda exchange: seen.append(exchange.status))
     path = "/api/2.0/mlflow/experiments/get"
     _create(watch, "7")
     _answer(watch, Target.PROXY, path, {"experiment": {"name": "someone-else", "artifact_location": "gs://x/1"}})

@@ -12,15 +12,15 @@ finding, as in a local run. Nothing is sent for it: only what the run asked anyw
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from hokusai_contracts.checks.artifact_locations import judge_artifact_locations, locations_in
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.safety.gate import Listener
-from hokusai_contracts.safety.policy import OutgoingRequest, Target
 
 __all__ = ["PROBE_PREFIX", "StoreWatch"]
 
@@ -30,41 +30,31 @@ _KEPT = 200
 
 
 @dataclass
-class _Answer:
-    method: str
-    path: str
-    request_body: str | None
-    status: int | None
-    response_body: str | None
-
-
-@dataclass
 class StoreWatch:
     """Watches the proxy's answers for artifact locations; chains to the listener that was there before."""
 
     then: Listener | None = None
     #: The scheme of the probe experiment's artifact location (``mlflow-artifacts``, ``s3``...), once seen.
     scheme: str | None = None
-    answers: list[_Answer] = field(default_factory=list)
+    answers: list[HttpExchange] = field(default_factory=list)
 
-    def __call__(self, request: OutgoingRequest, status: int | None, headers: Mapping[str, str], body: bytes,
-                 seconds: float, error: str | None) -> None:
+    def __call__(self, exchange: HttpExchange) -> None:
         if self.then is not None:
-            self.then(request, status, headers, body, seconds, error)
+            self.then(exchange)
+        status, text = exchange.status, exchange.response_body.text or ""
         answered = status is not None and 200 <= status < 300
-        if request.target is not Target.PROXY or not answered or len(self.answers) >= _KEPT:
+        if exchange.hop is not Hop.CLIENT_TO_PROXY or not answered or len(self.answers) >= _KEPT:
             return
-        if b"artifact_location" not in body and b"artifact_uri" not in body and b"experiment_id" not in body:
+        if "artifact_location" not in text and "artifact_uri" not in text and "experiment_id" not in text:
             return
-        text = body.decode("utf-8", errors="replace")
-        asked = request.body.decode("utf-8", errors="replace") if request.body else None
-        self.answers.append(_Answer(request.method, request.path, asked, status, text))
+        self.answers.append(exchange)
         if self.scheme is None:
             self.scheme = _probe_scheme(text)
 
     def findings(self, proxy: Contract, proxy_url: str) -> list[Finding]:
         """Every location handed to the run that it could not have written through the proxy."""
-        return judge_artifact_locations(self.answers, proxy, "", urlsplit(proxy_url).netloc)
+        where = urlsplit(proxy_url)
+        return judge_artifact_locations(self.answers, proxy, where.path.rstrip("/"), where.netloc)
 
 
 def _probe_scheme(text: str) -> str | None:
