@@ -133,6 +133,7 @@ def test_a_runner_killed_with_sigkill_leaves_no_store_process_and_no_temp_dir() 
     assert "postgres" in {_name(p) for p in everything}
     runner.send_signal(signal.SIGKILL)
     runner.wait(10)
+    runner.stdout.close()
     left, kept = _settle(everything, root)
     assert left == {} and not kept
 
