@@ -92,7 +92,7 @@ class DaskExecutor:
         futures = {client.submit(judge_partition, part, shared, settings, pure=False, retries=RETRIES): part
                    for part in parts}
         judged = Judged()
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             part = futures.pop(future)
             if future.status != "finished":
                 judged.failed.append(Failed(part, _reason(future)))
@@ -109,11 +109,19 @@ class DaskExecutor:
 
 def _connect(address: str) -> Client:
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"--scheduler {address}: no Dask scheduler answered ({type(exc).__name__}: "
                          f"{redact(str(exc))[:200]}); start one (`dask scheduler`), or check the address and, "
                          "for tls://, DASK_DISTRIBUTED__COMM__TLS__* settings") from None
+    try:
+        # Tasks given to a cluster without workers would wait forever: refuse it now instead.
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        client.close()
+        raise UsageError(f"--scheduler {address}: the scheduler answers but has no worker ({type(exc).__name__}); "
+                         "start some (`dask worker " + address + "`)") from None
+    return client
 
 
 def _reason(future: Any) -> str:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CAPTURE_MB", "generate_capture", "measure_judge_memory"]
+__all__ = ["CAPTURE_MB", "generate_capture", "measure_judge_memory", "registration_lines"]
 
 #: The capture the bench judges, in megabytes.
 CAPTURE_MB = 200
@@ -29,8 +29,8 @@ _WRAPPER = ("import resource, subprocess, sys\n"
             "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
 
 
-def _lines(serial: int) -> list[dict[str, Any]]:
-    """One registration's worth of exchanges, ids made unique by ``serial``."""
+def registration_lines(serial: int, *, artifacts: bool = True) -> list[dict[str, Any]]:
+    """One registration's worth of exchanges, ids made unique by ``serial`` (``artifacts``: with its upload)."""
     run_id = f"{serial:032x}"
     params = [{"key": f"param_{i}", "value": f"{serial}-{i}"} for i in range(5)]
     return [
@@ -49,7 +49,7 @@ def _lines(serial: int) -> list[dict[str, Any]]:
         # An artifact upload: most of a registration's bytes, kept by size only (as the journal keeps it).
         {"method": "PUT", "url": f"http://mlflow.internal/api/2.0/mlflow-artifacts/artifacts/1/{run_id}/artifacts/"
                                  "model/model.pkl", "status": 200,
-         "headers": {"content-type": "application/octet-stream"}, "body": _ARTIFACT,
+         "headers": {"content-type": "application/octet-stream"}, "body": _ARTIFACT if artifacts else "0" * 64,
          "response_headers": {"content-type": "application/json"}, "response_body": {}},
         {"method": "GET", "url": f"https://registry.example/api/mlflow/api/2.0/mlflow/runs/get?run_id={run_id}",
          "status": 200, "headers": {"authorization": f"Bearer {_KEY}"}},
@@ -62,7 +62,7 @@ def generate_capture(path: Path, megabytes: int = CAPTURE_MB) -> int:
     with path.open("w", encoding="utf-8") as sink:
         while written < limit:
             serial += 1
-            for line in _lines(serial):
+            for line in registration_lines(serial):
                 text = json.dumps(line) + "\n"
                 sink.write(text)
                 written += len(text)

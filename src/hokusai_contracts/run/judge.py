@@ -82,9 +82,10 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
         inputs = load_inputs()
         settings = JudgeSettings(hop=options.hop, accept_secrets=options.accept_secrets)
         bundle = ContractBundle.of(inputs.auth, inputs.mlflow, inputs.proxy)
-        started = time.perf_counter()
-        tally, how = _judge_all(sources, bundle, settings, options, out)
-        seconds = round(time.perf_counter() - started, 3)
+        watch = _Watch(sources)
+        tally, how = _judge_all(sources, bundle, settings, options, out, watch)
+        # From the first task to the last: a cluster's start-up is not the judge's throughput.
+        seconds = round(watch.seconds, 3)
         if tally.refusal is not None:
             raise UsageError(tally.refusal.message)
         names = [source.name for source in sources]
@@ -107,6 +108,7 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
         result.timings["judge"] = seconds
         result.metrics["judge.exchanges"] = float(tally.judged)
         result.metrics["judge.exchanges_per_s"] = round(tally.judged / seconds, 1) if seconds else 0.0
+        result.metrics["judge.workers"] = float(watch.workers)
         fold.add(result)
         out(f"{tally.judged} recorded exchanges judged ({how}): "
             + ", ".join(f"{hop} {count}" for hop, count in sorted(tally.counts.items())))
@@ -117,9 +119,8 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
 
 
 def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSettings, options: JudgeOptions,
-               out: Callable[[str], None]) -> tuple[Tally, str]:
+               out: Callable[[str], None], watch: _Watch) -> tuple[Tally, str]:
     """The captures judged, in this process (one small file) or on Dask; how, in a few words."""
-    watch = _Watch(sources)
     if options.workers is None and options.scheduler is None and len(sources) == 1 \
             and sources[0].size <= IN_PROCESS_BYTES:
         tally = Tally()
@@ -136,7 +137,7 @@ def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSet
     workers = None if options.workers == "auto" else options.workers
     with DaskExecutor(workers=workers, scheduler=options.scheduler) as executor, \
             Progress(out).phase("judge") as progress:
-        count = executor.worker_count
+        count = watch.workers = executor.worker_count
         parts = watch.plan(plan_partitions(sources, _chunk(sources, count)))
         judged = executor.judge(parts, bundle, settings,
                                 done=lambda part, tally: progress.update(watch.done(part, tally)))
@@ -161,18 +162,25 @@ class _Watch:
 
     def __init__(self, sources: list[Source]) -> None:
         self.files = len(sources)
-        self.started = time.monotonic()
+        self.started = self.last = time.monotonic()
         self.exchanges = 0
         self.left: Counter[int] = Counter()
         self.finished = 0
+        self.workers = 0
 
     def plan(self, parts: list[Partition]) -> list[Partition]:
         self.left.update(part.file for part in parts)
+        self.started = self.last = time.monotonic()
         return parts
+
+    @property
+    def seconds(self) -> float:
+        return self.last - self.started
 
     def done(self, part: Partition, tally: Tally) -> str:
         self.exchanges += tally.judged + tally.unmatched + tally.unreadable
         self.left[part.file] -= 1
         self.finished += self.left[part.file] == 0
-        rate = self.exchanges / max(time.monotonic() - self.started, 1e-6)
+        self.last = time.monotonic()
+        rate = self.exchanges / max(self.seconds, 1e-6)
         return f"{self.exchanges} exchanges, {rate:.0f}/s, files {self.finished}/{self.files} done"
