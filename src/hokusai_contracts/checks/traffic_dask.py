@@ -67,7 +67,7 @@ class DaskExecutor:
             self._client = _connect(self.scheduler)
         else:
             self._cluster = LocalCluster(n_workers=self.workers or cores(), threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)
         return self
 
