@@ -3,8 +3,8 @@
 Each PATH is a file, a folder, a glob or an ``s3://`` URL (``traffic.sources``); each file's format
 is told by its content (HAR 1.2, the journal's JSONL, NDJSON). The captures are cut into partitions
 (JSON lines by byte range, a HAR whole: ``traffic.partitions``), each judged by
-``checks.traffic_partition`` into a ``Tally`` of merged findings: in this process for one small
-file, else on Dask (``--workers N|auto``: a local cluster of processes; ``--scheduler``: an existing
+``checks.traffic_partition`` into a ``Tally`` of merged findings: in this process for small captures
+(32 MB in all), else on Dask (``--workers N|auto``: a local cluster of processes; ``--scheduler``: an existing
 one; ``checks.traffic_dask``). Every exchange is placed on its hop (``--hop``; else what the capture
 records; else the file's name, ``proxy-auth.har``; else its host and path: ``traffic.hops``). The
 merged tally goes through the same fold as a run: known deviations, a curl for each finding,
@@ -43,7 +43,7 @@ from hokusai_contracts.traffic.sources import Source, resolve_sources
 
 __all__ = ["IN_PROCESS_BYTES", "JudgeOptions", "NotJudged", "run_judge"]
 
-#: One file up to this size is judged in this process when neither --workers nor --scheduler is given.
+#: Captures of up to this size in all are judged in this process when neither --workers nor --scheduler is given.
 IN_PROCESS_BYTES = 32 * 1024 * 1024
 # A partition of JSON lines: enough of them for every worker to stay busy, none too small to pay its way.
 _CHUNK_MIN, _CHUNK_MAX, _CHUNKS_PER_WORKER = 1024 * 1024, 64 * 1024 * 1024, 4
@@ -121,17 +121,18 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
 def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSettings, options: JudgeOptions,
                out: Callable[[str], None], watch: _Watch) -> tuple[Tally, str]:
     """The captures judged, in this process (one small file) or on Dask; how, in a few words."""
-    if options.workers is None and options.scheduler is None and len(sources) == 1 \
-            and sources[0].size <= IN_PROCESS_BYTES:
+    if options.workers is None and options.scheduler is None and sum(s.size for s in sources) <= IN_PROCESS_BYTES:
         tally = Tally()
         with Progress(out).phase("judge") as progress:
-            for part in watch.plan(plan_partitions(sources, sources[0].size + 1)):
+            for part in watch.plan(plan_partitions(sources, IN_PROCESS_BYTES + 1)):
                 try:
                     tally.merge(judge_partition(part, bundle, settings))
                 except Exception as exc:
                     raise NotJudged(f"{part.source.url}: not judged ({exc}); no report written") from None
                 progress.update(watch.done(part, tally))
-        return tally, sources[0].format.value
+                if tally.refusal is not None:
+                    break
+        return tally, ", ".join(sorted({source.format.value for source in sources})) + ", in this process"
     from hokusai_contracts.checks.traffic_dask import DaskExecutor
 
     workers = None if options.workers == "auto" else options.workers

@@ -71,6 +71,8 @@ def _expand(given: str) -> list[Source]:
     try:
         fs, path = url_to_fs(text, **_options(text))
         matches = _matches(fs, path)
+        if not matches and remote:
+            fs.ls(path.split("/", 1)[0])  # a bucket that cannot be listed says why (NoSuchBucket, AccessDenied)
         if not matches:
             raise UsageError(f"{given}: no such file or folder, and no file matches it; give a HAR, JSONL or "
                              "NDJSON capture, a folder of them, a glob or an s3:// URL")
