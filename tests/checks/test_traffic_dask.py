@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distributed import Client
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks import traffic_dask
@@ -52,6 +53,8 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
             started.append(subprocess.Popen([str(DASK), "worker", address, "--nworkers", "2", "--nthreads", "1",
                                              "--no-dashboard", "--host", "127.0.0.1"], stdout=sink, stderr=sink,
                                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}))
+            with Client(address, timeout=60) as client:
+                client.wait_for_workers(2, timeout=120)
             yield address, log
         finally:
             for process in reversed(started):
@@ -125,3 +128,23 @@ def test_a_scheduler_that_does_not_answer_and_a_path_matching_nothing_are_refuse
     with pytest.raises(UsageError, match="nothing-.*: no such file or folder, and no file matches it"):
         _judge(captures / "nothing-*.ndjson", tmp_path / "report")
     assert not (tmp_path / "report").exists()
+
+
+def test_a_partition_no_worker_could_judge_is_named_and_the_others_are_judged(
+        captures: Path, scheduler: tuple[str, Path], tmp_path: Path) -> None:
+    from hokusai_contracts.checks.traffic_partition import ContractBundle, JudgeSettings
+    from hokusai_contracts.run.inputs import load_inputs
+    from hokusai_contracts.traffic.partitions import plan_partitions
+    from hokusai_contracts.traffic.sources import resolve_sources
+
+    inputs = load_inputs()
+    bundle = ContractBundle.of(inputs.auth, inputs.mlflow, inputs.proxy)
+    gone = tmp_path / "gone.ndjson"
+    gone.write_text((captures / "capture-0.ndjson").read_text())
+    sources = resolve_sources([captures / "capture-0.ndjson", gone])
+    gone.unlink()  # after planning, before any worker reads it
+    with traffic_dask.DaskExecutor(scheduler=scheduler[0]) as executor:
+        judged = executor.judge(plan_partitions(sources, 1 << 20), bundle, JudgeSettings())
+    assert [failed.part.source.name for failed in judged.failed] == ["gone.ndjson"]
+    assert "PartitionFailed" in judged.failed[0].reason and "FileNotFoundError" in judged.failed[0].reason
+    assert judged.tally.judged > 100

@@ -31,6 +31,8 @@ __all__ = ["DaskExecutor", "Failed", "Judged", "cores"]
 
 #: Seconds a scheduler has to answer before ``--scheduler`` is refused (one line, exit 2).
 CONNECT_TIMEOUT_S = 10
+#: Seconds a scheduler without workers has to gain one (workers starting beside it, an autoscaler).
+WORKER_WAIT_S = 60
 #: Each task is tried this often more when it raises (an S3 read that failed once); lost workers aside.
 RETRIES = 1
 
@@ -116,10 +118,11 @@ def _connect(address: str) -> Client:
                          "for tls://, DASK_DISTRIBUTED__COMM__TLS__* settings") from None
     try:
         # Tasks given to a cluster without workers would wait forever: refuse it now instead.
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
     except (OSError, TimeoutError) as exc:
         client.close()
-        raise UsageError(f"--scheduler {address}: the scheduler answers but has no worker ({type(exc).__name__}); "
+        raise UsageError(f"--scheduler {address}: the scheduler answers but gained no worker in {WORKER_WAIT_S} s "
+                         f"({type(exc).__name__}); "
                          "start some (`dask worker " + address + "`)") from None
     return client
 
