@@ -133,15 +133,18 @@ def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSet
                 if tally.refusal is not None:
                     break
         return tally, ", ".join(sorted({source.format.value for source in sources})) + ", in this process"
-    from hokusai_contracts.checks.traffic_dask import DaskExecutor
+    from hokusai_contracts.checks.traffic_dask import DaskExecutor, cores
 
     workers = None if options.workers == "auto" else options.workers
-    with DaskExecutor(workers=workers, scheduler=options.scheduler) as executor, \
-            Progress(out).phase("judge") as progress:
-        count = watch.workers = executor.worker_count
-        parts = watch.plan(plan_partitions(sources, _chunk(sources, count)))
-        judged = executor.judge(parts, bundle, settings,
-                                done=lambda part, tally: progress.update(watch.done(part, tally)))
+    with Progress(out).phase("judge") as progress:
+        progress.update(f"connecting to {options.scheduler}" if options.scheduler
+                        else f"starting a local Dask cluster of {workers or cores()} workers")
+        with DaskExecutor(workers=workers, scheduler=options.scheduler) as executor:
+            count = watch.workers = executor.worker_count
+            parts = watch.plan(plan_partitions(sources, _chunk(sources, count)))
+            progress.update(f"0 exchanges, files 0/{len(sources)} done")
+            judged = executor.judge(parts, bundle, settings,
+                                    done=lambda part, tally: progress.update(watch.done(part, tally)))
     if judged.failed and judged.tally.refusal is None:
         files = sorted({failed.part.source.url for failed in judged.failed})
         raise NotJudged(f"{len(files)} of {len(sources)} files not judged ({', '.join(files[:5])}"
