@@ -125,6 +125,8 @@ def test_a_scheduler_that_does_not_answer_and_a_path_matching_nothing_are_refuse
     monkeypatch.setattr(traffic_dask, "CONNECT_TIMEOUT_S", 2)
     with pytest.raises(UsageError, match="tcp://127.0.0.1:9: no Dask scheduler answered"):
         _judge(captures, tmp_path / "report", scheduler="tcp://127.0.0.1:9")
+    with pytest.raises(UsageError, match="tls://127.0.0.1:9: tls:// needs Dask's TLS settings"):
+        _judge(captures, tmp_path / "report", scheduler="tls://127.0.0.1:9")
     with pytest.raises(UsageError, match="nothing-.*: no such file or folder, and no file matches it"):
         _judge(captures / "nothing-*.ndjson", tmp_path / "report")
     assert not (tmp_path / "report").exists()

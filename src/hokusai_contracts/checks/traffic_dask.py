@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, LocalCluster, Security, as_completed
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.traffic_partition import ContractBundle, JudgeSettings, judge_partition
@@ -110,9 +110,13 @@ class DaskExecutor:
 
 
 def _connect(address: str) -> Client:
+    if address.startswith("tls://") and Security().get_connection_args("client").get("ssl_context") is None:
+        raise UsageError(f"--scheduler {address}: tls:// needs Dask's TLS settings; set "
+                         "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ...__CLIENT__CERT and ...__CLIENT__KEY "
+                         "(docs/judge-on-a-cluster.md)")
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise UsageError(f"--scheduler {address}: no Dask scheduler answered ({type(exc).__name__}: "
                          f"{redact(str(exc))[:200]}); start one (`dask scheduler`), or check the address and, "
                          "for tls://, DASK_DISTRIBUTED__COMM__TLS__* settings") from None
