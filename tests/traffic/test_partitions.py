@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.traffic.partitions import PartitionReader, plan_partitions
 from hokusai_contracts.traffic.reading import Format
-from hokusai_contracts.traffic.records import Recorded
 from hokusai_contracts.traffic.sources import resolve_sources
 
 LINE = '{"method": "GET", "url": "http://mlflow.internal/api/2.0/mlflow/experiments/get?experiment_id=%d"}\n'
@@ -25,7 +25,7 @@ def test_every_line_is_read_once_by_the_partition_it_starts_in(tmp_path: Path, c
     for part in parts:
         reader = PartitionReader(part)
         for located in reader:
-            assert isinstance(located.item, Recorded) and part.start <= located.place[1] < part.end
+            assert isinstance(located.item, HttpExchange) and part.start <= located.place[1] < part.end
             assert text[located.place[1]:].startswith('{"method"')
             seen.append(int(located.item.url.rsplit("=", 1)[1]))
         lines += reader.lines

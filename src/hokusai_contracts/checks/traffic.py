@@ -12,10 +12,10 @@ from collections import Counter
 
 from hokusai_contracts.checks.traffic_tally import Tally
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
 from hokusai_contracts.traffic.partitions import Place
@@ -32,17 +32,19 @@ class TrafficJudge:
                           Hop.CLIENT_TO_MLFLOW: mlflow, Hop.PROXY_TO_MLFLOW: mlflow}
         self.tally = Tally()
 
-    def add(self, entry: JournalEntry, origin: str | None = None, *, leaks_only: bool = False,
-            place: Place = (0, 0)) -> None:
-        """Judge one exchange; ``place`` (file, offset) decides which evidence a merged finding keeps."""
+    def add(self, entry: HttpExchange, *, place: Place = (0, 0)) -> None:
+        """One exchange, judged on its ``hop`` (``traffic.records.as_judged`` gives it one); ``place``
+        (file, offset) decides which evidence a merged finding keeps."""
         hop, tally = entry.hop, self.tally
+        if hop is None:
+            raise ValueError(f"exchange {entry.seq} has no hop to judge it on")
         contract = self.contracts[hop]
         tally.counts[hop] += 1
-        if origin:
-            tally.add_base(hop.receiver, place, origin)
+        if entry.origin:
+            tally.add_base(hop.receiver, place, entry.origin)
         # The caller's key must stop at the proxy: past it, on the way to MLflow, it is a leak.
         for finding in judge_journal([entry], contract, hop, forbid_credentials=hop is Hop.PROXY_TO_MLFLOW,
-                                     leaks_only=leaks_only):
+                                     leaks_only=entry.leaks_only):
             tally.add_finding(place, finding)
         if entry.status is not None:
             path = entry.path.removeprefix(self.mount) if hop is Hop.CLIENT_TO_PROXY and self.mount else entry.path

@@ -18,12 +18,13 @@ from hokusai_contracts._errors import HokusaiContractsError
 from hokusai_contracts.checks.traffic import TrafficJudge
 from hokusai_contracts.checks.traffic_tally import WHERE, Problem, Refusal, Tally
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import mask, redact, register_secrets
 from hokusai_contracts.traffic.hops import HopRules, hop_of_file
 from hokusai_contracts.traffic.partitions import Located, Partition, PartitionReader
 from hokusai_contracts.traffic.reading import Format
-from hokusai_contracts.traffic.records import Recorded, Unreadable
+from hokusai_contracts.traffic.records import Unreadable, as_judged
 from hokusai_contracts.traffic.secrets import secrets_in
 
 __all__ = ["ContractBundle", "JudgeSettings", "PartitionFailed", "judge_partition"]
@@ -100,14 +101,14 @@ def _judge(part: Partition, bundle: ContractBundle, settings: JudgeSettings) -> 
                 tally.add_problem(_problem(part, located, f"entry {located.line} ({item.method} {url}): matched "
                                                           "to no hop; give --hop"))
                 continue
-            judge.add(item.entry(hop), item.origin, leaks_only=item.leaks_only, place=located.place)
+            judge.add(as_judged(item, hop), place=located.place)
     except HokusaiContractsError as exc:  # a HAR that stops being JSON: the capture is refused, as before
         tally.refuse(Refusal((part.file, 0), redact(str(exc))))
     tally.lines[(part.file, part.start)] = reader.lines
     return tally
 
 
-def _secrets_allowed(item: Recorded, part: Partition, located: Located, settings: JudgeSettings,
+def _secrets_allowed(item: HttpExchange, part: Partition, located: Located, settings: JudgeSettings,
                      tally: Tally) -> bool:
     found = secrets_in(item.texts())
     if not found:

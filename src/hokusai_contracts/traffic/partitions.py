@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.traffic.reading import Format, parse_har, parse_line
-from hokusai_contracts.traffic.records import Recorded, Unreadable
+from hokusai_contracts.traffic.records import Unreadable
 from hokusai_contracts.traffic.sources import Source, open_source
 
 __all__ = ["Located", "Partition", "PartitionReader", "Place", "plan_partitions"]
@@ -45,7 +46,7 @@ class Located:
 
     place: Place
     line: int
-    item: Recorded | Unreadable
+    item: HttpExchange | Unreadable
 
 
 def plan_partitions(sources: list[Source], chunk_bytes: int) -> list[Partition]:
@@ -72,7 +73,8 @@ class PartitionReader:
         with open_source(part.source.url) as handle:
             if part.source.format is Format.HAR:
                 for item in parse_har(handle, part.source.name):
-                    yield Located((part.file, item.index), item.index, item)
+                    number = item.index if isinstance(item, Unreadable) else item.seq
+                    yield Located((part.file, number), number, item)
             else:
                 yield from self._lines(handle)
 
