@@ -40,5 +40,6 @@ def test_a_har_is_one_partition_and_folders_and_globs_resolve_to_sorted_files(tm
     assert [s.name for s in sources] == ["a.ndjson", "b.har"]
     assert [s.format for s in sources] == [Format.NDJSON, Format.HAR]
     parts = plan_partitions(sources, 10)
-    assert len(parts) == 11 and parts[-1].whole and parts[-1].source.name == "b.har"
+    assert len(parts) == 11 and parts[-1].source.name == "b.har"
+    assert (parts[-1].start, parts[-1].end) == (0, parts[-1].source.size)
     assert [s.name for s in resolve_sources([str(tmp_path / "*.har"), tmp_path / "b.har"])] == ["b.har"]

@@ -51,7 +51,7 @@ def add_judge_parser(commands: Any) -> None:
                        help="judge a capture holding an unredacted key or Bearer token; every output masks it")
     parser.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
                         help="judge on a local Dask cluster of N worker processes (auto: one per core); default: "
-                             "one small file in this process, more on auto")
+                             "captures of up to 32 MB in all in this process, larger ones on auto")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="judge on an existing Dask cluster: its scheduler's tcp://HOST:PORT or tls://HOST:PORT")
     parser.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)

@@ -35,10 +35,6 @@ class Partition:
     start: int
     end: int
 
-    @property
-    def whole(self) -> bool:
-        return self.start == 0 and self.end >= self.source.size
-
 
 @dataclass(frozen=True, slots=True)
 class Located:

@@ -41,10 +41,6 @@ class Source:
         """The file's name (``proxy-auth.har``): what ``--hop``'s default reads, and what warnings name."""
         return PurePosixPath(self.url.split("://", 1)[-1]).name
 
-    @property
-    def remote(self) -> bool:
-        return "://" in self.url
-
 
 def _options(url: str) -> dict[str, Any]:
     return dict(_S3_OPTIONS) if url.startswith(("s3://", "s3a://")) else {}
