@@ -126,10 +126,11 @@ def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSet
         with Progress(out).phase("judge") as progress:
             for part in watch.plan(plan_partitions(sources, IN_PROCESS_BYTES + 1)):
                 try:
-                    tally.merge(judge_partition(part, bundle, settings))
+                    mine = judge_partition(part, bundle, settings)
                 except Exception as exc:
                     raise NotJudged(f"{part.source.url}: not judged ({exc}); no report written") from None
-                progress.update(watch.done(part, tally))
+                tally.merge(mine)
+                progress.update(watch.done(part, mine))
                 if tally.refusal is not None:
                     break
         return tally, ", ".join(sorted({source.format.value for source in sources})) + ", in this process"
