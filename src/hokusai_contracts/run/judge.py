@@ -22,9 +22,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import HokusaiContractsError, UsageError
@@ -40,6 +41,9 @@ from hokusai_contracts.run.inputs import load_inputs, report_dir_ready
 from hokusai_contracts.traffic.hops import HopRules
 from hokusai_contracts.traffic.partitions import Partition, plan_partitions
 from hokusai_contracts.traffic.sources import Source, resolve_sources
+
+if TYPE_CHECKING:
+    from hokusai_contracts.checks.traffic_dask import DaskExecutor
 
 __all__ = ["IN_PROCESS_BYTES", "JudgeOptions", "NotJudged", "run_judge"]
 
@@ -78,12 +82,26 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
         raise UsageError(f"--scheduler {options.scheduler}: give a Dask scheduler's address, tcp://HOST:PORT or "
                          "tls://HOST:PORT")
     sources = resolve_sources(options.paths)
+    with ExitStack() as stack:
+        # An existing cluster is asked first: a scheduler that does not answer is bad input, before any work.
+        cluster = stack.enter_context(_remote(options.scheduler)) if options.scheduler else None
+        return _judged_report(options, sources, cluster, out)
+
+
+def _remote(address: str) -> DaskExecutor:
+    from hokusai_contracts.checks.traffic_dask import DaskExecutor
+
+    return DaskExecutor(scheduler=address)
+
+
+def _judged_report(options: JudgeOptions, sources: list[Source], cluster: DaskExecutor | None,
+                   out: Callable[[str], None]) -> Report:
     with report_dir_ready(options.report_dir):
         inputs = load_inputs()
         settings = JudgeSettings(hop=options.hop, accept_secrets=options.accept_secrets)
         bundle = ContractBundle.of(inputs.auth, inputs.mlflow, inputs.proxy)
         watch = _Watch(sources)
-        tally, how = _judge_all(sources, bundle, settings, options, out, watch)
+        tally, how = _judge_all(sources, bundle, settings, options, out, watch, cluster)
         # From the first task to the last: a cluster's start-up is not the judge's throughput.
         seconds = round(watch.seconds, 3)
         if tally.refusal is not None:
@@ -119,7 +137,7 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
 
 
 def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSettings, options: JudgeOptions,
-               out: Callable[[str], None], watch: _Watch) -> tuple[Tally, str]:
+               out: Callable[[str], None], watch: _Watch, cluster: DaskExecutor | None) -> tuple[Tally, str]:
     """The captures judged, in this process (one small file) or on Dask; how, in a few words."""
     if options.workers is None and options.scheduler is None and sum(s.size for s in sources) <= IN_PROCESS_BYTES:
         tally = Tally()
@@ -138,9 +156,9 @@ def _judge_all(sources: list[Source], bundle: ContractBundle, settings: JudgeSet
 
     workers = None if options.workers == "auto" else options.workers
     with Progress(out).phase("judge") as progress:
-        progress.update(f"connecting to {options.scheduler}" if options.scheduler
+        progress.update(f"on the cluster of {options.scheduler}" if options.scheduler
                         else f"starting a local Dask cluster of {workers or cores()} workers")
-        with DaskExecutor(workers=workers, scheduler=options.scheduler) as executor:
+        with nullcontext(cluster) if cluster else DaskExecutor(workers=workers) as executor:
             count = watch.workers = executor.worker_count
             parts = watch.plan(plan_partitions(sources, _chunk(sources, count)))
             progress.update(f"0 exchanges, files 0/{len(sources)} done")
