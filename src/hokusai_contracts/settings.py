@@ -27,7 +27,7 @@ from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
 __all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "cache_root",
            "env_file_secrets", "http_url", "load_cache_settings", "load_live_settings", "load_local_settings",
-           "settings_error"]
+           "mlflow_prefix", "settings_error"]
 
 
 class LocalSettings(BaseSettings):
@@ -51,6 +51,27 @@ class LocalSettings(BaseSettings):
     #: faults wait longer than these. Unset: the PROXY_AUTH_TIMEOUT_S / PROXY_MLFLOW_TIMEOUT_S the stack passes.
     proxy_timeouts: str | None = None
 
+    #: MLFLOW_CMD: a command run in the MLflow part's place (placeholders: stack.plan.MLFLOW_CMD_PLACEHOLDERS).
+    mlflow_cmd: str | None = None
+    #: MLFLOW_PACKAGES: pip requirements added to the MLflow environment, comma-separated.
+    mlflow_packages: str | None = None
+    #: MLFLOW_PREFIX: the path MLflow serves under (production: /mlflow).
+    mlflow_prefix: str | None = None
+    #: MLFLOW_OVERLAY: an overlay of MLflow's contract (the security the MLflow side requires).
+    mlflow_overlay: Path | None = None
+    #: SEED: the fake auth service's key descriptions (keys.yaml's shape) instead of the packaged ones.
+    seed_file: Path | None = None
+
+    @field_validator("mlflow_overlay", "seed_file", mode="before")
+    @classmethod
+    def _blank_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mlflow_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        return mlflow_prefix(value) if value is not None else None
+
     @field_validator("proxy_timeouts")
     @classmethod
     def _timeouts(cls, value: str | None) -> str | None:
@@ -59,10 +80,18 @@ class LocalSettings(BaseSettings):
             return value
         return None
 
-    @field_validator("proxy_cmd")
+    @field_validator("proxy_cmd", "mlflow_cmd", "mlflow_packages")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
+
+
+def mlflow_prefix(value: str) -> str:
+    """MLFLOW_PREFIX as a path prefix: "" or ``/word[/word...]`` without a trailing slash."""
+    value = value.strip().rstrip("/")
+    if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        raise ValueError("must be a path such as /mlflow (letters, digits, . _ ~ - between slashes)")
+    return value
 
 
 class CacheSettings(BaseSettings):

@@ -195,7 +195,7 @@ def test_dynamic_check_on_the_local_stack(example: str, tmp_path: Path) -> None:
         # The candidate moves the key from body.api_key to `Authorization: Bearer` (security
         # AuthServiceAuth). The reference proxy keeps sending it in the body and sends no
         # Authorization header: the judge reports the credential the candidate's security requires.
-        assert found == {(Hop.PROXY_TO_AUTH, VALIDATE, "missing_required_field", "header.Authorization")}
+        assert found == {(Hop.PROXY_TO_AUTH, VALIDATE, "missing_credential", "header.Authorization")}
         assert dynamic.status is CheckStatus.FAILED
         assert spec_exit_code(report) == 1
     else:

@@ -53,8 +53,7 @@ def scenario_entries(endpoints: StackEndpoints) -> int:
 def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract) -> list[Finding]:
     """The proxy's hop journals judged as they stand: what its calls so far broke, seconds into a run."""
     found: list[Finding] = []
-    for hop, journal, contract in ((Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth),
-                                   (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow)):
+    for hop, journal, contract in _journals(endpoints, auth, mlflow):
         if journal is not None:
             found += judge_journal(read_journal(journal), contract, hop,
                                    forbid_credentials=hop is Hop.PROXY_TO_MLFLOW)
@@ -68,8 +67,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
-    for hop, journal, contract in ((Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth),
-                                   (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow)):
+    for hop, journal, contract in _journals(endpoints, auth, mlflow):
         if journal is None:
             continue
         entries = read_journal(journal)
@@ -89,7 +87,10 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(contract.display_path, operation, statuses)
     sent = read_journal(client_journal) if client_journal is not None else []
     if client_journal is not None and endpoints.mlflow_journal is not None:
-        phase.extend(_judge_transit(sent, read_journal(endpoints.mlflow_journal), mlflow, mount))
+        # MLflow's own prefix (MLFLOW_PREFIX) is where the proxy was pointed, not a change it made.
+        received = [e.model_copy(update={"path": e.path.removeprefix(endpoints.mlflow_prefix)})
+                    for e in read_journal(endpoints.mlflow_journal)]
+        phase.extend(_judge_transit(sent, received, mlflow, mount))
     if proxy is not None:
         # What the clients called through the proxy counts as exercised (the scenario's deletes,
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
@@ -99,6 +100,14 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
+
+
+def _journals(endpoints: StackEndpoints, auth: Contract,
+              mlflow: Contract) -> list[tuple[Hop, Path | None, Contract]]:
+    """Each hop journal of the stack with the contract of its receiver."""
+    return [(Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth), (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow),
+            # The MLflow side's own validate calls (a gateway's): judged by the auth contract as the proxy's are.
+            (Hop.MLFLOW_TO_AUTH, endpoints.mlflow_auth_journal, auth)]
 
 
 def _judge_transit(sent: list[JournalEntry], received: list[JournalEntry], mlflow: Contract,

@@ -8,6 +8,7 @@ from typing import Any
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.suites.context import DEFAULT_MAX_EXAMPLES
+from hokusai_contracts.commands import argtypes
 from hokusai_contracts.commands.argtypes import REPORT_DIR_HELP, models, suites
 from hokusai_contracts.commands.outcome import print_outcome
 from hokusai_contracts.contracts import files
@@ -43,6 +44,17 @@ def add_local_parser(commands: Any) -> None:
                                                 "the pinned one); built into a cached environment on first use")
     local.add_argument("--mlflow-clients", help="MLflow client versions to run the scenario with, comma-separated "
                                                 "(default: HOKUSAI_MLFLOW_CLIENTS)")
+    local.add_argument("--mlflow-cmd", help="a command run in the MLflow part's place; placeholders {port} "
+                       "{backend_store_uri} {default_artifact_root} {artifacts_destination} {auth_url} {mlflow_python} "
+                       "(default: HOKUSAI_MLFLOW_CMD)")
+    local.add_argument("--mlflow-prefix", type=argtypes.mlflow_prefix,
+                       help="the path MLflow serves under, e.g. /mlflow (default: HOKUSAI_MLFLOW_PREFIX, else none)")
+    local.add_argument("--mlflow-overlay", type=Path, metavar="PATH",
+                       help="an overlay of MLflow's contract: the security the MLflow side requires, e.g. "
+                            "contracts/mlflow-gateway.overlay.yaml (default: HOKUSAI_MLFLOW_OVERLAY)")
+    local.add_argument("--seed", type=Path, metavar="PATH",
+                       help="the fake auth service's key descriptions (keys.yaml's fields: scopes...); needs a "
+                            "platform key named primary (default: HOKUSAI_SEED_FILE)")
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
                             "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
@@ -70,6 +82,7 @@ def local(args: argparse.Namespace) -> int:
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
                            update_consumers=args.update_consumers, replay=args.replay,
                            mlflow_version=args.mlflow_version or settings.mlflow_version)
+    _mlflow_side(options, args, settings)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
         from hokusai_contracts.contracts.mlflow_versions import parse_versions
@@ -86,3 +99,20 @@ def local(args: argparse.Namespace) -> int:
     report = run_local(options)
     print_outcome(report, args.report_dir)
     return 0 if report.verdict == "pass" else 1
+
+
+def _mlflow_side(options: Any, args: argparse.Namespace, settings: Any) -> None:
+    """MLFLOW_CMD, MLFLOW_PREFIX and MLFLOW_PACKAGES: options win over HOKUSAI_* settings."""
+    from hokusai_contracts.stack.mlflow_env import parse_packages
+    from hokusai_contracts.stack.plan import check_mlflow_cmd
+
+    options.mlflow_cmd = args.mlflow_cmd if args.mlflow_cmd else settings.mlflow_cmd
+    check_mlflow_cmd(options.mlflow_cmd)
+    if args.stack == "docker" and options.mlflow_cmd:
+        raise UsageError("MLFLOW_CMD runs a process, which the docker stack cannot use (drop STACK=docker)")
+    prefix = args.mlflow_prefix if args.mlflow_prefix is not None else settings.mlflow_prefix
+    if prefix is not None:
+        options.mlflow_prefix = prefix
+    options.mlflow_packages = parse_packages(settings.mlflow_packages)
+    options.mlflow_overlay = args.mlflow_overlay or settings.mlflow_overlay
+    options.seed = args.seed or settings.seed_file

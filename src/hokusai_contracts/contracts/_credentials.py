@@ -2,7 +2,10 @@
 
 Incident 1 moved the key from ``body.api_key`` into ``Authorization: Bearer``
 on an operation that declares no security: an *undeclared credential*. On the
-proxy->mlflow hop the caller's key must not appear at all: a *credential leak*.
+proxy->mlflow hop the caller's key must not appear where the receiver's
+contract does not require it: a *credential leak* (always so in a query string
+or a body). Where the receiver's contract requires one (a gateway in front of
+MLflow) and none arrives: a *missing credential*.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from hokusai_contracts.contracts.loading import Contract, Operation
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.redact import KEY_PATTERN
 
-__all__ = ["leaks", "missing_credentials", "undeclared_credentials"]
+__all__ = ["leaks", "missing_credentials", "required_here", "undeclared_credentials"]
 
 # Headers that carry a credential whatever their value (an opaque token is still a secret).
 _CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization"}
@@ -50,6 +53,15 @@ def _security_carriers(contract: Contract, operation: Operation) -> set[tuple[st
             else:  # http (basic, bearer), oauth2, openIdConnect all travel in Authorization
                 carriers.add(("header", "authorization"))
     return carriers
+
+
+def required_here(contract: Contract, operation: Operation, location: str) -> bool:
+    """Whether the operation's security puts a credential at ``location`` (``header.Authorization``).
+
+    Headers only: a key in a query string is in every log on the way, whatever a contract declares.
+    """
+    kind, _, name = location.partition(".")
+    return kind == "header" and ("header", name.lower()) in _security_carriers(contract, operation)
 
 
 def undeclared_credentials(verdicts: Verdicts, operation: Operation,
@@ -106,9 +118,10 @@ def missing_credentials(verdicts: Verdicts, operation: Operation, query: Sequenc
     where, name = wanted[0]
     location = f"{where}.{header_name(name) if where == 'header' else name}"
     pointer = join_pointer(operation.pointer, "security") if "security" in operation.spec else "/security"
-    verdicts.add(FindingKind.MISSING_REQUIRED_FIELD, location, pointer,
+    verdicts.add(FindingKind.MISSING_CREDENTIAL, location, pointer,
                  f"a credential in {where} {name}, as the operation's security requires", "absent",
-                 f"The {verdicts.sender} must send its credential in {where} {name} of {operation.label}.")
+                 f"The {verdicts.sender} must send its credential in {where} {name} of {operation.label}"
+                 + (": it must not strip the caller's key on its way there." if verdicts.sender == "proxy" else "."))
 
 
 def _credential_field(contract: Contract, operation: Operation) -> str | None:

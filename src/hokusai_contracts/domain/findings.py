@@ -54,6 +54,8 @@ class FindingKind(StrEnum):
     #: A candidate auth-service spec breaks a consumer of the current one (``spec-check``).
     BREAKING_CHANGE = "breaking_change"
     ALTERED_IN_TRANSIT = "altered_in_transit"
+    #: The receiver's contract requires a credential (a gateway's security) and none arrived there.
+    MISSING_CREDENTIAL = "missing_credential"
 
 
 class Evidence(StrEnum):

@@ -21,6 +21,7 @@ from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
 __all__ = ["diagnose"]
 
 _REQUEST_BREAKS = {FindingKind.MISSING_REQUIRED_FIELD, FindingKind.REQUEST_SCHEMA, FindingKind.UNDECLARED_CREDENTIAL,
+                   FindingKind.MISSING_CREDENTIAL,
                    FindingKind.CONTENT_TYPE, FindingKind.UNKNOWN_OPERATION}
 _CONTRACT_KINDS = _REQUEST_BREAKS | {FindingKind.UNDOCUMENTED_STATUS, FindingKind.RESPONSE_SCHEMA,
                                      FindingKind.MISSING_HEADER, FindingKind.DIFFERS_FROM_UPSTREAM,

@@ -54,7 +54,9 @@ class FaultsPlace:
         """Start the faults' own stack in the background (process stacks only)."""
         if not isinstance(self.stack, ProcessStack):
             return
-        own = ProcessStack(replace(self.definition, mlflow_url=self.endpoints.mlflow_url), self.proxy_cmd)
+        # The run's MLflow by its root URL: the prefix is added where the proxy is pointed at it.
+        root = self.endpoints.mlflow_url.removesuffix(self.endpoints.mlflow_prefix)
+        own = ProcessStack(replace(self.definition, mlflow_url=root), self.proxy_cmd)
 
         def start() -> None:
             try:

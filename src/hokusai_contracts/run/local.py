@@ -34,7 +34,9 @@ from hokusai_contracts.checks.replay import load_replay, run_replay
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.checks.suites.server import warm_suite_server
+from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.contracts.overlay import mlflow_side
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
@@ -49,6 +51,7 @@ from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
+from hokusai_contracts.stack.seed import check_seed
 from hokusai_contracts.traffic.har import write_journal_har
 from hokusai_contracts.traffic.records import Recorded
 
@@ -89,6 +92,14 @@ class LocalOptions:
     contracts_for: ContractsFor = committed_only
     #: REPLAY=path.har: a recording whose client->proxy exchanges are sent again, in order (checks.replay).
     replay: Path | None = None
+    #: MLFLOW_CMD, MLFLOW_PREFIX, MLFLOW_PACKAGES: the MLflow side (stack.plan).
+    mlflow_cmd: str | None = None
+    mlflow_prefix: str = ""
+    mlflow_packages: tuple[str, ...] = ()
+    #: MLFLOW_OVERLAY: the security and statuses the MLflow side adds to MLflow's contract (contracts.overlay).
+    mlflow_overlay: Path | None = None
+    #: SEED: the fake auth service's keys (stack.seed); None: the packaged keys.yaml.
+    seed: Path | None = None
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
@@ -96,9 +107,13 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         inputs = load_inputs()
         # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
-        inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
+        mlflow = mlflow_side(Contract.load(versions.contracts.mlflow, root=inputs.root), options.mlflow_prefix,
+                             options.mlflow_overlay, inputs.root)
+        inputs = replace(inputs, mlflow=mlflow,
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
                          deviations=inputs.deviations.for_mlflow(versions.server))
+        if options.seed is not None:
+            check_seed(options.seed)
         # A recording that cannot be replayed is exit 2 before the stack starts.
         replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
         return _LocalRun(options, inputs, out, versions, replay).run()
@@ -130,8 +145,9 @@ class _LocalRun:
             endpoints = stack.endpoints
             assert endpoints is not None
             self.stack, self.endpoints = stack, endpoints
-            targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
-                              mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+            targets = self.mlflow_side_targets(Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
+                                                       mlflow_url=endpoints.mlflow_url,
+                                                       proxy=options.proxy_cmd or "reference"))
             fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                                  targets=self.versions.targets(targets), warnings=self.versions.warnings()))
             timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
@@ -159,6 +175,15 @@ class _LocalRun:
         fold.write(options.report_dir)
         return report
 
+    def mlflow_side_targets(self, targets: Targets) -> Targets:
+        """The report's targets with the MLflow side: what ran there, under which prefix, judged how."""
+        options, d = self.options, self.definition
+        mlflow = options.mlflow_cmd or ("reference gateway + mlflow server" if d.mlflow_gateway else "mlflow server")
+        return targets.model_copy(update={
+            "mlflow": mlflow, "mlflow_prefix": options.mlflow_prefix or None,
+            "mlflow_overlay": self.inputs.mlflow.display_path.partition(" + ")[2] or None,
+            "seed": str(options.seed) if options.seed else None})
+
     def write_traffic(self) -> None:
         """Every hop journal as HAR, ``REPORT_DIR/traffic/<hop>.har``, the key a placeholder (``traffic.har``)."""
         endpoints = self.endpoints
@@ -166,7 +191,10 @@ class _LocalRun:
                 (Hop.CLIENT_TO_PROXY, self.client_journal, endpoints.proxy_root, None),
                 (Hop.PROXY_TO_AUTH, endpoints.auth_journal, endpoints.auth_url, None),
                 # Past the scenario's traffic, the run judged what reached MLflow for leaks only.
-                (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, endpoints.mlflow_url, self.scenario_count)):
+                # The journal's paths carry MLflow's prefix already.
+                (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal,
+                 endpoints.mlflow_url.removesuffix(endpoints.mlflow_prefix), self.scenario_count),
+                (Hop.MLFLOW_TO_AUTH, endpoints.mlflow_auth_journal, endpoints.auth_url, None)):
             if journal is not None and journal.exists():
                 write_journal_har(journal, hop, base, self.options.report_dir, endpoints.api_key,
                                   leaks_only_after=judged_in_full)
@@ -176,7 +204,8 @@ class _LocalRun:
         self.definition = definition = StackDefinition(
             auth_profile=options.auth_profile,  # type: ignore[arg-type]
             mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
-            mlflow_version=self.versions.server)
+            mlflow_version=self.versions.server, mlflow_cmd=options.mlflow_cmd, mlflow_prefix=options.mlflow_prefix,
+            mlflow_packages=options.mlflow_packages, seed_file=options.seed or files.seed_file())
         logs = options.report_dir / "logs"
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack

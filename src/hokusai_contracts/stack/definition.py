@@ -18,7 +18,8 @@ from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.masked import masked_repr
 
 __all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS",
-           "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed", "project_root"]
+           "MLFLOW_SIDE_JOURNAL", "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed",
+           "mlflow_side_calls_auth", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
 #: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
@@ -35,6 +36,8 @@ class Part(StrEnum):
     PROXY = "proxy"
     AUTH_JOURNAL = "auth-journal"
     MLFLOW_JOURNAL = "mlflow-journal"
+    #: In front of the auth service for the MLflow side's own calls (MLFLOW_CMD's {auth_url}, the gateway).
+    MLFLOW_AUTH_JOURNAL = "mlflow-auth-journal"
 
     def __str__(self) -> str:
         return self.value
@@ -48,6 +51,7 @@ DEFAULT_PORTS: dict[Part, int] = {
     Part.PROXY: 8080,
     Part.AUTH_JOURNAL: 8101,
     Part.MLFLOW_JOURNAL: 8102,
+    Part.MLFLOW_AUTH_JOURNAL: 8103,
 }
 
 #: Each journal, the part it fronts and the hop it records.
@@ -55,6 +59,9 @@ JOURNALS: dict[Part, tuple[Part, Hop]] = {
     Part.AUTH_JOURNAL: (Part.AUTH, Hop.PROXY_TO_AUTH),
     Part.MLFLOW_JOURNAL: (Part.MLFLOW, Hop.PROXY_TO_MLFLOW),
 }
+#: The journal of the MLflow side's calls to the auth service: runs only when that side is not a
+#: bare ``mlflow server`` (MLFLOW_CMD, the reference gateway), which never calls the auth service.
+MLFLOW_SIDE_JOURNAL: dict[Part, tuple[Part, Hop]] = {Part.MLFLOW_AUTH_JOURNAL: (Part.AUTH, Hop.MLFLOW_TO_AUTH)}
 
 
 class Expect(StrEnum):
@@ -62,6 +69,8 @@ class Expect(StrEnum):
 
     OK = "200"  # exactly 200
     ANSWER = "any HTTP answer"  # listening and speaking HTTP, whatever the status
+    #: Served, though perhaps refused: a gateway in front of MLflow answers 401 to a call without a key.
+    SERVED = "any answer below 500"
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class HealthRule:
     expect: Expect
 
     def accepts(self, status: int) -> bool:
+        if self.expect is Expect.SERVED:
+            return 100 <= status < 500
         return status == 200 if self.expect is Expect.OK else 100 <= status < 600
 
 
@@ -91,6 +102,7 @@ HEALTH: dict[Part, HealthRule] = {
     Part.PROXY: HealthRule("/api/mlflow/health/mlflow", Expect.ANSWER),
     Part.AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
     Part.MLFLOW_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
+    Part.MLFLOW_AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
 }
 #: Where each part answers its health check, relative to its base URL.
 HEALTH_PATHS: dict[Part, str] = {part: rule.path for part, rule in HEALTH.items()}
@@ -129,7 +141,21 @@ class StackDefinition:
     mlflow_fault: str = "none"
     # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.
     fault_delay_s: float = 6.0
+    #: MLFLOW_CMD: a command run in the MLflow part's place (``plan.MLFLOW_CMD_PLACEHOLDERS``).
+    mlflow_cmd: str | None = None
+    #: MLFLOW_PREFIX: the path MLflow serves under (production: ``/mlflow``); "" for none.
+    mlflow_prefix: str = ""
+    #: MLFLOW_PACKAGES: pip requirements added to the MLflow version's environment.
+    mlflow_packages: tuple[str, ...] = ()
+    #: The reference admin gateway (``hokusai_mocks.admin_gateway``) in front of MLflow: it validates
+    #: every caller's key with the auth service again, as production's does (PROFILE=production).
+    mlflow_gateway: bool = False
     __repr__ = masked_repr()  # the admin token masked
+
+
+def mlflow_side_calls_auth(definition: StackDefinition) -> bool:
+    """The MLflow side is more than a bare ``mlflow server``: its calls to the auth service get a journal."""
+    return (definition.mlflow_cmd is not None or definition.mlflow_gateway) and definition.mlflow_url is None
 
 
 def journals_needed(definition: StackDefinition) -> bool:

@@ -13,6 +13,7 @@ Secrets (the admin token, seeded keys) only ever go into a part's environment, n
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,18 +23,27 @@ from hokusai_contracts.stack.definition import (
     HEALTH,
     JOURNAL_FAULTS,
     JOURNALS,
+    MLFLOW_SIDE_JOURNAL,
+    Expect,
     HealthRule,
     Part,
     StackDefinition,
     journals_needed,
+    mlflow_side_calls_auth,
 )
 
-__all__ = ["PROXY_CMD_PLACEHOLDERS", "PartPlan", "Site", "StackPlan", "build_plan", "check_proxy_cmd"]
+__all__ = ["MLFLOW_CMD_PLACEHOLDERS", "PROXY_CMD_PLACEHOLDERS", "PartPlan", "Site", "StackPlan", "build_plan",
+           "check_mlflow_cmd", "check_proxy_cmd"]
 
 #: What a PROXY_CMD may name, with a sample value of the type it gets (for the check before any start).
 PROXY_CMD_PLACEHOLDERS: dict[str, object] = {"port": 8080, "auth_url": "http://127.0.0.1:8001",
                                              "mlflow_url": "http://127.0.0.1:5000", "host": "127.0.0.1",
                                              "service_id": "platform"}
+#: What an MLFLOW_CMD may name ({auth_url} is the journal in front of the auth service, hop mlflow->auth).
+MLFLOW_CMD_PLACEHOLDERS: dict[str, object] = {"port": 5000, "backend_store_uri": "sqlite:///mlflow.db",
+                                              "default_artifact_root": "mlflow-artifacts:/",
+                                              "artifacts_destination": "/tmp/artifacts",
+                                              "auth_url": "http://127.0.0.1:8103", "mlflow_python": "python"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,10 @@ class Site:
     unreachable_url: str  # where the proxy is sent when MLflow is "down": nobody listens there
     mlflow_stores: tuple[str, str] = ("", "")  # backend store URI, artifacts destination
     mlflow_env: Mapping[str, str] = field(default_factory=dict)
+    #: The Python of the MLflow version's environment (MLFLOW_CMD's {mlflow_python}).
+    mlflow_python: str = ""
+    #: What MLflow hands clients as the default artifact root ({default_artifact_root}).
+    default_artifact_root: str = "mlflow-artifacts:/"
 
     def url(self, part: Part) -> str:
         return f"http://{self.hosts[part]}:{self.ports[part]}"
@@ -100,19 +114,28 @@ class Site:
 
 def check_proxy_cmd(proxy_cmd: str | None) -> None:
     """A UsageError now, before anything starts, for a PROXY_CMD that would not format."""
-    if proxy_cmd is None:
+    _check_template(proxy_cmd, "PROXY_CMD", PROXY_CMD_PLACEHOLDERS)
+
+
+def check_mlflow_cmd(mlflow_cmd: str | None) -> None:
+    """A UsageError now, before anything starts, for an MLFLOW_CMD that would not format."""
+    _check_template(mlflow_cmd, "MLFLOW_CMD", MLFLOW_CMD_PLACEHOLDERS)
+
+
+def _check_template(command: str | None, setting: str, placeholders: Mapping[str, object]) -> None:
+    if command is None:
         return
-    known = ", ".join("{" + name + "}" for name in PROXY_CMD_PLACEHOLDERS)
-    hint = f"PROXY_CMD may use {known}; write {{{{ and }}}} for literal braces"
+    known = ", ".join("{" + name + "}" for name in placeholders)
+    hint = f"{setting} may use {known}; write {{{{ and }}}} for literal braces"
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(proxy_cmd) if name is not None]
-        unknown = sorted({name for name in names if name not in PROXY_CMD_PLACEHOLDERS})
+        names = [name for _, name, _, _ in string.Formatter().parse(command) if name is not None]
+        unknown = sorted({name for name in names if name not in placeholders})
         if unknown:
             shown = ", ".join("{" + name + "}" if name else "{}" for name in unknown)
-            raise UsageError(f"PROXY_CMD has an unknown placeholder {shown}; {hint}")
-        proxy_cmd.format(**PROXY_CMD_PLACEHOLDERS)
+            raise UsageError(f"{setting} has an unknown placeholder {shown}; {hint}")
+        command.format(**placeholders)
     except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
-        raise UsageError(f"PROXY_CMD is not a valid command template ({exc}); {hint}") from None
+        raise UsageError(f"{setting} is not a valid command template ({exc}); {hint}") from None
 
 
 def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = None) -> StackPlan:
@@ -121,15 +144,8 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     delay = site.value("HOKUSAI_FAULT_DELAY_S", f"{d.fault_delay_s:g}")
     parts: dict[Part, PartPlan] = {}
 
-    backend, artifacts = site.mlflow_stores
     if d.mlflow_url is None:
-        parts[Part.MLFLOW] = PartPlan(
-            Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port[Part.MLFLOW]),
-                          "--workers", "1"),
-            {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
-             "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
-             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env},
-            port[Part.MLFLOW], HEALTH[Part.MLFLOW])
+        parts[Part.MLFLOW] = _mlflow_part(d, site, url(Part.MLFLOW_AUTH_JOURNAL) if journals else url(Part.AUTH))
     upstreams = {Part.AUTH: url(Part.AUTH), Part.MLFLOW: d.mlflow_url or url(Part.MLFLOW)}
     parts[Part.AUTH] = PartPlan(
         Part.AUTH, (site.python, "-m", "hokusai_mocks.fake_auth", "--host", site.bind_host,
@@ -140,7 +156,8 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
 
     auth_target, mlflow_target = upstreams[Part.AUTH], upstreams[Part.MLFLOW]
     if journals:
-        for journal, (upstream, hop) in JOURNALS.items():
+        side = MLFLOW_SIDE_JOURNAL if mlflow_side_calls_auth(d) else {}
+        for journal, (upstream, hop) in {**JOURNALS, **side}.items():
             fault = "none"
             if journal is Part.MLFLOW_JOURNAL:
                 fault = site.value("HOKUSAI_MLFLOW_JOURNAL_FAULT",
@@ -157,7 +174,7 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     env = {
         "HOST": site.bind_host, "PORT": str(port[Part.PROXY]),
         "HOKUSAI_AUTH_SERVICE_URL": site.value("HOKUSAI_PROXY_AUTH_URL", auth_target),
-        "MLFLOW_SERVER_URL": site.value("HOKUSAI_PROXY_MLFLOW_URL", mlflow_target),
+        "MLFLOW_SERVER_URL": site.value("HOKUSAI_PROXY_MLFLOW_URL", mlflow_target + d.mlflow_prefix),
         "AUTH_SERVICE_ID": site.value("HOKUSAI_SERVICE_ID", d.service_id), **d.proxy_env,
     }
     # A proxy may look at its upstreams when it starts: it starts once the auth service (and the
@@ -174,3 +191,44 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     parts[Part.PROXY] = PartPlan(Part.PROXY, argv, env, port[Part.PROXY], HEALTH[Part.PROXY], needs,
                                  shell=proxy_cmd is not None)
     return StackPlan(parts)
+
+
+def _mlflow_part(d: StackDefinition, site: Site, auth_url: str) -> PartPlan:
+    """MLflow as ``mlflow server``, behind the reference gateway, or as the user's MLFLOW_CMD."""
+    backend, artifacts = site.mlflow_stores
+    port = site.ports[Part.MLFLOW]
+    env = {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
+           "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env}
+    prefix = ("--static-prefix", d.mlflow_prefix) if d.mlflow_prefix else ()
+    # Up means an API call answered (HEALTH's reason), under the prefix; behind a gateway or a
+    # user's command that call may be refused for want of a key: any answer short of 5xx then.
+    served = d.mlflow_cmd is not None or d.mlflow_gateway
+    health = HealthRule(d.mlflow_prefix + HEALTH[Part.MLFLOW].path, Expect.SERVED if served else Expect.OK)
+    if d.mlflow_cmd is not None:
+        check_mlflow_cmd(d.mlflow_cmd)
+        env.update(_mlflow_cmd_env(d, site, auth_url, port))
+        command = d.mlflow_cmd.format(port=port, backend_store_uri=env["MLFLOW_BACKEND_STORE_URI"],
+                                      default_artifact_root=site.default_artifact_root,
+                                      artifacts_destination=env["MLFLOW_ARTIFACTS_DESTINATION"],
+                                      auth_url=auth_url, mlflow_python=site.mlflow_python)
+        return PartPlan(Part.MLFLOW, (command,), env, port, health, shell=True)
+    if d.mlflow_gateway:
+        # The gateway listens on the part's port and starts ``mlflow server`` behind it, on a port of its own.
+        argv = (site.python, "-m", "hokusai_mocks.admin_gateway", "--host", site.bind_host, "--port", str(port),
+                "--auth-url", auth_url, "--service-id", d.service_id, "--prefix", d.mlflow_prefix, "--",
+                site.mlflow, "server", "--host", site.bind_host, "--workers", "1", *prefix)
+        return PartPlan(Part.MLFLOW, argv, env, port, health)
+    return PartPlan(Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port), "--workers",
+                                  "1", *prefix), env, port, health)
+
+
+def _mlflow_cmd_env(d: StackDefinition, site: Site, auth_url: str, port: int) -> dict[str, str]:
+    """What an MLFLOW_CMD finds in its environment: production's entrypoint and gateway read these names."""
+    bin_dir = site.mlflow_python.rsplit("/", 1)[0] if "/" in site.mlflow_python else ""
+    path = os.environ.get("PATH", "")
+    return {"PORT": str(port), "HOST": site.bind_host, "HOKUSAI_AUTH_SERVICE_URL": auth_url,
+            "HOKUSAI_AUTH_SERVICE_ID": d.service_id, "BACKEND_STORE_URI": site.mlflow_stores[0],
+            "DEFAULT_ARTIFACT_ROOT": site.default_artifact_root, "MLFLOW_STATIC_PREFIX": d.mlflow_prefix,
+            # `mlflow`, `uvicorn` and `python` of the MLflow version's environment come first.
+            **({"PATH": f"{bin_dir}:{path}"} if bin_dir else {})}
