@@ -24,10 +24,12 @@ from typing import Any
 import yaml
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.contracts._credentials import required_here
 from hokusai_contracts.contracts._source import check_document
 from hokusai_contracts.contracts.loading import Contract
 
-__all__ = ["apply_overlay", "load_overlay", "mlflow_side", "requires_credentials", "with_server_prefix"]
+__all__ = ["apply_overlay", "key_required_at", "load_overlay", "mlflow_side", "requires_credentials",
+           "with_server_prefix"]
 
 _APPLY_TO_ALL = "x-apply-to-all-operations"
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -109,3 +111,12 @@ def mlflow_side(contract: Contract, prefix: str = "", overlay: Path | None = Non
         shown = overlay.relative_to(root).as_posix() if root and overlay.is_relative_to(root) else str(overlay)
         contract = apply_overlay(contract, load_overlay(overlay), shown)
     return with_server_prefix(contract, prefix)
+
+
+def key_required_at(contract: Contract, method: str, path: str, header: str) -> bool:
+    """Whether ``contract`` requires a credential in ``header`` of this request (a gateway's security).
+
+    The live gate asks it before a key goes to MLflow directly: only where the contract wants it.
+    """
+    found = contract.match(method, path)
+    return found is not None and required_here(contract, found.operation, f"header.{header}")

@@ -36,7 +36,7 @@ from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOp
 from hokusai_contracts.checks.suites.server import warm_suite_server
 from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.contracts.overlay import mlflow_side
+from hokusai_contracts.contracts.overlay import mlflow_side, requires_credentials
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
@@ -325,7 +325,7 @@ class _LocalRun:
 
     def concurrency(self, state: RunState) -> PhaseResult:
         state.out("\n— Concurrency: 8 registrations at once —")
-        result = run_concurrency(self.endpoints)
+        result = run_concurrency(self.endpoints, mlflow_requires_key=requires_credentials(self.inputs.mlflow))
         _tell(state, result)
         return result
 
@@ -340,7 +340,7 @@ class _LocalRun:
         assert self.stack.root is not None
         result = run_local_suites(self.client, self.stack.root / "suites",
                                   SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES,
-                                               self.versions.contract_files()),
+                                               self.versions.contract_files(), requires_credentials(inputs.mlflow)),
                                   inputs.directory, inputs.root, state.out)
         self.suite_tests = len(result.checks)
         return result

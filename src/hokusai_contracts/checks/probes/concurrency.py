@@ -36,7 +36,9 @@ def _validate_calls(auth_url: str) -> int | None:
         return None
 
 
-def run_concurrency(endpoints: StackEndpoints, registrations: int = 8) -> PhaseResult:
+def run_concurrency(endpoints: StackEndpoints, registrations: int = 8,
+                    mlflow_requires_key: bool = False) -> PhaseResult:
+    """``mlflow_requires_key``: MLflow's contract requires a key (a gateway), so the direct read carries it."""
     model = probe_name("contract-probe-concurrent")
     before = _validate_calls(endpoints.auth_url)
     started = time.perf_counter()
@@ -53,7 +55,9 @@ def run_concurrency(endpoints: StackEndpoints, registrations: int = 8) -> PhaseR
     problems = []
     try:
         answer = httpx.get(endpoints.mlflow_url + "/api/2.0/mlflow/model-versions/search",
-                           params={"filter": f"name='{model}'", "max_results": 1000}, timeout=30).json()
+                           params={"filter": f"name='{model}'", "max_results": 1000}, timeout=30,
+                           headers={"Authorization": f"Bearer {endpoints.api_key}"} if mlflow_requires_key else None,
+                           ).json()
         listed = answer.get("model_versions", []) if isinstance(answer, dict) else []
     except (httpx.HTTPError, ValueError) as exc:
         listed = []
