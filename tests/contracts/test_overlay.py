@@ -34,8 +34,8 @@ def kinds(contract: Contract, path: str = SEARCH, query: tuple[tuple[str, str], 
           **headers: str) -> set[tuple[str, str]]:
     found = judge_request(contract, Hop.PROXY_TO_MLFLOW, "GET", path, query=query, headers=headers,
                           forbid_credentials=True)
-    return {(f.kind.value, f.location) for f in found
-            if f.kind in (FindingKind.CREDENTIAL_LEAK, FindingKind.MISSING_CREDENTIAL, FindingKind.UNDECLARED_CREDENTIAL)}
+    credentials = (FindingKind.CREDENTIAL_LEAK, FindingKind.MISSING_CREDENTIAL, FindingKind.UNDECLARED_CREDENTIAL)
+    return {(f.kind.value, f.location) for f in found if f.kind in credentials}
 
 
 def test_the_gateway_overlay_requires_a_key_everywhere_but_health(gateway: Contract, bare: Contract) -> None:
