@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault-delay", type=float, dest="fault_delay_s", metavar="SECONDS")
     parser.add_argument("--state-file", type=Path, help="where to write the keys and admin token")
     parser.add_argument(
+        "--probe-keys-from-primary",
+        action="store_true",
+        default=None,
+        help="add the packaged keys the --seed file lacks, with the scopes of its `primary` key",
+    )
+    parser.add_argument(
         "--check-seed",
         action="store_true",
         help="only check the --seed file (with the packaged keys it lacks added) and exit: 0 or 2",

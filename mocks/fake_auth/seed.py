@@ -97,7 +97,10 @@ def load_seed(path: Path | None = None) -> list[SeedKey]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SeedError(f"seed file {where} is not valid YAML or JSON: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SeedError(f"seed file {where} is not valid YAML or JSON{line}: {problem}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise SeedError(
             f"seed file {where} must be a mapping with a `keys:` list of key descriptions"
@@ -180,7 +183,8 @@ def build_store(settings: FakeAuthSettings) -> KeyStore:
     """The store a fresh fake starts with: the seed file's keys, then the ``--api-key`` ones."""
     store = KeyStore()
     try:
-        seeded = load_seed(None) if settings.seed_file is None else completed_seed(settings.seed_file)
+        seeded = completed_seed(settings.seed_file) if settings.seed_file and settings.probe_keys_from_primary \
+            else load_seed(settings.seed_file)
         for entry in seeded:
             store.add(_record(entry))
         for number, (key, service_id) in enumerate(settings.extra_keys(), start=1):

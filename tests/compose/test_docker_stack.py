@@ -23,7 +23,7 @@ from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.domain.redact import mask, redact
 from hokusai_contracts.stack import docker_stack
 from hokusai_contracts.stack.compose_render import Network, compose_file, render
-from hokusai_contracts.stack.definition import HEALTH_PATHS, Part, StackDefinition
+from hokusai_contracts.stack.definition import COMPOSE_PARTS, HEALTH_PATHS, Part, StackDefinition
 from hokusai_contracts.stack.docker_stack import (
     COMPOSE_PROJECT,
     DockerStack,
@@ -158,7 +158,7 @@ def test_a_run_is_compose_up_wait_on_the_generated_file_and_down_after(fake_dock
     assert endpoints.keys["cli-1"]["key"] == variables["HOKUSAI_SEED_KEY"]
     assert endpoints.proxy_url == f"http://127.0.0.1:{variables['HOKUSAI_PROXY_PORT']}/api/mlflow"
     assert endpoints.mlflow_journal == root / "run" / "journals" / "mlflow-journal.jsonl"
-    assert {f"start.{part}" for part in Part} | {"images+up", "start"} <= set(stack.timings)
+    assert {f"start.{part}" for part in COMPOSE_PARTS} | {"images+up", "start"} <= set(stack.timings)
     assert httpx.get(endpoints.auth_url + HEALTH_PATHS[Part.AUTH]).status_code == 200
 
     stack.kill(Part.AUTH)
@@ -218,7 +218,7 @@ def test_the_environment_chooses_images_and_network_and_arguments_win(fake_docke
     monkeypatch.setenv("HOKUSAI_PROXY_IMAGE", "env/proxy:1")
     monkeypatch.setenv("HOKUSAI_DOCKER_NETWORK", "host")
     # The fixed ports of host networking are not this test's to take on a shared machine.
-    monkeypatch.setattr(DockerStack, "_host_ports", lambda self: {part: free_port() for part in Part})
+    monkeypatch.setattr(DockerStack, "_host_ports", lambda self: {part: free_port() for part in COMPOSE_PARTS})
     with running_docker_stack(StackDefinition(), "mine/proxy:2"):
         pass
     (up,) = fake_docker.compose_calls("up")
@@ -247,7 +247,7 @@ def test_the_context_manager_removes_the_stack_when_the_body_fails(fake_docker: 
 def test_compose_up_keeps_the_default_ports_and_compose_down_removes_it(
         fake_docker: FakeDocker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker_stack, "_compose_root", lambda: tmp_path / "hokusai-docker-compose")
-    ports = {part: free_port() for part in Part}  # stand-ins for DEFAULT_PORTS, which are not ours here
+    ports = {part: free_port() for part in COMPOSE_PARTS}  # stand-ins for DEFAULT_PORTS, which are not ours here
     monkeypatch.setattr(DockerStack, "_host_ports", lambda self: ports)
     stack = compose_up()
     assert stack.project == COMPOSE_PROJECT and stack.root == tmp_path / "hokusai-docker-compose"

@@ -30,10 +30,11 @@ EXPECTED: dict[str, tuple[str, int, list[Change]]] = {
         "Verdict: BREAKING (1 breaking, 0 compatible; 1 breaks mlflow-proxy)", 1,
         [("field_moved", VALIDATE, "body.api_key", ["mlflow-proxy"])]),
     "narrowed-service-id.yaml": (
-        "Verdict: BREAKING (3 breaking, 0 compatible; 1 breaks mlflow-proxy)", 1,
+        # Production's admin gateway sends the service id too (contracts/consumers/mlflow-admin-gateway.yaml).
+        "Verdict: BREAKING (3 breaking, 0 compatible; 1 breaks mlflow-admin-gateway, mlflow-proxy)", 1,
         [("enum_narrowed", "POST /api/v1/keys", "body.service_id", []),
          ("pattern_changed", "POST /api/v1/keys", "body.service_id", []),
-         ("enum_narrowed", VALIDATE, "body.service_id", ["mlflow-proxy"])]),
+         ("enum_narrowed", VALIDATE, "body.service_id", ["mlflow-admin-gateway", "mlflow-proxy"])]),
 }
 
 

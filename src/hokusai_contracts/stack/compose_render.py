@@ -29,7 +29,15 @@ import yaml
 
 from hokusai_contracts import __version__
 from hokusai_contracts.domain.redact import register_secrets
-from hokusai_contracts.stack.definition import DEFAULT_PORTS, Expect, HealthRule, Part, StackDefinition, project_root
+from hokusai_contracts.stack.definition import (
+    COMPOSE_PARTS,
+    DEFAULT_PORTS,
+    Expect,
+    HealthRule,
+    Part,
+    StackDefinition,
+    project_root,
+)
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan
 
 __all__ = ["COMPOSE_DIR", "PROFILES", "STACK_IMAGE", "ComposeSite", "Network", "RunSecrets", "check_rendered",
@@ -197,7 +205,8 @@ def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
         service["ports"] = [f"127.0.0.1:${{{port_variable(part)}:-{plan.port}}}:{plan.port}"]
     else:
         service["network_mode"] = "host"
-        service["extra_hosts"] = [f"{name}:127.0.0.1" for name in (*(p.value for p in Part), "postgres", "minio")]
+        names = (*(p.value for p in COMPOSE_PARTS), "postgres", "minio")
+        service["extra_hosts"] = [f"{name}:127.0.0.1" for name in names]
     if part is not Part.PROXY:
         # A user's proxy image may have no python: the runner asks its health from the host instead.
         service["healthcheck"] = {"test": health_command(plan.health, plan.port), "interval": "2s", "timeout": "3s",

@@ -17,8 +17,8 @@ from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.masked import masked_repr
 
-__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS",
-           "MLFLOW_SIDE_JOURNAL", "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed",
+__all__ = ["AUTH_PROFILES", "COMPOSE_PARTS", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS",
+           "MLFLOW_FAULTS", "MLFLOW_SIDE_JOURNAL", "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed",
            "mlflow_side_calls_auth", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
@@ -42,6 +42,10 @@ class Part(StrEnum):
     def __str__(self) -> str:
         return self.value
 
+
+#: The parts a compose stack runs: every one but the MLflow side's journal (MLFLOW_CMD and the
+#: reference gateway run as processes only).
+COMPOSE_PARTS: tuple[Part, ...] = tuple(part for part in Part if part is not Part.MLFLOW_AUTH_JOURNAL)
 
 #: Fixed ports for the compose stack and for ``serve`` without ``--port``; the
 #: process stack picks free ports instead so that runs never collide.

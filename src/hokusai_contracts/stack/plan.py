@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.contracts import files
 from hokusai_contracts.stack.definition import (
     HEALTH,
     JOURNAL_FAULTS,
@@ -150,7 +151,9 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     parts[Part.AUTH] = PartPlan(
         Part.AUTH, (site.python, "-m", "hokusai_mocks.fake_auth", "--host", site.bind_host,
                     "--port", str(port[Part.AUTH]), "--seed", site.seed_file,
-                    "--profile", site.value("HOKUSAI_AUTH_PROFILE", d.auth_profile), "--state-file", site.state_file),
+                    "--profile", site.value("HOKUSAI_AUTH_PROFILE", d.auth_profile), "--state-file", site.state_file,
+                    # SEED=path: the probes' keys (expired, revoked...) follow its primary key's scopes.
+                    *(("--probe-keys-from-primary",) if d.seed_file != files.seed_file() else ())),
         {"FAKE_AUTH_ADMIN_TOKEN": site.secret("HOKUSAI_ADMIN_TOKEN", d.admin_token), **site.auth_env(d)},
         port[Part.AUTH], HEALTH[Part.AUTH])
 

@@ -24,5 +24,6 @@ def check_seed(path: Path, setting: str = "SEED") -> None:
     done = subprocess.run([sys.executable, "-m", "hokusai_mocks.fake_auth", "--seed", str(path), "--check-seed"],
                           capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["the fake auth service refused it"])[-1]
-        raise UsageError(f"{setting}: {reason.removeprefix('fake auth: ')}")
+        said = [line for line in done.stderr.splitlines() if line.startswith("fake auth: ")]
+        reason = said[-1].removeprefix("fake auth: ") if said else "the fake auth service refused it"
+        raise UsageError(f"{setting}: {reason}")
