@@ -10,13 +10,14 @@ warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
@@ -27,7 +28,7 @@ from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, Unknown
 from hokusai_contracts.spec.consumers import compare_with_journal
 from hokusai_contracts.stack.processes import StackEndpoints
 
-__all__ = ["ConsumerExpectations", "findings_so_far", "judge_hop_journals", "scenario_entries"]
+__all__ = ["ConsumerExpectations", "findings_so_far", "judge_hop_journals", "other_service_ids", "scenario_entries"]
 
 SUITE = Suite.HOP_JOURNAL
 #: Where the full observation of the proxy's calls goes, for review, inside the report directory.
@@ -77,7 +78,8 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
                                     leaks_only=True)
         else:
             judged = judge_journal(entries, contract, hop)
-            if consumers is not None:
+            judged += other_service_ids(entries, hop, endpoints.service_id, judged)
+            if consumers is not None and hop is Hop.PROXY_TO_AUTH:
                 phase.extend(_compare_consumers(entries, contract, consumers, out))
         file_name = Path(contract.display_path).name
         phase.checks.append(Check(suite=SUITE, name=f"{hop} ({len(entries)} requests)", status=CheckStatus.PASSED,
@@ -100,6 +102,29 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
+
+
+def other_service_ids(entries: list[JournalEntry], hop: Hop, service_id: str, judged: list[Finding]) -> list[Finding]:
+    """A validate call for another service id than the stack's keys are issued for: why a valid key is refused.
+
+    The judge already names a value outside the contract's enum; one inside it (``website``) is valid
+    for the auth service and wrong for this deployment, which only the run knows.
+    """
+    if any(f.kind is FindingKind.UNKNOWN_VALUE and f.location == "body.service_id" for f in judged):
+        return []
+    for entry in entries:
+        try:
+            sent = json.loads(entry.request_body or "")
+        except ValueError:
+            continue
+        asked = sent.get("service_id") if isinstance(sent, dict) else None
+        if entry.path.endswith("/keys/validate") and isinstance(asked, str) and asked != service_id:
+            return [Finding(
+                hop=hop, operation="POST /api/v1/keys/validate", kind=FindingKind.UNKNOWN_VALUE,
+                location="body.service_id", evidence=Evidence.OTHER_SERVICE_ID, suite=SUITE,
+                expected=f"{service_id!r}: the service the keys it receives are issued for", observed=repr(asked),
+                recommendation=f"The {hop.sender} must validate keys for {service_id!r} (its service id setting).")]
+    return []
 
 
 def _journals(endpoints: StackEndpoints, auth: Contract,

@@ -72,6 +72,8 @@ class Evidence(StrEnum):
     PROXY_REFUSES_VALID_KEY = "proxy_refuses_valid_key"
     #: A client (the registration scenario) was refused authentication by the proxy.
     KEY_REFUSED_BY_PROXY = "key_refused_by_proxy"
+    #: A journal shows the proxy (or a gateway) asking the auth service about another service id than its keys'.
+    OTHER_SERVICE_ID = "other_service_id"
 
 
 class ContractRef(BaseModel):
@@ -133,6 +135,8 @@ class Finding(BaseModel):
     reproduction: str | None = Field(default=None, description="A curl command with credentials redacted.")
     count: int = Field(default=1, description="How many times the same finding was seen.")
     cause: str | None = Field(default=None, description="Id of the entry of the report's `causes` it belongs to.")
+    key_scopes: list[str] | None = Field(default=None, description="The scopes the auth service gives the key a "
+                                         "refusal was about, asked directly (the diagnosis names them).")
 
     @field_validator("expected", "observed", "recommendation", "known_reason", "reproduction")
     @classmethod

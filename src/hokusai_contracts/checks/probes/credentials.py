@@ -29,7 +29,7 @@ from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
 from hokusai_contracts.stack.health import StackEndpoints
 
-__all__ = ["CALLS", "refuses_valid_key", "run_credential_probes"]
+__all__ = ["CALLS", "key_scopes", "refuses_valid_key", "run_credential_probes"]
 
 SUITE = Suite.BEARER_AUTH
 SCHEME = "/components/securitySchemes/bearerAuth"
@@ -167,20 +167,33 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> Phas
 
     # A real client with extras: the valid Bearer key, plus the same key in X-API-Key and the query.
     # It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal.
+    scopes = key_scopes(probes.endpoints, key)
     for call in (read, CALLS[2]):
         result = probes.send(call, {"Authorization": f"Bearer {key}", "X-API-Key": key}, {"api_key": key})
         findings = probes.judged(call, result)
         if result.status in (401, 403):
             findings.append(probes.finding(
                 call, result, FindingKind.AUTH_REJECTED, "header.Authorization",
-                "200: the key is the seeded, valid platform key (scopes read, write)",
+                f"200: the key is the seeded, valid platform key (scopes {', '.join(scopes or []) or 'none'})",
                 "The proxy refuses a valid platform key: check the service id it validates for, the scopes "
                 "it requires, and that extra credential headers or parameters do not change its answer.",
                 evidence=Evidence.PROXY_REFUSES_VALID_KEY))
+            findings[-1].key_scopes = scopes
         probes.record(call, "valid Bearer key with the key also in X-API-Key and the query", result, findings,
                       "let in" if result.status == 200 else "refused")
     return PhaseResult(checks=probes.checks,
                        timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
+
+
+def key_scopes(endpoints: StackEndpoints, key: str) -> list[str] | None:
+    """The scopes the auth service gives ``key``, asked directly (None when it does not say)."""
+    answer = probe("POST", endpoints.auth_url + "/api/v1/keys/validate", timeout=10,
+                   json={"api_key": key, "service_id": endpoints.service_id})
+    try:
+        scopes = answer.response.json().get("scopes") if answer.response is not None else None
+    except (ValueError, AttributeError):
+        return None
+    return [str(scope) for scope in scopes] if isinstance(scopes, list) else None
 
 
 def refuses_valid_key(result: PhaseResult) -> bool:
