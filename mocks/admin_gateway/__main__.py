@@ -1,5 +1,7 @@
 """``python -m hokusai_mocks.admin_gateway --port P --auth-url U [--prefix /mlflow] -- mlflow server ...``.
 
+MLflow runs at its own root; the gateway serves it under ``--prefix``.
+
 Starts the ``mlflow server`` command after ``--`` on a free loopback port of its own (in this
 process's group, so a stop of the gateway's group stops it too), waits until it answers an API
 call, then listens: once the gateway answers at all, MLflow behind it is ready.
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     mlflow = subprocess.Popen([*command, "--port", str(port)])
     try:
         mlflow_url = f"http://{args.host}:{port}"
-        _wait_ready(mlflow, mlflow_url + args.prefix + _READY_PATH)
+        _wait_ready(mlflow, mlflow_url + _READY_PATH)
         gateway = AdminGateway(mlflow_url, args.auth_url, args.service_id, args.prefix)
         uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
     finally:

@@ -82,6 +82,7 @@ class AdminGateway:
         self.mlflow_url = mlflow_url.rstrip("/")
         self.validate_url = auth_url.rstrip("/") + "/api/v1/keys/validate"
         self.service_id = service_id
+        self.prefix = prefix
         # Open without a key, as production's MLFLOW_ADMIN_AUTH_HEALTH_PATHS.
         self.open_paths = {"/health", f"{prefix}/health"}
 
@@ -95,6 +96,10 @@ class AdminGateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # lifespan and websockets: nothing to set up, nothing served
+        path = str(scope["path"])
+        if self.prefix and not (path == self.prefix or path.startswith(self.prefix + "/")) and path != "/health":
+            await _json(send, Verdict(404, {"detail": "Not Found"}))
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if scope["path"] not in self.open_paths and scope["method"] != "OPTIONS":
             key = caller_key(headers)
@@ -115,6 +120,9 @@ class AdminGateway:
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
+        # MLflow runs at its root behind the gateway, which serves it under the prefix.
+        if self.prefix and raw_path.startswith(self.prefix.encode()):
+            raw_path = raw_path[len(self.prefix):] or b"/"
         query = scope.get("query_string") or b""
         url = httpx.URL(self.mlflow_url).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
         headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in _HOP_BY_HOP]

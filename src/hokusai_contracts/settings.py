@@ -61,6 +61,12 @@ class LocalSettings(BaseSettings):
     mlflow_overlay: Path | None = None
     #: SEED: the fake auth service's key descriptions (keys.yaml's shape) instead of the packaged ones.
     seed_file: Path | None = None
+    #: PROFILE: a deployment profile (run.profiles: production) whose values fill what is left unset.
+    profile: str | None = None
+    #: MLFLOW_GATEWAY: the reference admin gateway in front of MLflow (the production profile's default).
+    mlflow_gateway: bool | None = None
+    #: PROXY_FORWARD_CREDENTIALS: the reference proxy forwards the caller's key to MLflow, as production's.
+    proxy_forward_credentials: bool | None = None
 
     @field_validator("mlflow_overlay", "seed_file", mode="before")
     @classmethod
@@ -80,7 +86,7 @@ class LocalSettings(BaseSettings):
             return value
         return None
 
-    @field_validator("proxy_cmd", "mlflow_cmd", "mlflow_packages")
+    @field_validator("proxy_cmd", "mlflow_cmd", "mlflow_packages", "profile")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None

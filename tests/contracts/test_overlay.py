@@ -105,3 +105,10 @@ def test_the_live_gate_sends_the_key_to_mlflow_only_where_its_contract_requires_
     post = OutgoingRequest(Target.MLFLOW, "POST", SEARCH, headers={"Authorization": f"Bearer {KEY}"},
                            body=json.dumps({"filter": KEY}).encode())
     assert behind_gateway.refusal(post) is not None
+
+
+def test_a_path_the_contract_lacks_is_covered_by_the_gateways_document_security(gateway: Contract,
+                                                                                  bare: Contract) -> None:
+    path = "/mlflow/api/2.0/mlflow/no-such-route"
+    assert ("credential_leak", "header.Authorization") not in kinds(gateway, path, Authorization=f"Bearer {KEY}")
+    assert ("credential_leak", "header.Authorization") in kinds(bare, path, Authorization=f"Bearer {KEY}")

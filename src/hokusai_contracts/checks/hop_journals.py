@@ -90,7 +90,9 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     sent = read_journal(client_journal) if client_journal is not None else []
     if client_journal is not None and endpoints.mlflow_journal is not None:
         # MLflow's own prefix (MLFLOW_PREFIX) is where the proxy was pointed, not a change it made.
-        received = [e.model_copy(update={"path": e.path.removeprefix(endpoints.mlflow_prefix)})
+        prefix = endpoints.mlflow_prefix
+        received = [e.model_copy(update={"path": e.path.removeprefix(prefix),
+                                         "raw_path": e.raw_path.removeprefix(prefix) if e.raw_path else e.raw_path})
                     for e in read_journal(endpoints.mlflow_journal)]
         phase.extend(_judge_transit(sent, received, mlflow, mount))
     if proxy is not None:

@@ -55,6 +55,9 @@ def add_local_parser(commands: Any) -> None:
     local.add_argument("--seed", type=Path, metavar="PATH",
                        help="the fake auth service's key descriptions (keys.yaml's fields: scopes...); needs a "
                             "platform key named primary (default: HOKUSAI_SEED_FILE)")
+    local.add_argument("--profile", help="a deployment profile whose values fill what is left unset: production "
+                                         "(MLflow 3.9.0 behind an admin gateway under /mlflow, PostgreSQL and S3, "
+                                         "production's keys) (default: HOKUSAI_PROFILE)")
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
                             "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
@@ -116,3 +119,25 @@ def _mlflow_side(options: Any, args: argparse.Namespace, settings: Any) -> None:
     options.mlflow_packages = parse_packages(settings.mlflow_packages)
     options.mlflow_overlay = args.mlflow_overlay or settings.mlflow_overlay
     options.seed = args.seed or settings.seed_file
+    options.mlflow_gateway = bool(settings.mlflow_gateway)
+    options.proxy_forwards_credentials = bool(settings.proxy_forward_credentials)
+    _profile(options, args, settings)
+
+
+def _profile(options: Any, args: argparse.Namespace, settings: Any) -> None:
+    """PROFILE's values for what neither an option nor a HOKUSAI_* variable gave."""
+    from hokusai_contracts.run.profiles import profile_named
+
+    profile = profile_named(args.profile or settings.profile)
+    if profile is None:
+        return
+    given = {name for name, value in (
+        ("mlflow_version", options.mlflow_version), ("mlflow_prefix", args.mlflow_prefix or settings.mlflow_prefix),
+        ("mlflow_overlay", options.mlflow_overlay), ("mlflow_packages", settings.mlflow_packages),
+        ("seed", options.seed), ("mlflow_gateway", settings.mlflow_gateway),
+        ("proxy_forwards_credentials", settings.proxy_forward_credentials),
+        ("backend_store", getattr(args, "backend_store", None) or getattr(settings, "backend_store", None)),
+        ("artifact_store", getattr(args, "artifact_store", None) or getattr(settings, "artifact_store", None)),
+        ("mlflow_artifacts", getattr(settings, "mlflow_artifacts", None))) if value is not None}
+    profile.apply(options, given, print)
+    options.profile, options.plain_key_refusal = profile.name, profile.plain_key_refusal

@@ -39,11 +39,13 @@ def carries_key(text: str) -> bool:
     return bool(KEY_PATTERN.search(text) or _BEARER_KEY.search(text) or _MASKED_KEY.search(text))
 
 
-def _security_carriers(contract: Contract, operation: Operation) -> set[tuple[str, str]]:
-    """Where the operation's security lets a credential travel: (``header``/``query``, name)."""
+def _security_carriers(contract: Contract, operation: Operation | None) -> set[tuple[str, str]]:
+    """Where the operation's security (the document's, for a path it does not declare) lets a credential
+    travel: (``header``/``query``, name)."""
     carriers: set[tuple[str, str]] = set()
     schemes = (contract.document.get("components") or {}).get("securitySchemes") or {}
-    for requirement in operation.security:
+    requirements = operation.security if operation is not None else tuple(contract.document.get("security") or ())
+    for requirement in requirements:
         for name in requirement:
             if name not in schemes:
                 continue
@@ -55,10 +57,12 @@ def _security_carriers(contract: Contract, operation: Operation) -> set[tuple[st
     return carriers
 
 
-def required_here(contract: Contract, operation: Operation, location: str) -> bool:
+def required_here(contract: Contract, operation: Operation | None, location: str) -> bool:
     """Whether the operation's security puts a credential at ``location`` (``header.Authorization``).
 
-    Headers only: a key in a query string is in every log on the way, whatever a contract declares.
+    ``operation`` None: a path the contract does not declare, which the document's security covers (a
+    gateway requires its key on every route). Headers only: a key in a query string is in every log
+    on the way, whatever a contract declares.
     """
     kind, _, name = location.partition(".")
     return kind == "header" and ("header", name.lower()) in _security_carriers(contract, operation)

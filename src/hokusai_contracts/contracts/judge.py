@@ -87,6 +87,9 @@ def judge_request(
     request_line = f"{method.upper()} {path.split('?', 1)[0]}"
     verdicts = Verdicts(contract, hop, match.operation.label if match else request_line)
     leaked = list(leaks(query, headers, body)) if forbid_credentials else []
+    # A credential the receiver's contract requires, arriving where it says, is no leak.
+    leaked = [(where, seen) for where, seen in leaked
+              if not required_here(contract, match.operation if match else None, where)]
     if match is None:
         _unknown_operation(verdicts, method.upper(), request_line.split(" ", 1)[1])
     else:
@@ -96,8 +99,6 @@ def judge_request(
         _parameters(verdicts, operation, match.path_params, query, lower, known)
         _request_body(verdicts, operation, lower.get("content-type", ""), body, body_omitted,
                       known)
-        # A credential the receiver's contract requires, arriving where it says, is no leak.
-        leaked = [(where, seen) for where, seen in leaked if not required_here(contract, operation, where)]
         undeclared_credentials(verdicts, operation, query, headers, {w for w, _ in leaked})
         missing_credentials(verdicts, operation, query, headers)
     for where, observed in leaked:

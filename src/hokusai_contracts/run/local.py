@@ -100,6 +100,14 @@ class LocalOptions:
     mlflow_overlay: Path | None = None
     #: SEED: the fake auth service's keys (stack.seed); None: the packaged keys.yaml.
     seed: Path | None = None
+    #: PROFILE: the deployment profile the other values came from (run.profiles), for the report.
+    profile: str | None = None
+    #: The reference admin gateway in front of MLflow (PROFILE=production; MLFLOW_CMD replaces it).
+    mlflow_gateway: bool = False
+    #: The reference proxy forwards the caller's key to MLflow, as production's does (PROXY_FORWARD_CREDENTIALS).
+    proxy_forwards_credentials: bool = False
+    #: What the seed's plain platform key must be answered with (status, the body's error), if anything.
+    plain_key_refusal: tuple[int, str] | None = None
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
@@ -180,7 +188,7 @@ class _LocalRun:
         options, d = self.options, self.definition
         mlflow = options.mlflow_cmd or ("reference gateway + mlflow server" if d.mlflow_gateway else "mlflow server")
         return targets.model_copy(update={
-            "mlflow": mlflow, "mlflow_prefix": options.mlflow_prefix or None,
+            "profile": options.profile, "mlflow": mlflow, "mlflow_prefix": options.mlflow_prefix or None,
             "mlflow_overlay": self.inputs.mlflow.display_path.partition(" + ")[2] or None,
             "seed": str(options.seed) if options.seed else None})
 
@@ -205,7 +213,13 @@ class _LocalRun:
             auth_profile=options.auth_profile,  # type: ignore[arg-type]
             mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
             mlflow_version=self.versions.server, mlflow_cmd=options.mlflow_cmd, mlflow_prefix=options.mlflow_prefix,
-            mlflow_packages=options.mlflow_packages, seed_file=options.seed or files.seed_file())
+            mlflow_packages=options.mlflow_packages, seed_file=options.seed or files.seed_file(),
+            mlflow_gateway=options.mlflow_gateway and options.mlflow_cmd is None,
+            # Behind a gateway or one's own command MLflow answers only once both are up (and 3.9's
+            # migrations of a fresh store alone took 50 s on a shared 2-core machine).
+            start_timeout_s=180.0 if options.mlflow_gateway or options.mlflow_cmd else StackDefinition.start_timeout_s,
+            proxy_env={**StackDefinition().proxy_env,
+                       **({"PROXY_FORWARD_CREDENTIALS": "true"} if options.proxy_forwards_credentials else {})})
         logs = options.report_dir / "logs"
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack
@@ -291,7 +305,7 @@ class _LocalRun:
 
     def credentials(self, state: RunState) -> PhaseResult:
         state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
-        result = run_credential_probes(self.endpoints, self.inputs.proxy)
+        result = run_credential_probes(self.endpoints, self.inputs.proxy, self.options.plain_key_refusal)
         self.key_refused = refuses_valid_key(result)
         _tell(state, result)
         return result

@@ -218,9 +218,11 @@ def _mlflow_part(d: StackDefinition, site: Site, auth_url: str) -> PartPlan:
         return PartPlan(Part.MLFLOW, (command,), env, port, health, shell=True)
     if d.mlflow_gateway:
         # The gateway listens on the part's port and starts ``mlflow server`` behind it, on a port of its own.
+        # It serves MLflow under the prefix itself: MLflow 3.9's --static-prefix moves its UI and ajax-api,
+        # not /api/2.0 (measured: /mlflow/api/2.0/mlflow/experiments/search answers 404 on 3.9.0).
         argv = (site.python, "-m", "hokusai_mocks.admin_gateway", "--host", site.bind_host, "--port", str(port),
                 "--auth-url", auth_url, "--service-id", d.service_id, "--prefix", d.mlflow_prefix, "--",
-                site.mlflow, "server", "--host", site.bind_host, "--workers", "1", *prefix)
+                site.mlflow, "server", "--host", site.bind_host, "--workers", "1")
         return PartPlan(Part.MLFLOW, argv, env, port, health)
     return PartPlan(Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port), "--workers",
                                   "1", *prefix), env, port, health)

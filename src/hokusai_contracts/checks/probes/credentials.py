@@ -117,8 +117,13 @@ def _refusals(endpoints: StackEndpoints) -> list[tuple[str, dict[str, str], froz
     return wrong
 
 
-def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> PhaseResult:
-    """Every refusal on a read, a write and an artifact call, then the key sent every other way."""
+def run_credential_probes(endpoints: StackEndpoints, contract: Contract,
+                          plain_key_refusal: tuple[int, str] | None = None) -> PhaseResult:
+    """Every refusal on a read, a write and an artifact call, then the key sent every other way.
+
+    ``plain_key_refusal`` (a deployment profile's): the status and body ``error`` the seed's plain platform
+    key must get (production: 403 REGISTRY_ADMIN_REQUIRED, registry admins only).
+    """
     began = time.perf_counter()
     probes = _Probes(endpoints, contract)
     key = endpoints.api_key
@@ -181,8 +186,45 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> Phas
             findings[-1].key_scopes = scopes
         probes.record(call, "valid Bearer key with the key also in X-API-Key and the query", result, findings,
                       "let in" if result.status == 200 else "refused")
-    return PhaseResult(checks=probes.checks,
+    warnings = []
+    if plain_key_refusal is not None and endpoints.keys.get(PLAIN, {}).get("key"):
+        warnings += _plain_key(probes, plain_key_refusal)
+    return PhaseResult(checks=probes.checks, warnings=warnings,
                        timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
+
+
+#: The seed's platform key without the deployment's extra rights (production-keys.yaml).
+PLAIN = "plain"
+
+
+def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> list[str]:
+    """The plain platform key on a read: the deployment's documented refusal, in its own words."""
+    status, code = refusal
+    read = CALLS[0]
+    result = probes.send(read, {"Authorization": f"Bearer {probes.endpoints.keys[PLAIN]['key']}"})
+    # Judged by the deployment's documented refusal, not the proxy contract's 403 ({error_code, message}):
+    # production's is {detail, error}, which contracts/mlflow-proxy.yaml does not describe (a warning says so).
+    findings: list[Finding] = []
+    try:
+        said = result.response.json().get("error") if result.response is not None else None
+    except (ValueError, AttributeError):
+        said = None
+    if result.status is not None and 200 <= result.status < 300:
+        findings.append(probes.finding(
+            read, result, FindingKind.IGNORED_AUTH, "header.Authorization",
+            f"{status} {code}: the key is a plain platform key, which the deployment refuses",
+            "The proxy (or the gateway behind it) must refuse a key without the rights its policy requires."))
+    elif result.status is not None and result.status < 500 and (result.status, said) != (status, code):
+        findings.append(probes.finding(
+            read, result, FindingKind.CHECK_FAILED, "status",
+            f"{status} with error {code}: the deployment's documented refusal of a plain platform key",
+            f"Answer a key without the required rights with {status} and error {code}."))
+    probes.record(read, "plain platform key", result, findings, "refused" if result.status == status else "let in"
+                  if result.status is not None and result.status < 300 else "answered")
+    if result.status == status and said == code:
+        return [f"the plain platform key got the deployment's documented refusal ({status} {code}), whose body "
+                f"is not the proxy contract's {status} (error_code, message): {result.text()[:160]}"]
+    return []
 
 
 def key_scopes(endpoints: StackEndpoints, key: str) -> list[str] | None:
