@@ -34,7 +34,6 @@ from hokusai_contracts.checks.replay import load_replay, run_replay
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.checks.suites.server import warm_suite_server
-from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.contracts.overlay import mlflow_side, requires_credentials
 from hokusai_contracts.domain.hops import Hop
@@ -45,11 +44,12 @@ from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
 from hokusai_contracts.run.faults import FaultsPlace
 from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import CONSUMERS, Inputs, load_inputs, report_dir_ready
+from hokusai_contracts.run.local_stack import mlflow_side_targets, stack_definition
 from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
 from hokusai_contracts.run.mlflow_versions import VersionPlan, client_scenarios, mlflow_diffs, prepare_versions
 from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
-from hokusai_contracts.stack.definition import Part, StackDefinition
+from hokusai_contracts.stack.definition import Part
 from hokusai_contracts.stack.processes import ProcessStack, Stack, describe, running_stack
 from hokusai_contracts.stack.seed import check_seed
 from hokusai_contracts.traffic.har import write_journal_har
@@ -108,6 +108,8 @@ class LocalOptions:
     proxy_forwards_credentials: bool = False
     #: What the seed's plain platform key must be answered with (status, the body's error), if anything.
     plain_key_refusal: tuple[int, str] | None = None
+    #: The reference proxy's patience with MLflow (PROXY_MLFLOW_TIMEOUT_S); None: the stack's short default.
+    proxy_mlflow_timeout_s: float | None = None
 
 
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
@@ -153,9 +155,9 @@ class _LocalRun:
             endpoints = stack.endpoints
             assert endpoints is not None
             self.stack, self.endpoints = stack, endpoints
-            targets = self.mlflow_side_targets(Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
-                                                       mlflow_url=endpoints.mlflow_url,
-                                                       proxy=options.proxy_cmd or "reference"))
+            targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
+                              mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+            targets = mlflow_side_targets(targets, options, self.definition, self.inputs.mlflow)
             fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                                  targets=self.versions.targets(targets), warnings=self.versions.warnings()))
             timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
@@ -183,15 +185,6 @@ class _LocalRun:
         fold.write(options.report_dir)
         return report
 
-    def mlflow_side_targets(self, targets: Targets) -> Targets:
-        """The report's targets with the MLflow side: what ran there, under which prefix, judged how."""
-        options, d = self.options, self.definition
-        mlflow = options.mlflow_cmd or ("reference gateway + mlflow server" if d.mlflow_gateway else "mlflow server")
-        return targets.model_copy(update={
-            "profile": options.profile, "mlflow": mlflow, "mlflow_prefix": options.mlflow_prefix or None,
-            "mlflow_overlay": self.inputs.mlflow.display_path.partition(" + ")[2] or None,
-            "seed": str(options.seed) if options.seed else None})
-
     def write_traffic(self) -> None:
         """Every hop journal as HAR, ``REPORT_DIR/traffic/<hop>.har``, the key a placeholder (``traffic.har``)."""
         endpoints = self.endpoints
@@ -209,17 +202,7 @@ class _LocalRun:
 
     def _stack(self) -> AbstractContextManager[Stack]:
         options = self.options
-        self.definition = definition = StackDefinition(
-            auth_profile=options.auth_profile,  # type: ignore[arg-type]
-            mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
-            mlflow_version=self.versions.server, mlflow_cmd=options.mlflow_cmd, mlflow_prefix=options.mlflow_prefix,
-            mlflow_packages=options.mlflow_packages, seed_file=options.seed or files.seed_file(),
-            mlflow_gateway=options.mlflow_gateway and options.mlflow_cmd is None,
-            # Behind a gateway or one's own command MLflow answers only once both are up (and 3.9's
-            # migrations of a fresh store alone took 50 s on a shared 2-core machine).
-            start_timeout_s=180.0 if options.mlflow_gateway or options.mlflow_cmd else StackDefinition.start_timeout_s,
-            proxy_env={**StackDefinition().proxy_env,
-                       **({"PROXY_FORWARD_CREDENTIALS": "true"} if options.proxy_forwards_credentials else {})})
+        self.definition = definition = stack_definition(options, self.versions.server)
         logs = options.report_dir / "logs"
         if options.stack == "docker":
             from hokusai_contracts.stack.docker_stack import running_docker_stack

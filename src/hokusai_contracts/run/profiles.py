@@ -70,6 +70,10 @@ PROFILES: dict[str, Profile] = {
         "mlflow_gateway": True,
         "mlflow_overlay": _gateway_overlay,
         "proxy_forwards_credentials": True,
+        # MLflow 3.9 (its WSGI bridge) answers a 50 MB artifact PUT long after the last byte on a loaded
+        # 2-core machine: 504 with the stack's 3 s and with 10 s (measured); 14-22 s in all. A real proxy
+        # waits 30 s (topology.md), and the slow-MLflow fault then waits past that, as past any timeout.
+        "proxy_mlflow_timeout_s": 30.0,
         "seed": _production_seed,
     }, plain_key_refusal=(403, "REGISTRY_ADMIN_REQUIRED")),
 }

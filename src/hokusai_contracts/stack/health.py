@@ -45,6 +45,8 @@ class StackEndpoints:
     mlflow_auth_journal: Path | None = None
     #: The path MLflow serves under (MLFLOW_PREFIX); ``mlflow_url`` already ends with it.
     mlflow_prefix: str = ""
+    #: The fake auth service's seed: probe keys are made like its primary key (checks.probes.keys).
+    seed_file: Path | None = None
     __repr__ = masked_repr()  # pytest -l and debuggers print it: the key, token and seeded keys masked
 
     def __post_init__(self) -> None:
@@ -133,7 +135,7 @@ def assemble_endpoints(definition: StackDefinition, urls: Mapping[Part, str], st
     side = journal_files.get(Part.MLFLOW_AUTH_JOURNAL) if Part.MLFLOW_AUTH_JOURNAL in urls else None
     return StackEndpoints(
         mlflow_url=urls[Part.MLFLOW] + d.mlflow_prefix, auth_url=urls[Part.AUTH], mlflow_prefix=d.mlflow_prefix,
-        mlflow_auth_journal=side if journals else None, proxy_root=urls[Part.PROXY],
+        mlflow_auth_journal=side if journals else None, seed_file=d.seed_file, proxy_root=urls[Part.PROXY],
         proxy_url=urls[Part.PROXY] + d.proxy_mount, api_key=keys[d.scenario_key_name]["key"],
         admin_token=d.admin_token, keys=keys, service_id=d.service_id,
         auth_journal=journal_files[Part.AUTH_JOURNAL] if journals else None,
