@@ -178,6 +178,9 @@ class LiveSettings(BaseSettings):
     mlflow_url: str = PRODUCTION_MLFLOW_URL
     #: A PEM file of CA certificates to trust instead of the system's (private CAs, test setups).
     ca_bundle: Path | None = None
+    #: MLFLOW_OVERLAY: the MLflow side's security (contracts/mlflow-gateway.overlay.yaml for production's
+    #: gateway): direct reads carry the key where it requires one, and are judged by it.
+    mlflow_overlay: Path | None = None
     #: Requests per second across every host, the tool's own and Schemathesis' together.
     rate_limit: float = Field(default=5.0, gt=0, le=100)
     #: The run stops sending after this many requests; the rest is skipped and said so.
@@ -208,6 +211,11 @@ class LiveSettings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError("no such file; point it at a PEM file of CA certificates")
         return value
+
+    @field_validator("mlflow_overlay", mode="before")
+    @classmethod
+    def _blank_overlay(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("perf_baseline")
     @classmethod
