@@ -115,6 +115,10 @@ class LocalOptions:
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
     with report_dir_ready(options.report_dir):
         inputs = load_inputs()
+        # Before anything starts or is built: a bad MLFLOW_OVERLAY or SEED is exit 2 with nothing to undo.
+        mlflow_side(inputs.mlflow, options.mlflow_prefix, options.mlflow_overlay, inputs.root)
+        if options.seed is not None:
+            check_seed(options.seed)
         # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
         mlflow = mlflow_side(Contract.load(versions.contracts.mlflow, root=inputs.root), options.mlflow_prefix,
@@ -122,8 +126,6 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         inputs = replace(inputs, mlflow=mlflow,
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
                          deviations=inputs.deviations.for_mlflow(versions.server))
-        if options.seed is not None:
-            check_seed(options.seed)
         # A recording that cannot be replayed is exit 2 before the stack starts.
         replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
         return _LocalRun(options, inputs, out, versions, replay).run()
