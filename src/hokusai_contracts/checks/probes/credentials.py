@@ -170,8 +170,21 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract,
                 "ends up in access logs and browser history)."))
         probes.record(read, name, result, findings, "let in" if let_in else "refused")
 
-    # A real client with extras: the valid Bearer key, plus the same key in X-API-Key and the query.
-    # It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal.
+    _valid_key_with_extras(probes, key)
+    warnings = []
+    if plain_key_refusal is not None and endpoints.keys.get(PLAIN, {}).get("key"):
+        warnings += _plain_key(probes, plain_key_refusal)
+    return PhaseResult(checks=probes.checks, warnings=warnings,
+                       timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
+
+
+def _valid_key_with_extras(probes: _Probes, key: str) -> None:
+    """A real client with extras: the valid Bearer key, plus the same key in X-API-Key and the query.
+
+    It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal. A refusal
+    carries the key's scopes (asked of the auth service): the diagnosis names them.
+    """
+    read = CALLS[0]
     scopes = key_scopes(probes.endpoints, key)
     for call in (read, CALLS[2]):
         result = probes.send(call, {"Authorization": f"Bearer {key}", "X-API-Key": key}, {"api_key": key})
@@ -186,11 +199,6 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract,
             findings[-1].key_scopes = scopes
         probes.record(call, "valid Bearer key with the key also in X-API-Key and the query", result, findings,
                       "let in" if result.status == 200 else "refused")
-    warnings = []
-    if plain_key_refusal is not None and endpoints.keys.get(PLAIN, {}).get("key"):
-        warnings += _plain_key(probes, plain_key_refusal)
-    return PhaseResult(checks=probes.checks, warnings=warnings,
-                       timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
 
 
 #: The seed's platform key without the deployment's extra rights (production-keys.yaml).
