@@ -23,6 +23,7 @@ import pytest
     (["--mlflow-overlay", "/nonexistent/overlay.yaml"], {}, "MLFLOW_OVERLAY: cannot read the overlay"),
     ([], {"HOKUSAI_SEED_FILE": "/nonexistent/seed.yaml"}, "SEED: no such file /nonexistent/seed.yaml"),
     (["--stack", "docker", "--mlflow-cmd", "x {port}"], {}, "MLFLOW_CMD runs a process"),
+    (["--stack", "docker", "--profile", "production"], {}, "the reference admin gateway (MLFLOW_GATEWAY"),
 ])
 def test_bad_topology_input_is_one_line_exit_2_and_leaves_nothing(tmp_path: Path, args: list[str],
                                                                    env: dict[str, str], message: str) -> None:

@@ -122,6 +122,9 @@ def _mlflow_side(options: Any, args: argparse.Namespace, settings: Any) -> None:
     options.mlflow_gateway = bool(settings.mlflow_gateway)
     options.proxy_forwards_credentials = bool(settings.proxy_forward_credentials)
     _profile(options, args, settings)
+    if args.stack == "docker" and options.mlflow_gateway:
+        raise UsageError("the reference admin gateway (MLFLOW_GATEWAY, PROFILE=production) runs as a process, which "
+                         "the docker stack cannot use (drop STACK=docker)")
 
 
 def _profile(options: Any, args: argparse.Namespace, settings: Any) -> None:
