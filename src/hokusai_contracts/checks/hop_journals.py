@@ -10,6 +10,7 @@ warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
-from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.journal.transit import compare_transit
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
@@ -91,14 +93,14 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     if client_journal is not None and endpoints.mlflow_journal is not None:
         # MLflow's own prefix (MLFLOW_PREFIX) is where the proxy was pointed, not a change it made.
         prefix = endpoints.mlflow_prefix
-        received = [e.model_copy(update={"path": e.path.removeprefix(prefix),
-                                         "raw_path": e.raw_path.removeprefix(prefix) if e.raw_path else e.raw_path})
+        received = [dataclasses.replace(e, path=e.path.removeprefix(prefix),
+                                        raw_path=e.raw_path.removeprefix(prefix) if e.raw_path else e.raw_path)
                     for e in read_journal(endpoints.mlflow_journal)]
         phase.extend(_judge_transit(sent, received, mlflow, mount))
     if proxy is not None:
         # What the clients called through the proxy counts as exercised (the scenario's deletes,
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
-        unmounted = [e.model_copy(update={"path": e.path.removeprefix(mount)}) for e in sent
+        unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
                      if e.path.startswith(mount + "/")]
         for operation, statuses in coverage_of(unmounted, proxy).items():
             phase.coverage.add(proxy.display_path, operation, statuses)
@@ -106,7 +108,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     return phase
 
 
-def other_service_ids(entries: list[JournalEntry], hop: Hop, service_id: str, judged: list[Finding]) -> list[Finding]:
+def other_service_ids(entries: list[HttpExchange], hop: Hop, service_id: str, judged: list[Finding]) -> list[Finding]:
     """A validate call for another service id than the stack's keys are issued for: why a valid key is refused.
 
     The judge already names a value outside the contract's enum; one inside it (``website``) is valid
@@ -116,7 +118,7 @@ def other_service_ids(entries: list[JournalEntry], hop: Hop, service_id: str, ju
         return []
     for entry in entries:
         try:
-            sent = json.loads(entry.request_body or "")
+            sent = json.loads(entry.request_body.text or "")
         except ValueError:
             continue
         asked = sent.get("service_id") if isinstance(sent, dict) else None
@@ -137,7 +139,7 @@ def _journals(endpoints: StackEndpoints, auth: Contract,
             (Hop.MLFLOW_TO_AUTH, endpoints.mlflow_auth_journal, auth)]
 
 
-def _judge_transit(sent: list[JournalEntry], received: list[JournalEntry], mlflow: Contract,
+def _judge_transit(sent: list[HttpExchange], received: list[HttpExchange], mlflow: Contract,
                    mount: str) -> PhaseResult:
     """What the clients sent the proxy against what reached MLflow: every change the proxy made."""
     transit = compare_transit(sent, received, mlflow, mount=mount)
@@ -147,7 +149,7 @@ def _judge_transit(sent: list[JournalEntry], received: list[JournalEntry], mlflo
     return PhaseResult(checks=[check], warnings=transit.warnings)
 
 
-def _compare_consumers(entries: list[JournalEntry], contract: Contract, consumers: ConsumerExpectations,
+def _compare_consumers(entries: list[HttpExchange], contract: Contract, consumers: ConsumerExpectations,
                        out: Callable[[str], None]) -> PhaseResult:
     """What the proxy sent against what the committed expectations say it sends."""
     comparison = compare_with_journal(entries, contract, consumers.committed)
