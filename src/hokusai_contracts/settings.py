@@ -25,9 +25,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
-__all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "cache_root",
-           "env_file_secrets", "http_url", "load_cache_settings", "load_live_settings", "load_local_settings",
-           "mlflow_prefix", "settings_error"]
+__all__ = ["KEY_FORMAT", "ArtifactStore", "BackendStore", "CacheSettings", "LiveSettings", "LocalSettings",
+           "MlflowArtifacts", "UpstreamTimeouts", "cache_root", "env_file_secrets", "http_url", "load_cache_settings",
+           "load_live_settings", "load_local_settings", "mlflow_prefix", "settings_error"]
+
+#: MLflow's stores in the local stack (BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS); defaults first.
+BackendStore = Literal["sqlite", "postgresql"]
+ArtifactStore = Literal["local", "s3"]
+MlflowArtifacts = Literal["proxied", "root"]
 
 
 class LocalSettings(BaseSettings):
@@ -50,6 +55,16 @@ class LocalSettings(BaseSettings):
     #: The upstream timeouts of a proxy that has its own (``auth=5,mlflow=30``): the slow-upstream
     #: faults wait longer than these. Unset: the PROXY_AUTH_TIMEOUT_S / PROXY_MLFLOW_TIMEOUT_S the stack passes.
     proxy_timeouts: str | None = None
+    #: MLflow's backend store (``BACKEND_STORE``): SQLite in the stack's directory, or a PostgreSQL
+    #: server started on loopback as production's RDS PostgreSQL 15 (``stack/postgres.py``).
+    backend_store: BackendStore = "sqlite"
+    #: Where MLflow keeps artifacts (``ARTIFACT_STORE``): a local folder, or an S3 bucket on a moto
+    #: server on loopback (``stack/s3.py``).
+    artifact_store: ArtifactStore = "local"
+    #: How MLflow serves them (``MLFLOW_ARTIFACTS``): ``proxied`` (an artifacts destination, clients get
+    #: ``mlflow-artifacts:`` locations) or ``root`` (production's entrypoint: the store as default
+    #: artifact root, serve-artifacts without a destination, clients get the store's own locations).
+    mlflow_artifacts: MlflowArtifacts = "proxied"
 
     #: MLFLOW_CMD: a command run in the MLflow part's place (placeholders: stack.plan.MLFLOW_CMD_PLACEHOLDERS).
     mlflow_cmd: str | None = None

@@ -29,7 +29,7 @@ from hokusai_contracts.stack.compose_render import (
     render,
 )
 from hokusai_contracts.stack.definition import (
-    COMPOSE_PARTS,
+    CORE_PARTS,
     DEFAULT_PORTS,
     HEALTH,
     Expect,
@@ -76,7 +76,7 @@ def test_compose_render_check_passes_on_the_committed_files() -> None:
 @pytest.mark.parametrize("network", list(Network))
 def test_every_part_is_a_service_with_its_port_and_health_rule(network: Network) -> None:
     services = _document(network)["services"]
-    for part in COMPOSE_PARTS:
+    for part in CORE_PARTS:
         service = services[part.value]
         port = DEFAULT_PORTS[part]
         if network is Network.BRIDGE:

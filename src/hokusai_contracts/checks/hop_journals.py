@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from hokusai_contracts.checks.artifact_locations import judge_artifact_locations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
@@ -98,6 +100,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
                     for e in read_journal(endpoints.mlflow_journal)]
         phase.extend(_judge_transit(sent, received, mlflow, mount))
     if proxy is not None:
+        phase.checks.append(_artifact_locations(sent, proxy, mount, endpoints.proxy_root))
         # What the clients called through the proxy counts as exercised (the scenario's deletes,
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
         unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
@@ -137,6 +140,14 @@ def _journals(endpoints: StackEndpoints, auth: Contract,
     return [(Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth), (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow),
             # The MLflow side's own validate calls (a gateway's): judged by the auth contract as the proxy's are.
             (Hop.MLFLOW_TO_AUTH, endpoints.mlflow_auth_journal, auth)]
+
+
+def _artifact_locations(sent: list[HttpExchange], proxy: Contract, mount: str, proxy_root: str) -> Check:
+    """Every artifact location the clients were handed through the proxy, writable through it or a finding."""
+    found = judge_artifact_locations(sent, proxy, mount, urlsplit(proxy_root).netloc)
+    return Check(suite=SUITE, name="artifact locations", status=CheckStatus.PASSED, cases=len(sent), findings=found,
+                 note=UnknownNote.REPLACE, message="every artifact location handed to a client is writable through "
+                                                   "the proxy (mlflow-artifacts:)")
 
 
 def _judge_transit(sent: list[HttpExchange], received: list[HttpExchange], mlflow: Contract,

@@ -65,6 +65,16 @@ def add_local_parser(commands: Any) -> None:
                        help="replay the client->proxy exchanges of a recording (HAR, JSONL, NDJSON) against the local "
                             "stack, in order, the seeded key in the placeholder's place (make contract-local "
                             "REPLAY=path.har)")
+    local.add_argument("--backend-store", choices=["sqlite", "postgresql"], default=None,
+                       help="MLflow's backend store: sqlite, or a PostgreSQL server started on loopback as "
+                            "production's (default: HOKUSAI_BACKEND_STORE, else sqlite)")
+    local.add_argument("--artifact-store", choices=["local", "s3"], default=None,
+                       help="MLflow's artifact store: a local folder, or an S3 bucket on a moto server on loopback "
+                            "(default: HOKUSAI_ARTIFACT_STORE, else local)")
+    local.add_argument("--mlflow-artifacts", choices=["proxied", "root"], default=None,
+                       help="proxied: MLflow serves artifacts with a destination (mlflow-artifacts: locations); "
+                            "root: production's entrypoint, the store as default artifact root (default: "
+                            "HOKUSAI_MLFLOW_ARTIFACTS, else proxied)")
 
 
 def local(args: argparse.Namespace) -> int:
@@ -78,13 +88,19 @@ def local(args: argparse.Namespace) -> int:
     if args.stack == "docker" and proxy_cmd:
         raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
                          "with PROXY_IMAGE=... (or drop STACK=docker)")
+    if args.stack == "docker" and (args.mlflow_artifacts or settings.mlflow_artifacts) == "root":
+        raise UsageError("MLFLOW_ARTIFACTS=root runs with the process stack only for now: drop STACK=docker (or "
+                         "MLFLOW_ARTIFACTS)")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            proxy_timeouts=settings.proxy_timeouts,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
                            update_consumers=args.update_consumers, replay=args.replay,
-                           mlflow_version=args.mlflow_version or settings.mlflow_version)
+                           mlflow_version=args.mlflow_version or settings.mlflow_version,
+                           backend_store=args.backend_store or settings.backend_store,
+                           artifact_store=args.artifact_store or settings.artifact_store,
+                           mlflow_artifacts=args.mlflow_artifacts or settings.mlflow_artifacts)
     _mlflow_side(options, args, settings)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
@@ -139,8 +155,8 @@ def _profile(options: Any, args: argparse.Namespace, settings: Any) -> None:
         ("mlflow_overlay", options.mlflow_overlay), ("mlflow_packages", settings.mlflow_packages),
         ("seed", options.seed), ("mlflow_gateway", settings.mlflow_gateway),
         ("proxy_forwards_credentials", settings.proxy_forward_credentials),
-        ("backend_store", getattr(args, "backend_store", None) or getattr(settings, "backend_store", None)),
-        ("artifact_store", getattr(args, "artifact_store", None) or getattr(settings, "artifact_store", None)),
-        ("mlflow_artifacts", getattr(settings, "mlflow_artifacts", None))) if value is not None}
+        # The stores' settings have defaults: given means set by an option or in the environment.
+        *((name, getattr(args, name, None) or (True if name in settings.model_fields_set else None))
+          for name in ("backend_store", "artifact_store", "mlflow_artifacts"))) if value is not None}
     profile.apply(options, given, print)
     options.profile, options.plain_key_refusal = profile.name, profile.plain_key_refusal

@@ -56,6 +56,9 @@ class FindingKind(StrEnum):
     ALTERED_IN_TRANSIT = "altered_in_transit"
     #: The receiver's contract requires a credential (a gateway's security) and none arrived there.
     MISSING_CREDENTIAL = "missing_credential"
+    #: MLflow, through the proxy, gave a client an artifact location it cannot write through the proxy
+    #: (``s3://``, ``gs://``, ``file://``, another host): ``checks.artifact_locations``.
+    UNREACHABLE_ARTIFACT_LOCATION = "unreachable_artifact_location"
 
 
 class Evidence(StrEnum):

@@ -103,6 +103,15 @@ class Targets(BaseModel):
                                        "judged with (MLFLOW_OVERLAY): the security it requires.")
     seed: str | None = Field(default=None, description="The seed of the fake auth service's keys (SEED), if not "
                              "the packaged one.")
+    backend_store: str | None = Field(default=None, description="MLflow's backend store (BACKEND_STORE): `sqlite`, "
+                                      "or `postgresql <version> (<locale>)`.")
+    artifact_store: str | None = Field(default=None, description="MLflow's artifact store (ARTIFACT_STORE) and how "
+                                       "it serves artifacts (MLFLOW_ARTIFACTS): `local, proxied`, `s3 (s3://...), "
+                                       "root`...")
+    artifact_location_scheme: str | None = Field(
+        default=None, description="A live run: the scheme of the artifact location MLflow gave the run's own probe "
+        "experiment through the proxy (`mlflow-artifacts`, `s3`...): which local ARTIFACT_STORE and "
+        "MLFLOW_ARTIFACTS mirror production.")
 
 
 class Report(BaseModel):

@@ -55,7 +55,8 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
                              options.mlflow_overlay, inputs.root)
         inputs = replace(inputs, mlflow=mlflow,
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
-                         deviations=inputs.deviations.for_mlflow(versions.server))
+                         deviations=inputs.deviations.for_mlflow(versions.server).for_stores(
+                             options.backend_store, options.artifact_store))
         # A recording that cannot be replayed is exit 2 before the stack starts.
         replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
         return _run(options, inputs, versions, replay, out)
@@ -77,7 +78,8 @@ def _run(options: LocalOptions, inputs: Inputs, versions: VersionPlan, replay: l
         endpoints = stack.endpoints
         assert endpoints is not None
         targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
-                          mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+                          mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference",
+                          backend_store=stack.stores[0], artifact_store=stack.stores[1])
         targets = mlflow_side_targets(targets, options, definition, inputs.mlflow)
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                              targets=versions.targets(targets), warnings=versions.warnings()))
@@ -99,7 +101,10 @@ def _stack(options: LocalOptions, definition: StackDefinition) -> AbstractContex
     if options.stack == "docker":
         from hokusai_contracts.stack.docker_stack import running_docker_stack
 
-        return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs)
+        # The stores as the compose file's profiles (postgres, s3: moto's server as in the process stack).
+        profiles = [name for name, on in (("postgres", options.backend_store == "postgresql"),
+                                          ("s3", options.artifact_store == "s3")) if on]
+        return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs, profiles=profiles)
     return running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from hokusai_contracts.checks.scenario import ModelKind
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
+from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifacts
 
 __all__ = ["LocalOptions"]
 
@@ -59,3 +60,7 @@ class LocalOptions:
     plain_key_refusal: tuple[int, str] | None = None
     #: The reference proxy's patience with MLflow (PROXY_MLFLOW_TIMEOUT_S); None: the stack's short default.
     proxy_mlflow_timeout_s: float | None = None
+    #: BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS: the stores MLflow runs on (StackDefinition's fields).
+    backend_store: BackendStore = "sqlite"
+    artifact_store: ArtifactStore = "local"
+    mlflow_artifacts: MlflowArtifacts = "proxied"

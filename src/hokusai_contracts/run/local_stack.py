@@ -34,6 +34,8 @@ def stack_definition(options: Any, mlflow_version: str | None) -> StackDefinitio
         mlflow_version=mlflow_version, mlflow_cmd=options.mlflow_cmd, mlflow_prefix=options.mlflow_prefix,
         mlflow_packages=options.mlflow_packages, seed_file=options.seed or files.seed_file(),
         mlflow_gateway=options.mlflow_gateway and options.mlflow_cmd is None, proxy_env=proxy_env,
+        backend_store=options.backend_store, artifact_store=options.artifact_store,
+        mlflow_artifacts=options.mlflow_artifacts,
         start_timeout_s=_BEHIND_SOMETHING_START_S if behind else StackDefinition.start_timeout_s)
 
 

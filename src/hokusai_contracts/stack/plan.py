@@ -58,6 +58,8 @@ class PartPlan:
     needs: tuple[Part, ...] = ()
     #: argv is one shell command line (a user's PROXY_CMD).
     shell: bool = False
+    #: The account it runs as (PostgreSQL refuses root); None: the runner's.
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,16 @@ class Site:
         """Extra environment of the fake auth service (the compose site seeds a key of its own)."""
         return {}
 
+    def store_parts(self, definition: StackDefinition) -> dict[Part, PartPlan]:
+        """The parts of MLflow's stores that run beside it (the process site's ``stores.store_parts``)."""
+        return {}
+
+    def mlflow_store_env(self, definition: StackDefinition) -> dict[str, str]:
+        """MLflow's environment for its stores: here ``mlflow_stores`` as they are."""
+        backend, artifacts = self.mlflow_stores
+        return {"MLFLOW_BACKEND_STORE_URI": self.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
+                "MLFLOW_ARTIFACTS_DESTINATION": self.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts)}
+
     @property
     def state_file(self) -> str:
         return f"{self.run_dir}/state/auth-state.json"
@@ -146,7 +158,10 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     parts: dict[Part, PartPlan] = {}
 
     if d.mlflow_url is None:
-        parts[Part.MLFLOW] = _mlflow_part(d, site, url(Part.MLFLOW_AUTH_JOURNAL) if journals else url(Part.AUTH))
+        stores = site.store_parts(d)
+        parts |= stores
+        parts[Part.MLFLOW] = _mlflow_part(d, site, url(Part.MLFLOW_AUTH_JOURNAL) if journals else url(Part.AUTH),
+                                          needs=tuple(stores))
     upstreams = {Part.AUTH: url(Part.AUTH), Part.MLFLOW: d.mlflow_url or url(Part.MLFLOW)}
     parts[Part.AUTH] = PartPlan(
         Part.AUTH, (site.python, "-m", "hokusai_mocks.fake_auth", "--host", site.bind_host,
@@ -196,13 +211,10 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     return StackPlan(parts)
 
 
-def _mlflow_part(d: StackDefinition, site: Site, auth_url: str) -> PartPlan:
+def _mlflow_part(d: StackDefinition, site: Site, auth_url: str, needs: tuple[Part, ...] = ()) -> PartPlan:
     """MLflow as ``mlflow server``, behind the reference gateway, or as the user's MLFLOW_CMD."""
-    backend, artifacts = site.mlflow_stores
     port = site.ports[Part.MLFLOW]
-    env = {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
-           "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env}
+    env = {**site.mlflow_store_env(d), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env}
     prefix = ("--static-prefix", d.mlflow_prefix) if d.mlflow_prefix else ()
     # Up means an API call answered (HEALTH's reason), under the prefix; behind a gateway or a
     # user's command that call may be refused for want of a key: any answer short of 5xx then.
@@ -210,12 +222,14 @@ def _mlflow_part(d: StackDefinition, site: Site, auth_url: str) -> PartPlan:
     health = HealthRule(d.mlflow_prefix + HEALTH[Part.MLFLOW].path, Expect.SERVED if served else Expect.OK)
     if d.mlflow_cmd is not None:
         check_mlflow_cmd(d.mlflow_cmd)
-        env.update(_mlflow_cmd_env(d, site, auth_url, port))
+        # MLFLOW_ARTIFACTS=root: the store is the default root and there is no destination (the entrypoint's shape).
+        root = env.get("MLFLOW_DEFAULT_ARTIFACT_ROOT", site.default_artifact_root)
+        destination = env.get("MLFLOW_ARTIFACTS_DESTINATION", "")
+        env.update(_mlflow_cmd_env(d, site, auth_url, port, env["MLFLOW_BACKEND_STORE_URI"], root))
         command = d.mlflow_cmd.format(port=port, backend_store_uri=env["MLFLOW_BACKEND_STORE_URI"],
-                                      default_artifact_root=site.default_artifact_root,
-                                      artifacts_destination=env["MLFLOW_ARTIFACTS_DESTINATION"],
+                                      default_artifact_root=root, artifacts_destination=destination,
                                       auth_url=auth_url, mlflow_python=site.mlflow_python)
-        return PartPlan(Part.MLFLOW, (command,), env, port, health, shell=True)
+        return PartPlan(Part.MLFLOW, (command,), env, port, health, needs, shell=True)
     if d.mlflow_gateway:
         # The gateway listens on the part's port and starts ``mlflow server`` behind it, on a port of its own.
         # It serves MLflow under the prefix itself: MLflow 3.9's --static-prefix moves its UI and ajax-api,
@@ -223,17 +237,18 @@ def _mlflow_part(d: StackDefinition, site: Site, auth_url: str) -> PartPlan:
         argv = (site.python, "-m", "hokusai_mocks.admin_gateway", "--host", site.bind_host, "--port", str(port),
                 "--auth-url", auth_url, "--service-id", d.service_id, "--prefix", d.mlflow_prefix, "--",
                 site.mlflow, "server", "--host", site.bind_host, "--workers", "1")
-        return PartPlan(Part.MLFLOW, argv, env, port, health)
+        return PartPlan(Part.MLFLOW, argv, env, port, health, needs)
     return PartPlan(Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port), "--workers",
-                                  "1", *prefix), env, port, health)
+                                  "1", *prefix), env, port, health, needs)
 
 
-def _mlflow_cmd_env(d: StackDefinition, site: Site, auth_url: str, port: int) -> dict[str, str]:
+def _mlflow_cmd_env(d: StackDefinition, site: Site, auth_url: str, port: int, backend: str,
+                    root: str) -> dict[str, str]:
     """What an MLFLOW_CMD finds in its environment: production's entrypoint and gateway read these names."""
     bin_dir = site.mlflow_python.rsplit("/", 1)[0] if "/" in site.mlflow_python else ""
     path = os.environ.get("PATH", "")
     return {"PORT": str(port), "HOST": site.bind_host, "HOKUSAI_AUTH_SERVICE_URL": auth_url,
-            "HOKUSAI_AUTH_SERVICE_ID": d.service_id, "BACKEND_STORE_URI": site.mlflow_stores[0],
-            "DEFAULT_ARTIFACT_ROOT": site.default_artifact_root, "MLFLOW_STATIC_PREFIX": d.mlflow_prefix,
+            "HOKUSAI_AUTH_SERVICE_ID": d.service_id, "BACKEND_STORE_URI": backend,
+            "DEFAULT_ARTIFACT_ROOT": root, "MLFLOW_STATIC_PREFIX": d.mlflow_prefix,
             # `mlflow`, `uvicorn` and `python` of the MLflow version's environment come first.
             **({"PATH": f"{bin_dir}:{path}"} if bin_dir else {})}
