@@ -49,14 +49,21 @@ def test_the_production_profile_runs_end_to_end(tmp_path: Path) -> None:
     assert targets["mlflow"] == "reference gateway + mlflow server" and targets["mlflow_prefix"] == "/mlflow"
     assert targets["mlflow_overlay"] == "contracts/mlflow-gateway.overlay.yaml"
     assert targets["seed"].endswith("production-keys.yaml")
-    # What production's entrypoint hands its clients on S3 (issue 24's stores), and nothing else unknown.
-    assert {kind for _, kind, _ in _unknown(report)} <= {"unreachable_artifact_location"}, output[-3000:]
+    assert targets["backend_store"].startswith("postgresql 15") and targets["artifact_store"].endswith(", root")
+    # What production's entrypoint hands its clients (an s3:// location), and nothing else unknown.
+    assert {kind for _, kind, _ in _unknown(report)} == {"unreachable_artifact_location"}, output[-3000:]
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["plain platform key (read)"]["status"] == "passed"
     assert "403" in checks["plain platform key (read)"]["message"]
     # The gateway's own validate calls were journaled and judged on a hop of their own.
     assert any(name.startswith("mlflow->auth (") and c["cases"] > 0 for name, c in checks.items())
     assert any(c["suite"] == "scenario" and c["status"] == "passed" for c in report["checks"])
+
+
+def test_the_production_profile_with_proxied_artifacts_passes(tmp_path: Path) -> None:
+    report, output = _local(tmp_path, "--profile", "production", "--mlflow-artifacts", "proxied")
+    assert report["targets"]["artifact_store"].endswith(", proxied")
+    assert _unknown(report) == set() and report["verdict"] == "pass", output[-3000:]
 
 
 def test_a_proxy_stripping_authorization_before_the_gateway_is_missing_credential(tmp_path: Path) -> None:
