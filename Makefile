@@ -48,6 +48,18 @@ TEST_WORKERS ?= 2
 MLFLOW_VERSION ?=
 #: contract-local: MLflow client versions for the registration scenario, comma-separated (e.g. 2.9.2,3.17.2)
 MLFLOW_CLIENTS ?=
+#: contract-local: a deployment profile filling what is left unset (production: MLflow 3.9.0 behind an admin gateway, production's keys)
+PROFILE ?=
+#: contract-local: a command run in MLflow's place ({port} {backend_store_uri} {default_artifact_root} {artifacts_destination} {auth_url} {mlflow_python})
+MLFLOW_CMD ?=
+#: contract-local: the path MLflow serves under (production: /mlflow)
+MLFLOW_PREFIX ?=
+#: contract-local/live: an overlay of MLflow's contract with the security it requires (contracts/mlflow-gateway.overlay.yaml)
+MLFLOW_OVERLAY ?=
+#: contract-local: pip requirements added to the MLflow environment, comma-separated
+MLFLOW_PACKAGES ?=
+#: contract-local: the fake auth service's key descriptions (keys.yaml's fields), with a platform key named primary
+SEED ?=
 #: contract-local: MLflow's backend store: sqlite (empty) or postgresql (a PostgreSQL 15 server on loopback, as production's)
 BACKEND_STORE ?=
 #: contract-local: MLflow's artifact store: local (empty) or s3 (a moto S3 server on loopback)
@@ -104,6 +116,26 @@ contract-local: export HOKUSAI_ARTIFACT_STORE = $(ARTIFACT_STORE)
 endif
 ifneq ($(MLFLOW_ARTIFACTS),)
 contract-local: export HOKUSAI_MLFLOW_ARTIFACTS = $(MLFLOW_ARTIFACTS)
+endif
+
+# MLFLOW_CMD reaches the runner as typed, like PROXY_CMD; the other MLflow-side variables as HOKUSAI_*.
+ifneq ($(value MLFLOW_CMD),)
+contract-local: export HOKUSAI_MLFLOW_CMD = $(value MLFLOW_CMD)
+endif
+ifneq ($(PROFILE),)
+contract-local: export HOKUSAI_PROFILE = $(PROFILE)
+endif
+ifneq ($(MLFLOW_PREFIX),)
+contract-local: export HOKUSAI_MLFLOW_PREFIX = $(MLFLOW_PREFIX)
+endif
+ifneq ($(MLFLOW_OVERLAY),)
+contract-local contract-live: export HOKUSAI_MLFLOW_OVERLAY = $(MLFLOW_OVERLAY)
+endif
+ifneq ($(MLFLOW_PACKAGES),)
+contract-local: export HOKUSAI_MLFLOW_PACKAGES = $(MLFLOW_PACKAGES)
+endif
+ifneq ($(SEED),)
+contract-local: export HOKUSAI_SEED_FILE = $(SEED)
 endif
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it

@@ -27,7 +27,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from .app import create_app
-from .seed import SeedError, write_state_file
+from .seed import SeedError, completed_seed, write_state_file
 from .service import ServiceState
 from .settings import FakeAuthSettings
 
@@ -54,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault", choices=["none", "slow", "error", "down"])
     parser.add_argument("--fault-delay", type=float, dest="fault_delay_s", metavar="SECONDS")
     parser.add_argument("--state-file", type=Path, help="where to write the keys and admin token")
+    parser.add_argument(
+        "--probe-keys-from-primary",
+        action="store_true",
+        default=None,
+        help="add the packaged keys the --seed file lacks, with the scopes of its `primary` key",
+    )
+    parser.add_argument(
+        "--check-seed",
+        action="store_true",
+        help="only check the --seed file (with the packaged keys it lacks added) and exit: 0 or 2",
+    )
     parser.add_argument(
         "--log-level",
         default="warning",
@@ -102,9 +113,22 @@ class _Server(uvicorn.Server):
         )
 
 
+def _check_seed(path: Path | None) -> int:
+    """Whether a run could start with this seed: one line and exit 2 if not (a runner checks before it starts)."""
+    if path is None:
+        return _fail("--check-seed needs --seed FILE")
+    try:
+        completed_seed(path)
+    except SeedError as exc:
+        return _fail(str(exc))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
     log_level = args.pop("log_level")
+    if args.pop("check_seed"):
+        return _check_seed(args.get("seed_file"))
     overrides = {name: value for name, value in args.items() if value is not None}
     try:
         settings = FakeAuthSettings(**overrides)

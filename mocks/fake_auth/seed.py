@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .settings import KEY_PATTERN, FakeAuthSettings
 from .store import DEFAULT_RATE_LIMIT_PER_HOUR, KeyRecord, KeyStore, new_key, utcnow
 
-__all__ = ["SeedError", "SeedKey", "build_store", "load_seed", "write_state_file"]
+__all__ = ["PRIMARY", "SeedError", "SeedKey", "build_store", "completed_seed", "load_seed", "write_state_file"]
 
 # Fixed so the same description always gets the same key_id when the file leaves it out.
 _KEY_ID_NAMESPACE = uuid.UUID("6a1f3c52-8f0e-4c55-9d2e-6b8f0a1d7e11")
@@ -97,7 +97,10 @@ def load_seed(path: Path | None = None) -> list[SeedKey]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SeedError(f"seed file {where} is not valid YAML or JSON: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SeedError(f"seed file {where} is not valid YAML or JSON{line}: {problem}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise SeedError(
             f"seed file {where} must be a mapping with a `keys:` list of key descriptions"
@@ -118,6 +121,34 @@ def load_seed(path: Path | None = None) -> list[SeedKey]:
             f"seed file {where}: names {duplicates} are used twice; names must be unique"
         )
     return entries
+
+
+#: The key a run's scenario uses; a seed of one's own must have it, active and for ``platform``.
+PRIMARY = "primary"
+
+
+def completed_seed(path: Path) -> list[SeedKey]:
+    """A seed file's keys, plus every packaged key it lacks (by name), with the scopes of its primary.
+
+    The probes and faults of a run ask for keys by name (expired, revoked, website, limited...). A
+    seed describing production's keys (an admin-scoped primary) need not repeat them: they follow
+    its primary's scopes, so a proxy or gateway that grants by scope treats them as it treats the
+    primary, and each probe still meets only the defect it is about (expiry, revocation, service).
+    """
+    entries = load_seed(path)
+    primary = next((entry for entry in entries if entry.name == PRIMARY), None)
+    if primary is None or primary.service_id != "platform" or primary.state != "active":
+        raise SeedError(
+            f"seed file {path}: needs an active `platform` key named {PRIMARY!r}: the key the run's "
+            "scenario registers with (add `- name: primary` with `service_id: platform`)"
+        )
+    named = {entry.name for entry in entries}
+    added = [
+        entry.model_copy(update={"scopes": list(primary.scopes)})
+        for entry in load_seed(None)
+        if entry.name not in named
+    ]
+    return [*entries, *added]
 
 
 def _record(entry: SeedKey) -> KeyRecord:
@@ -152,7 +183,9 @@ def build_store(settings: FakeAuthSettings) -> KeyStore:
     """The store a fresh fake starts with: the seed file's keys, then the ``--api-key`` ones."""
     store = KeyStore()
     try:
-        for entry in load_seed(settings.seed_file):
+        seeded = completed_seed(settings.seed_file) if settings.seed_file and settings.probe_keys_from_primary \
+            else load_seed(settings.seed_file)
+        for entry in seeded:
             store.add(_record(entry))
         for number, (key, service_id) in enumerate(settings.extra_keys(), start=1):
             store.add(

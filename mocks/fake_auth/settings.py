@@ -72,6 +72,8 @@ class FakeAuthSettings(BaseSettings):
     profile: Profile = "contract"
     # None: the packaged fixture keys.yaml (descriptions only; keys are generated per start).
     seed_file: Path | None = None
+    # A run's own seed (SEED=path): the packaged probe keys it lacks are added with its primary's scopes.
+    probe_keys_from_primary: bool = False
     # NoDecode: the env var may be a plain comma-separated list, not only JSON.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fault: Fault = "none"

@@ -3,7 +3,8 @@
 It does what ``shared/reference/topology.md`` says the production proxy does:
 take the caller's key from ``Authorization: Bearer`` (or ``X-API-Key``),
 validate it with the auth service, forward the call to MLflow without the
-caller's credentials but with ``X-Hokusai-User-Id`` / ``X-Hokusai-API-Key-Id``,
+caller's credentials (with them, as production's does since 2026-06-30, when
+``PROXY_FORWARD_CREDENTIALS`` is set) but with ``X-Hokusai-User-Id`` / ``X-Hokusai-API-Key-Id``,
 stream bodies both ways, and record usage after the response.
 """
 
@@ -30,10 +31,11 @@ log = logging.getLogger("hokusai_mocks.reference_proxy")
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
 # the caller's credentials, which MLflow must never see. Content-Length stays: MLflow's
 # tracking API runs under WSGI, which reads an empty body from a chunked request.
-_DROP_REQUEST = {
+_HOP_BY_HOP = {
     "host", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-    "transfer-encoding", "authorization", "x-api-key", "proxy-authorization",
+    "transfer-encoding", "proxy-authorization",
 }
+_DROP_REQUEST = _HOP_BY_HOP | {"authorization", "x-api-key"}
 _FORWARDED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -169,7 +171,8 @@ class ReferenceProxy:
 
     async def _send_upstream(self, request: Request, identity: Identity) -> Response:
         upstream_path = self._upstream_path(request)
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
+        dropped = _HOP_BY_HOP if self.settings.forward_credentials else _DROP_REQUEST
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
         headers += [("X-Hokusai-User-Id", identity.user_id), ("X-Hokusai-API-Key-Id", identity.key_id)]
         has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
         upstream = self.client.build_request(

@@ -33,3 +33,8 @@ class ProxySettings(BaseSettings):
         default=30.0, validation_alias=AliasChoices("mlflow_timeout_s", "PROXY_MLFLOW_TIMEOUT_S")
     )
     mounts: tuple[str, ...] = ("/api/mlflow", "/mlflow")
+    # Production's proxy since 2026-06-30 forwards the caller's Authorization (and X-API-Key) to MLflow
+    # on purpose: an admin gateway there validates it again. Off by default: the contract's proxy drops it.
+    forward_credentials: bool = Field(
+        default=False, validation_alias=AliasChoices("forward_credentials", "PROXY_FORWARD_CREDENTIALS")
+    )

@@ -27,7 +27,7 @@ from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
 __all__ = ["KEY_FORMAT", "ArtifactStore", "BackendStore", "CacheSettings", "LiveSettings", "LocalSettings",
            "MlflowArtifacts", "UpstreamTimeouts", "cache_root", "env_file_secrets", "http_url", "load_cache_settings",
-           "load_live_settings", "load_local_settings", "settings_error"]
+           "load_live_settings", "load_local_settings", "mlflow_prefix", "settings_error"]
 
 #: MLflow's stores in the local stack (BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS); defaults first.
 BackendStore = Literal["sqlite", "postgresql"]
@@ -69,6 +69,33 @@ class LocalSettings(BaseSettings):
     #: artifact root, serve-artifacts without a destination, clients get the store's own locations).
     mlflow_artifacts: MlflowArtifacts = "proxied"
 
+    #: MLFLOW_CMD: a command run in the MLflow part's place (placeholders: stack.plan.MLFLOW_CMD_PLACEHOLDERS).
+    mlflow_cmd: str | None = None
+    #: MLFLOW_PACKAGES: pip requirements added to the MLflow environment, comma-separated.
+    mlflow_packages: str | None = None
+    #: MLFLOW_PREFIX: the path MLflow serves under (production: /mlflow).
+    mlflow_prefix: str | None = None
+    #: MLFLOW_OVERLAY: an overlay of MLflow's contract (the security the MLflow side requires).
+    mlflow_overlay: Path | None = None
+    #: SEED: the fake auth service's key descriptions (keys.yaml's shape) instead of the packaged ones.
+    seed_file: Path | None = None
+    #: PROFILE: a deployment profile (run.profiles: production) whose values fill what is left unset.
+    profile: str | None = None
+    #: MLFLOW_GATEWAY: the reference admin gateway in front of MLflow (the production profile's default).
+    mlflow_gateway: bool | None = None
+    #: PROXY_FORWARD_CREDENTIALS: the reference proxy forwards the caller's key to MLflow, as production's.
+    proxy_forward_credentials: bool | None = None
+
+    @field_validator("mlflow_overlay", "seed_file", mode="before")
+    @classmethod
+    def _blank_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mlflow_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        return mlflow_prefix(value) if value is not None else None
+
     @field_validator("proxy_timeouts")
     @classmethod
     def _timeouts(cls, value: str | None) -> str | None:
@@ -77,10 +104,18 @@ class LocalSettings(BaseSettings):
             return value
         return None
 
-    @field_validator("proxy_cmd")
+    @field_validator("proxy_cmd", "mlflow_cmd", "mlflow_packages", "profile")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
+
+
+def mlflow_prefix(value: str) -> str:
+    """MLFLOW_PREFIX as a path prefix: "" or ``/word[/word...]`` without a trailing slash."""
+    value = value.strip().rstrip("/")
+    if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        raise ValueError("must be a path such as /mlflow (letters, digits, . _ ~ - between slashes)")
+    return value
 
 
 class CacheSettings(BaseSettings):
@@ -161,6 +196,9 @@ class LiveSettings(BaseSettings):
     mlflow_url: str = PRODUCTION_MLFLOW_URL
     #: A PEM file of CA certificates to trust instead of the system's (private CAs, test setups).
     ca_bundle: Path | None = None
+    #: MLFLOW_OVERLAY: the MLflow side's security (contracts/mlflow-gateway.overlay.yaml for production's
+    #: gateway): direct reads carry the key where it requires one, and are judged by it.
+    mlflow_overlay: Path | None = None
     #: Requests per second across every host, the tool's own and Schemathesis' together.
     rate_limit: float = Field(default=5.0, gt=0, le=100)
     #: The run stops sending after this many requests; the rest is skipped and said so.
@@ -191,6 +229,11 @@ class LiveSettings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError("no such file; point it at a PEM file of CA certificates")
         return value
+
+    @field_validator("mlflow_overlay", mode="before")
+    @classmethod
+    def _blank_overlay(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("perf_baseline")
     @classmethod

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hokusai_contracts.checks.hop_journals import ConsumerExpectations, _compare_consumers
+from hokusai_contracts.checks.hop_journals import ConsumerExpectations, _compare_consumers, other_service_ids
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import Body, HttpExchange
+from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +65,23 @@ def test_nothing_missing_is_nothing_to_say(committed: Path) -> None:
     result = _compare_consumers([_validate({"api_key": "hk_live_ab...cdef", "service_id": "platform"})], auth,
                                 ConsumerExpectations(committed, "x", update=True), print)
     assert result.warnings == [] and committed.read_text("utf-8") == before
+
+
+def _validate_for(service_id: str) -> HttpExchange:
+    body = json.dumps({"api_key": "hk_live_ab...wxyz", "service_id": service_id})
+    return HttpExchange(method="POST", path="/api/v1/keys/validate", request_body=Body.of(body), status=401)
+
+
+def test_a_validate_call_for_another_service_is_evidence_of_it() -> None:
+    journal = [_validate_for("platform"), _validate_for("website")]
+    (found,) = other_service_ids(journal, Hop.MLFLOW_TO_AUTH, "platform", [])
+    assert (found.hop, found.kind, found.location, found.evidence) == (
+        Hop.MLFLOW_TO_AUTH, FindingKind.UNKNOWN_VALUE, "body.service_id", Evidence.OTHER_SERVICE_ID)
+    assert found.observed == "'website'"
+
+
+def test_the_stacks_own_service_id_and_a_value_the_judge_named_are_not() -> None:
+    assert other_service_ids([_validate_for("platform")], Hop.PROXY_TO_AUTH, "platform", []) == []
+    judged = Finding(hop=Hop.PROXY_TO_AUTH, operation="POST /api/v1/keys/validate", kind=FindingKind.UNKNOWN_VALUE,
+                     location="body.service_id", expected="e", observed="'ml-platform'", recommendation="r")
+    assert other_service_ids([_validate_for("ml-platform")], Hop.PROXY_TO_AUTH, "platform", [judged]) == []

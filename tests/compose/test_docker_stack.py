@@ -23,7 +23,7 @@ from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.domain.redact import mask, redact
 from hokusai_contracts.stack import docker_stack
 from hokusai_contracts.stack.compose_render import Network, compose_file, render
-from hokusai_contracts.stack.definition import CORE_PARTS, HEALTH_PATHS, Part, StackDefinition
+from hokusai_contracts.stack.definition import COMPOSE_PARTS, CORE_PARTS, HEALTH_PATHS, Part, StackDefinition
 from hokusai_contracts.stack.docker_stack import (
     COMPOSE_PROJECT,
     DockerStack,
@@ -218,7 +218,7 @@ def test_the_environment_chooses_images_and_network_and_arguments_win(fake_docke
     monkeypatch.setenv("HOKUSAI_PROXY_IMAGE", "env/proxy:1")
     monkeypatch.setenv("HOKUSAI_DOCKER_NETWORK", "host")
     # The fixed ports of host networking are not this test's to take on a shared machine.
-    monkeypatch.setattr(DockerStack, "_host_ports", lambda self: {part: free_port() for part in Part})
+    monkeypatch.setattr(DockerStack, "_host_ports", lambda self: {part: free_port() for part in COMPOSE_PARTS})
     with running_docker_stack(StackDefinition(), "mine/proxy:2"):
         pass
     (up,) = fake_docker.compose_calls("up")
@@ -247,7 +247,7 @@ def test_the_context_manager_removes_the_stack_when_the_body_fails(fake_docker: 
 def test_compose_up_keeps_the_default_ports_and_compose_down_removes_it(
         fake_docker: FakeDocker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker_stack, "_compose_root", lambda: tmp_path / "hokusai-docker-compose")
-    ports = {part: free_port() for part in Part}  # stand-ins for DEFAULT_PORTS, which are not ours here
+    ports = {part: free_port() for part in COMPOSE_PARTS}  # stand-ins for DEFAULT_PORTS, which are not ours here
     monkeypatch.setattr(DockerStack, "_host_ports", lambda self: ports)
     stack = compose_up()
     assert stack.project == COMPOSE_PROJECT and stack.root == tmp_path / "hokusai-docker-compose"

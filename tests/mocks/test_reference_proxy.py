@@ -163,3 +163,21 @@ def test_paths_outside_the_mounts_are_not_forwarded() -> None:
     response = asyncio.run(_with_lifespan(_upstreams(seen), "GET", "/elsewhere/api/2.0/mlflow/experiments/search",
                                           headers={"Authorization": f"Bearer {KEY}"}))
     assert response.status_code == 404 and not seen
+
+
+def test_forwarding_the_callers_key_as_production_does_is_a_setting() -> None:
+    """PROXY_FORWARD_CREDENTIALS: production's proxy since 2026-06-30 relays Authorization to its gateway."""
+    seen: list[httpx.Request] = []
+
+    async def go() -> httpx.Response:
+        app = ReferenceProxy(SETTINGS.model_copy(update={"forward_credentials": True}),
+                             transport=httpx.MockTransport(_upstreams(seen)))  # type: ignore[arg-type]
+        async with app.running():
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://proxy") as client:
+                return await client.get(f"/api/mlflow/api/2.0/mlflow/experiments/search?api_key={KEY}",
+                                        headers={"Authorization": f"Bearer {KEY}"})
+
+    assert asyncio.run(go()).status_code == 200
+    forwarded = next(r for r in seen if r.url.host == "mlflow")
+    assert forwarded.headers["authorization"] == f"Bearer {KEY}"
+    assert forwarded.url.query == b""  # a key in the URL is still dropped

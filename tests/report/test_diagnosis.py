@@ -83,11 +83,12 @@ def test_live_key_refused_by_the_auth_service_is_api_key_first() -> None:
     assert DiagnosisCategory.SERVICE_CONFIG not in [d.category for d in rest]
 
 
-def test_live_proxy_refusing_a_valid_key_is_service_config_then_contract_mismatch() -> None:
+def test_live_proxy_refusing_a_valid_key_without_a_journal_names_both_causes_once() -> None:
     report = Report(tool_version="t", mode="live", findings=[_live_finding(Hop.CLIENT_TO_PROXY, "bearer-auth",
                                                                              Evidence.PROXY_REFUSES_VALID_KEY)])
-    assert [d.category for d in diagnose(report)] == [DiagnosisCategory.SERVICE_CONFIG,
-                                                       DiagnosisCategory.CONTRACT_MISMATCH]
+    (only,) = diagnose(report)
+    assert only.category is DiagnosisCategory.SERVICE_CONFIG and only.confidence == 0.6
+    assert "service id" in only.summary and "no journal" in only.summary
 
 
 def test_outage_reported_as_401_by_the_faults_suite_is_not_service_config() -> None:
@@ -103,3 +104,40 @@ def test_a_proxy_answering_403_to_a_valid_platform_key_is_diagnosed_by_scopes_wh
     finding.exchanges = [Exchange(method="GET", url="/x", status=403, response_body="<html>nope</html>")]
     first = diagnose(Report(tool_version="t", mode="local", findings=[finding]))[0]
     assert first.category is DiagnosisCategory.SERVICE_CONFIG and "scopes" in first.summary
+
+
+def _forbidden(body: str, scopes: list[str] | None = None) -> Finding:
+    from hokusai_contracts.domain.findings import Exchange
+
+    finding = _live_finding(Hop.CLIENT_TO_PROXY, "bearer-auth", Evidence.PROXY_REFUSES_VALID_KEY, "403 ...")
+    finding.exchanges = [Exchange(method="GET", url="/x", status=403, response_body=body)]
+    finding.key_scopes = scopes
+    return finding
+
+
+ADMIN_REQUIRED = '{"detail": "Admin access required for the model registry", "error": "REGISTRY_ADMIN_REQUIRED"}'
+
+
+def test_a_403_of_the_proxys_own_policy_quotes_its_reason_and_the_keys_scopes_and_nothing_else() -> None:
+    # Production's proxy since 2026-06-30, asked by a plain platform key; its journal shows 'platform'.
+    report = Report(tool_version="t", mode="local", findings=[_forbidden(ADMIN_REQUIRED, ["read", "write"])])
+    (only,) = diagnose(report)
+    assert only.category is DiagnosisCategory.SERVICE_CONFIG
+    assert "REGISTRY_ADMIN_REQUIRED" in only.summary and "Admin access required" in only.summary
+    assert "scopes read, write" in only.summary and "service id" not in only.summary
+
+
+def test_the_service_id_explanation_needs_a_journal_showing_another_service_id() -> None:
+    other = Finding(hop=Hop.PROXY_TO_AUTH, operation="POST /api/v1/keys/validate", kind=FindingKind.UNKNOWN_VALUE,
+                    location="body.service_id", expected="'platform'", observed="'website'", recommendation="r",
+                    evidence=Evidence.OTHER_SERVICE_ID)
+    refused = _live_finding(Hop.CLIENT_TO_PROXY, "bearer-auth", Evidence.PROXY_REFUSES_VALID_KEY)
+    summaries = [d.summary for d in diagnose(Report(tool_version="t", mode="local", findings=[refused, other]))]
+    assert any("another service id" in s for s in summaries)
+    assert not any("no journal" in s for s in summaries)
+
+
+def test_a_proxy_error_code_body_is_quoted_too() -> None:
+    body = '{"error_code": "PERMISSION_DENIED", "message": "The API key may not use the MLflow registry."}'
+    (only,) = diagnose(Report(tool_version="t", mode="local", findings=[_forbidden(body, [])]))
+    assert "PERMISSION_DENIED" in only.summary and "no scopes" in only.summary

@@ -82,7 +82,7 @@ def test_transport_passes_answers_and_never_sends_refused_requests(gate: Gate, t
                         headers={"Authorization": f"Bearer {KEY}"})
     assert answer.json() == {"experiments": []}
     assert isinstance(answer.extensions["hokusai_upstream_s"], float)
-    with pytest.raises(Refused, match="proxy and the auth service only"):
+    with pytest.raises(Refused, match="live runs send it to the proxy, the auth service"):
         client.get(BASES[Target.MLFLOW] + "/health", headers={"Authorization": f"Bearer {KEY}"})
     with pytest.raises(Refused, match="none of the configured hosts"):
         client.get("https://elsewhere.example/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,10 +31,11 @@ EXPECTED: dict[str, tuple[str, int, list[Change]]] = {
         "Verdict: BREAKING (1 breaking, 0 compatible; 1 breaks mlflow-proxy)", 1,
         [("field_moved", VALIDATE, "body.api_key", ["mlflow-proxy"])]),
     "narrowed-service-id.yaml": (
-        "Verdict: BREAKING (3 breaking, 0 compatible; 1 breaks mlflow-proxy)", 1,
+        # Production's admin gateway sends the service id too (contracts/consumers/mlflow-admin-gateway.yaml).
+        "Verdict: BREAKING (3 breaking, 0 compatible; 1 breaks mlflow-admin-gateway, mlflow-proxy)", 1,
         [("enum_narrowed", "POST /api/v1/keys", "body.service_id", []),
          ("pattern_changed", "POST /api/v1/keys", "body.service_id", []),
-         ("enum_narrowed", VALIDATE, "body.service_id", ["mlflow-proxy"])]),
+         ("enum_narrowed", VALIDATE, "body.service_id", ["mlflow-admin-gateway", "mlflow-proxy"])]),
 }
 
 
@@ -86,7 +88,7 @@ def test_committed_examples(example: str, tmp_path: Path) -> None:
     assert output.count("current:   contracts/auth-service.yaml:") == len(changes)
     assert output.count(f"candidate: contracts/examples/{example}:") == len(changes)
     if code:
-        assert "breaks mlflow-proxy" in output
+        assert re.search(r"breaks (mlflow-admin-gateway, )?mlflow-proxy", output)
         assert ("breaks nobody we know of" in output) == any(not who for *_, who in changes)
     else:
         assert "breaks nobody\n" in output + "\n" and "breaks mlflow-proxy" not in output
@@ -195,7 +197,7 @@ def test_dynamic_check_on_the_local_stack(example: str, tmp_path: Path) -> None:
         # The candidate moves the key from body.api_key to `Authorization: Bearer` (security
         # AuthServiceAuth). The reference proxy keeps sending it in the body and sends no
         # Authorization header: the judge reports the credential the candidate's security requires.
-        assert found == {(Hop.PROXY_TO_AUTH, VALIDATE, "missing_required_field", "header.Authorization")}
+        assert found == {(Hop.PROXY_TO_AUTH, VALIDATE, "missing_credential", "header.Authorization")}
         assert dynamic.status is CheckStatus.FAILED
         assert spec_exit_code(report) == 1
     else:

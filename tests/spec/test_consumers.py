@@ -30,7 +30,8 @@ def current() -> Contract:
 
 @pytest.fixture(scope="module")
 def consumers() -> list[Consumer]:
-    return load_consumers(CONSUMERS, ROOT)
+    """The reference proxy's expectations: what these tests are about (production's gateway has its own test)."""
+    return [c for c in load_consumers(CONSUMERS, ROOT) if c.name == "mlflow-proxy"]
 
 
 def hits(current: Contract, candidate: Contract, consumers: list[Consumer]) -> dict[tuple[str, str, str], list[str]]:
@@ -201,7 +202,7 @@ def test_journal_sees_a_key_in_a_header(current: Contract) -> None:
 
 
 def test_refresh_keeps_what_was_written_by_hand(current: Contract, tmp_path: Path) -> None:
-    existing = load_consumers(CONSUMERS, ROOT)[0].model_dump()
+    existing = next(c for c in load_consumers(CONSUMERS, ROOT) if c.name == "mlflow-proxy").model_dump()
     found = expectations_from_journal(PROXY_TRAFFIC[:1], current, existing=existing)
     validate = found["operations"]["POST /api/v1/keys/validate"]
     assert {"403", "429"} <= set(validate["reads"]) and "header.Retry-After" in validate["reads"]["429"]
@@ -217,3 +218,18 @@ def test_a_consumer_of_another_provider_is_not_hit(current: Contract, consumers:
     other = consumers[0].model_copy(update={"name": "mlflow-client", "contract": "contracts/mlflow.yaml"})
     anyone = consumers[0].model_copy(update={"name": "unpinned", "contract": None})
     assert impact(changes, [other, anyone, consumers[0]])[0][1] == ["unpinned", "mlflow-proxy"]
+
+
+def test_production_gateways_reliance_on_undocumented_fields_is_told(current: Contract) -> None:
+    """is_admin, roles, email, user: what production's gateway reads and the auth contract lacks."""
+    from hokusai_contracts.spec.reliance import undocumented_reads
+
+    gateway = [c for c in load_consumers(CONSUMERS, ROOT) if c.name == "mlflow-admin-gateway"]
+    reads = undocumented_reads(gateway, current)
+    assert {(r.status, r.location) for r in reads} == {
+        ("200", f"body.{name}") for name in ("email", "roles", "is_admin", "user.id", "user.email", "user.roles",
+                                             "user.is_admin")}
+    assert "does not document" in reads[0].describe(current)
+    # The reference proxy reads only what the contract declares.
+    proxy = [c for c in load_consumers(CONSUMERS, ROOT) if c.name == "mlflow-proxy"]
+    assert undocumented_reads(proxy, current) == []

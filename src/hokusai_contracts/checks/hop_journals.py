@@ -11,6 +11,7 @@ warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 from hokusai_contracts.checks.artifact_locations import judge_artifact_locations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import HttpExchange
-from hokusai_contracts.domain.findings import Finding
+from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
@@ -31,7 +32,7 @@ from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, Unknown
 from hokusai_contracts.spec.consumers import compare_with_journal
 from hokusai_contracts.stack.processes import StackEndpoints
 
-__all__ = ["ConsumerExpectations", "findings_so_far", "judge_hop_journals", "scenario_entries"]
+__all__ = ["ConsumerExpectations", "findings_so_far", "judge_hop_journals", "other_service_ids", "scenario_entries"]
 
 SUITE = Suite.HOP_JOURNAL
 #: Where the full observation of the proxy's calls goes, for review, inside the report directory.
@@ -57,8 +58,7 @@ def scenario_entries(endpoints: StackEndpoints) -> int:
 def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract) -> list[Finding]:
     """The proxy's hop journals judged as they stand: what its calls so far broke, seconds into a run."""
     found: list[Finding] = []
-    for hop, journal, contract in ((Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth),
-                                   (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow)):
+    for hop, journal, contract in _journals(endpoints, auth, mlflow):
         if journal is not None:
             found += judge_journal(read_journal(journal), contract, hop,
                                    forbid_credentials=hop is Hop.PROXY_TO_MLFLOW)
@@ -72,8 +72,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
-    for hop, journal, contract in ((Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth),
-                                   (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow)):
+    for hop, journal, contract in _journals(endpoints, auth, mlflow):
         if journal is None:
             continue
         entries = read_journal(journal)
@@ -83,7 +82,8 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
                                     leaks_only=True)
         else:
             judged = judge_journal(entries, contract, hop)
-            if consumers is not None:
+            judged += other_service_ids(entries, hop, endpoints.service_id, judged)
+            if consumers is not None and hop is Hop.PROXY_TO_AUTH:
                 phase.extend(_compare_consumers(entries, contract, consumers, out))
         file_name = Path(contract.display_path).name
         phase.checks.append(Check(suite=SUITE, name=f"{hop} ({len(entries)} requests)", status=CheckStatus.PASSED,
@@ -93,7 +93,12 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(contract.display_path, operation, statuses)
     sent = read_journal(client_journal) if client_journal is not None else []
     if client_journal is not None and endpoints.mlflow_journal is not None:
-        phase.extend(_judge_transit(sent, read_journal(endpoints.mlflow_journal), mlflow, mount))
+        # MLflow's own prefix (MLFLOW_PREFIX) is where the proxy was pointed, not a change it made.
+        prefix = endpoints.mlflow_prefix
+        received = [dataclasses.replace(e, path=e.path.removeprefix(prefix),
+                                        raw_path=e.raw_path.removeprefix(prefix) if e.raw_path else e.raw_path)
+                    for e in read_journal(endpoints.mlflow_journal)]
+        phase.extend(_judge_transit(sent, received, mlflow, mount))
     if proxy is not None:
         phase.checks.append(_artifact_locations(sent, proxy, mount, endpoints.proxy_root))
         # What the clients called through the proxy counts as exercised (the scenario's deletes,
@@ -104,6 +109,37 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
+
+
+def other_service_ids(entries: list[HttpExchange], hop: Hop, service_id: str, judged: list[Finding]) -> list[Finding]:
+    """A validate call for another service id than the stack's keys are issued for: why a valid key is refused.
+
+    The judge already names a value outside the contract's enum; one inside it (``website``) is valid
+    for the auth service and wrong for this deployment, which only the run knows.
+    """
+    if any(f.kind is FindingKind.UNKNOWN_VALUE and f.location == "body.service_id" for f in judged):
+        return []
+    for entry in entries:
+        try:
+            sent = json.loads(entry.request_body.text or "")
+        except ValueError:
+            continue
+        asked = sent.get("service_id") if isinstance(sent, dict) else None
+        if entry.path.endswith("/keys/validate") and isinstance(asked, str) and asked != service_id:
+            return [Finding(
+                hop=hop, operation="POST /api/v1/keys/validate", kind=FindingKind.UNKNOWN_VALUE,
+                location="body.service_id", evidence=Evidence.OTHER_SERVICE_ID, suite=SUITE,
+                expected=f"{service_id!r}: the service the keys it receives are issued for", observed=repr(asked),
+                recommendation=f"The {hop.sender} must validate keys for {service_id!r} (its service id setting).")]
+    return []
+
+
+def _journals(endpoints: StackEndpoints, auth: Contract,
+              mlflow: Contract) -> list[tuple[Hop, Path | None, Contract]]:
+    """Each hop journal of the stack with the contract of its receiver."""
+    return [(Hop.PROXY_TO_AUTH, endpoints.auth_journal, auth), (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, mlflow),
+            # The MLflow side's own validate calls (a gateway's): judged by the auth contract as the proxy's are.
+            (Hop.MLFLOW_TO_AUTH, endpoints.mlflow_auth_journal, auth)]
 
 
 def _artifact_locations(sent: list[HttpExchange], proxy: Contract, mount: str, proxy_root: str) -> Check:

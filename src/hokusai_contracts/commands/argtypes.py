@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, SCHEMATHESIS_SUITES, Suite
 
-__all__ = ["REPORT_DIR_HELP", "live_suites", "models", "suites", "url"]
+__all__ = ["REPORT_DIR_HELP", "live_suites", "mlflow_prefix", "models", "suites", "url"]
 
 REPORT_DIR_HELP = "where the report files go"
 
@@ -44,5 +44,14 @@ def url(text: str) -> str:
 
     try:
         return http_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+
+def mlflow_prefix(text: str) -> str:
+    from hokusai_contracts.settings import mlflow_prefix as checked
+
+    try:
+        return checked(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None

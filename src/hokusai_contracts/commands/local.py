@@ -8,6 +8,7 @@ from typing import Any
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.suites.context import DEFAULT_MAX_EXAMPLES
+from hokusai_contracts.commands import argtypes
 from hokusai_contracts.commands.argtypes import REPORT_DIR_HELP, models, suites
 from hokusai_contracts.commands.outcome import print_outcome
 from hokusai_contracts.contracts import files
@@ -43,6 +44,20 @@ def add_local_parser(commands: Any) -> None:
                                                 "the pinned one); built into a cached environment on first use")
     local.add_argument("--mlflow-clients", help="MLflow client versions to run the scenario with, comma-separated "
                                                 "(default: HOKUSAI_MLFLOW_CLIENTS)")
+    local.add_argument("--mlflow-cmd", help="a command run in the MLflow part's place; placeholders {port} "
+                       "{backend_store_uri} {default_artifact_root} {artifacts_destination} {auth_url} {mlflow_python} "
+                       "(default: HOKUSAI_MLFLOW_CMD)")
+    local.add_argument("--mlflow-prefix", type=argtypes.mlflow_prefix,
+                       help="the path MLflow serves under, e.g. /mlflow (default: HOKUSAI_MLFLOW_PREFIX, else none)")
+    local.add_argument("--mlflow-overlay", type=Path, metavar="PATH",
+                       help="an overlay of MLflow's contract: the security the MLflow side requires, e.g. "
+                            "contracts/mlflow-gateway.overlay.yaml (default: HOKUSAI_MLFLOW_OVERLAY)")
+    local.add_argument("--seed", type=Path, metavar="PATH",
+                       help="the fake auth service's key descriptions (keys.yaml's fields: scopes...); needs a "
+                            "platform key named primary (default: HOKUSAI_SEED_FILE)")
+    local.add_argument("--profile", help="a deployment profile whose values fill what is left unset: production "
+                                         "(MLflow 3.9.0 behind an admin gateway under /mlflow, PostgreSQL and S3, "
+                                         "production's keys) (default: HOKUSAI_PROFILE)")
     local.add_argument("--update-consumers", action="store_true",
                        help="add what the reference proxy sends and contracts/consumers/mlflow-proxy.yaml lacks to "
                             "that file (make contract-local UPDATE_CONSUMERS=1); without it a run only warns")
@@ -87,6 +102,7 @@ def local(args: argparse.Namespace) -> int:
                            backend_store=args.backend_store or settings.backend_store,
                            artifact_store=args.artifact_store or settings.artifact_store,
                            mlflow_artifacts=args.mlflow_artifacts or settings.mlflow_artifacts)
+    _mlflow_side(options, args, settings)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
         from hokusai_contracts.contracts.mlflow_versions import parse_versions
@@ -103,3 +119,45 @@ def local(args: argparse.Namespace) -> int:
     report = run_local(options)
     print_outcome(report, args.report_dir)
     return 0 if report.verdict == "pass" else 1
+
+
+def _mlflow_side(options: Any, args: argparse.Namespace, settings: Any) -> None:
+    """MLFLOW_CMD, MLFLOW_PREFIX and MLFLOW_PACKAGES: options win over HOKUSAI_* settings."""
+    from hokusai_contracts.stack.mlflow_env import parse_packages
+    from hokusai_contracts.stack.plan import check_mlflow_cmd
+
+    options.mlflow_cmd = args.mlflow_cmd if args.mlflow_cmd else settings.mlflow_cmd
+    check_mlflow_cmd(options.mlflow_cmd)
+    if args.stack == "docker" and options.mlflow_cmd:
+        raise UsageError("MLFLOW_CMD runs a process, which the docker stack cannot use (drop STACK=docker)")
+    prefix = args.mlflow_prefix if args.mlflow_prefix is not None else settings.mlflow_prefix
+    if prefix is not None:
+        options.mlflow_prefix = prefix
+    options.mlflow_packages = parse_packages(settings.mlflow_packages)
+    options.mlflow_overlay = args.mlflow_overlay or settings.mlflow_overlay
+    options.seed = args.seed or settings.seed_file
+    options.mlflow_gateway = bool(settings.mlflow_gateway)
+    options.proxy_forwards_credentials = bool(settings.proxy_forward_credentials)
+    _profile(options, args, settings)
+    if args.stack == "docker" and options.mlflow_gateway:
+        raise UsageError("the reference admin gateway (MLFLOW_GATEWAY, PROFILE=production) runs as a process, which "
+                         "the docker stack cannot use (drop STACK=docker)")
+
+
+def _profile(options: Any, args: argparse.Namespace, settings: Any) -> None:
+    """PROFILE's values for what neither an option nor a HOKUSAI_* variable gave."""
+    from hokusai_contracts.run.profiles import profile_named
+
+    profile = profile_named(args.profile or settings.profile)
+    if profile is None:
+        return
+    given = {name for name, value in (
+        ("mlflow_version", options.mlflow_version), ("mlflow_prefix", args.mlflow_prefix or settings.mlflow_prefix),
+        ("mlflow_overlay", options.mlflow_overlay), ("mlflow_packages", settings.mlflow_packages),
+        ("seed", options.seed), ("mlflow_gateway", settings.mlflow_gateway),
+        ("proxy_forwards_credentials", settings.proxy_forward_credentials),
+        # The stores' settings have defaults: given means set by an option or in the environment.
+        *((name, getattr(args, name, None) or (True if name in settings.model_fields_set else None))
+          for name in ("backend_store", "artifact_store", "mlflow_artifacts"))) if value is not None}
+    profile.apply(options, given, print)
+    options.profile, options.plain_key_refusal = profile.name, profile.plain_key_refusal

@@ -37,8 +37,8 @@ def add_serve_parser(commands: Any) -> None:
     s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]",
                         help="a key to seed, valid for SERVICE; repeatable (default: none)")
     s_auth.add_argument("--admin-token", help="the admin token it accepts (default: a new random one)")
-    s_auth.add_argument("--profile", choices=["contract", "production"], default="production",
-                        help="how it answers bad keys")
+    s_auth.add_argument("--auth-profile", "--profile", dest="profile", choices=["contract", "production"],
+                        default="production", help="how it answers bad keys (--profile: the deprecated spelling)")
     s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
     s_proxy.add_argument("--port", type=int, default=8080, help="port to listen on")
     s_proxy.add_argument("--auth-url", required=True, type=url, help="the auth service's base URL (required)")
@@ -46,8 +46,13 @@ def add_serve_parser(commands: Any) -> None:
     s_proxy.add_argument("--service-id", default="platform", help="the service_id it validates keys for")
     s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
     s_stack.add_argument("--proxy-cmd", help="your proxy's command, as for local (default: the reference proxy)")
-    s_stack.add_argument("--profile", choices=["contract", "production"], default="production",
-                         help="how the fake auth service answers bad keys")
+    s_stack.add_argument("--auth-profile", choices=["contract", "production"], default=None,
+                         help="how the fake auth service answers bad keys (default: production, as the real one)")
+    s_stack.add_argument("--profile", choices=["production", "contract"], default=None,
+                         help="a deployment profile: production starts the twin (MLflow 3.9.0 under /mlflow behind "
+                              "an admin gateway, production's keys); `contract` is the deprecated spelling of "
+                              "--auth-profile contract")
+    s_stack.add_argument("--seed", type=Path, metavar="PATH", help="the fake auth service's key descriptions")
 
 
 def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
@@ -112,8 +117,30 @@ def serve(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown part {args.part!r}; choose mlflow, auth, proxy or stack")
 
 
+def _stack_definition(args: argparse.Namespace) -> StackDefinition:
+    """``--profile`` means the deployment profile, as in ``local``; its old meaning lives on as an alias."""
+    from hokusai_contracts.run.local import LocalOptions
+    from hokusai_contracts.run.local_stack import stack_definition
+    from hokusai_contracts.run.profiles import profile_named
+    from hokusai_contracts.stack.seed import check_seed
+
+    auth_profile = args.auth_profile
+    profile = args.profile
+    if profile == "contract":
+        print("serve stack: --profile contract is deprecated; write --auth-profile contract (--profile names a "
+              "deployment profile, as in `local`)", file=sys.stderr)
+        auth_profile, profile = auth_profile or "contract", None
+    options = LocalOptions(auth_profile=auth_profile or "production", seed=args.seed)
+    found = profile_named(profile)
+    if found is not None:
+        found.apply(options, {"seed"} if args.seed else set(), lambda line: print(line, file=sys.stderr))
+    if options.seed is not None:
+        check_seed(options.seed, "--seed")
+    return stack_definition(options, options.mlflow_version)
+
+
 def _serve_stack(args: argparse.Namespace) -> int:
-    definition = StackDefinition(auth_profile=args.profile, with_journals=True)
+    definition = _stack_definition(args)
     with running_stack(definition, args.proxy_cmd) as stack:
         assert stack.endpoints is not None and stack.root is not None
         # The key goes to a file only its owner reads, inside the stack's own directory (removed at stop):

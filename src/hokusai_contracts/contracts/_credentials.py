@@ -2,7 +2,10 @@
 
 Incident 1 moved the key from ``body.api_key`` into ``Authorization: Bearer``
 on an operation that declares no security: an *undeclared credential*. On the
-proxy->mlflow hop the caller's key must not appear at all: a *credential leak*.
+proxy->mlflow hop the caller's key must not appear where the receiver's
+contract does not require it: a *credential leak* (always so in a query string
+or a body). Where the receiver's contract requires one (a gateway in front of
+MLflow) and none arrives: a *missing credential*.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from hokusai_contracts.contracts.loading import Contract, Operation
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.redact import KEY_PATTERN, MASKED_KEY_PATTERN
 
-__all__ = ["leaks", "missing_credentials", "undeclared_credentials"]
+__all__ = ["leaks", "missing_credentials", "required_here", "undeclared_credentials"]
 
 # Headers that carry a credential whatever their value (an opaque token is still a secret).
 _CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization"}
@@ -33,11 +36,13 @@ def carries_key(text: str) -> bool:
     return bool(KEY_PATTERN.search(text) or _BEARER_KEY.search(text) or MASKED_KEY_PATTERN.search(text))
 
 
-def _security_carriers(contract: Contract, operation: Operation) -> set[tuple[str, str]]:
-    """Where the operation's security lets a credential travel: (``header``/``query``, name)."""
+def _security_carriers(contract: Contract, operation: Operation | None) -> set[tuple[str, str]]:
+    """Where the operation's security (the document's, for a path it does not declare) lets a credential
+    travel: (``header``/``query``, name)."""
     carriers: set[tuple[str, str]] = set()
     schemes = (contract.document.get("components") or {}).get("securitySchemes") or {}
-    for requirement in operation.security:
+    requirements = operation.security if operation is not None else tuple(contract.document.get("security") or ())
+    for requirement in requirements:
         for name in requirement:
             if name not in schemes:
                 continue
@@ -47,6 +52,17 @@ def _security_carriers(contract: Contract, operation: Operation) -> set[tuple[st
             else:  # http (basic, bearer), oauth2, openIdConnect all travel in Authorization
                 carriers.add(("header", "authorization"))
     return carriers
+
+
+def required_here(contract: Contract, operation: Operation | None, location: str) -> bool:
+    """Whether the operation's security puts a credential at ``location`` (``header.Authorization``).
+
+    ``operation`` None: a path the contract does not declare, which the document's security covers (a
+    gateway requires its key on every route). Headers only: a key in a query string is in every log
+    on the way, whatever a contract declares.
+    """
+    kind, _, name = location.partition(".")
+    return kind == "header" and ("header", name.lower()) in _security_carriers(contract, operation)
 
 
 def undeclared_credentials(verdicts: Verdicts, operation: Operation,
@@ -103,9 +119,10 @@ def missing_credentials(verdicts: Verdicts, operation: Operation, query: Sequenc
     where, name = wanted[0]
     location = f"{where}.{header_name(name) if where == 'header' else name}"
     pointer = join_pointer(operation.pointer, "security") if "security" in operation.spec else "/security"
-    verdicts.add(FindingKind.MISSING_REQUIRED_FIELD, location, pointer,
+    verdicts.add(FindingKind.MISSING_CREDENTIAL, location, pointer,
                  f"a credential in {where} {name}, as the operation's security requires", "absent",
-                 f"The {verdicts.sender} must send its credential in {where} {name} of {operation.label}.")
+                 f"The {verdicts.sender} must send its credential in {where} {name} of {operation.label}"
+                 + (": it must not strip the caller's key on its way there." if verdicts.sender == "proxy" else "."))
 
 
 def _credential_field(contract: Contract, operation: Operation) -> str | None:

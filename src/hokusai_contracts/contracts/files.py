@@ -19,7 +19,8 @@ from pathlib import Path
 
 from hokusai_contracts._errors import UsageError
 
-__all__ = ["CONTRACTS_DIR_HELP", "contracts_dir", "contracts_root", "packaged_contracts_dir", "seed_file",
+__all__ = ["CONTRACTS_DIR_HELP", "contracts_dir", "contracts_root", "packaged_contracts_dir", "profile_seed_file",
+           "seed_file",
            "use_contracts_dir"]
 
 CONTRACTS_DIR_HELP = ("read the contracts (auth-service.yaml, mlflow*.yaml, known-deviations.yaml, consumers/) "
@@ -70,4 +71,12 @@ def seed_file() -> Path:
     seed = resources.files("hokusai_mocks").joinpath("fake_auth", "keys.yaml")
     if not isinstance(seed, Path) or not seed.is_file():
         raise UsageError(f"the fake auth service's keys.yaml is not installed ({seed}); reinstall hokusai-contracts")
+    return seed
+
+
+def profile_seed_file(profile: str) -> Path:
+    """The seed of a deployment profile (``production-keys.yaml`` beside keys.yaml in hokusai_mocks)."""
+    seed = resources.files("hokusai_mocks").joinpath("fake_auth", f"{profile}-keys.yaml")
+    if not isinstance(seed, Path) or not seed.is_file():
+        raise UsageError(f"the {profile} profile's seed is not installed ({seed}); reinstall hokusai-contracts")
     return seed

@@ -33,7 +33,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hokusai_contracts.contracts._credentials import leaks, missing_credentials, undeclared_credentials
+from hokusai_contracts.contracts._credentials import (
+    leaks,
+    missing_credentials,
+    required_here,
+    undeclared_credentials,
+)
 from hokusai_contracts.contracts._schemas import SchemaIssue, compiled, describe_location
 from hokusai_contracts.contracts._source import join_pointer
 from hokusai_contracts.contracts._verdicts import CLIP, Verdicts, as_text, header_name, is_json, media_for
@@ -72,7 +77,9 @@ def judge_request(
     ``b""`` means no body was sent; ``body_omitted=True`` means one was sent but
     not recorded (a journal keeps large bodies as size and digest only), so only
     its content type is judged. ``forbid_credentials`` marks a hop that must
-    never carry the caller's key (proxy->mlflow). ``known_values`` defaults to
+    never carry the caller's key (proxy->mlflow) unless the receiver's contract
+    requires it there (a gateway's security, ``contracts.overlay``); a key in a
+    query string or a body is a leak whatever the contract says. ``known_values`` defaults to
     ``known_values_from_contract(contract)``; pass ``{}`` to turn that rule off.
     """
     hop, headers = Hop(hop), dict(headers or {})
@@ -80,6 +87,9 @@ def judge_request(
     request_line = f"{method.upper()} {path.split('?', 1)[0]}"
     verdicts = Verdicts(contract, hop, match.operation.label if match else request_line)
     leaked = list(leaks(query, headers, body)) if forbid_credentials else []
+    # A credential the receiver's contract requires, arriving where it says, is no leak.
+    leaked = [(where, seen) for where, seen in leaked
+              if not required_here(contract, match.operation if match else None, where)]
     if match is None:
         _unknown_operation(verdicts, method.upper(), request_line.split(" ", 1)[1])
     else:

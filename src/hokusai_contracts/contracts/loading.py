@@ -157,6 +157,10 @@ class Contract:
             remember_passed(text)
         return cls(path, display, document, lines)
 
+    def derived(self, document: dict[str, Any], display_path: str | None = None) -> Contract:
+        """This contract changed in memory (an overlay, a prefix); rules it shares with the file keep their lines."""
+        return Contract(self.path, display_path or self.display_path, document, self._lines)
+
     # -- lines and pointers -----------------------------------------------------------------
 
     def line_of(self, pointer: str) -> int | None:

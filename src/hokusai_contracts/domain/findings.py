@@ -54,6 +54,8 @@ class FindingKind(StrEnum):
     #: A candidate auth-service spec breaks a consumer of the current one (``spec-check``).
     BREAKING_CHANGE = "breaking_change"
     ALTERED_IN_TRANSIT = "altered_in_transit"
+    #: The receiver's contract requires a credential (a gateway's security) and none arrived there.
+    MISSING_CREDENTIAL = "missing_credential"
     #: MLflow, through the proxy, gave a client an artifact location it cannot write through the proxy
     #: (``s3://``, ``gs://``, ``file://``, another host): ``checks.artifact_locations``.
     UNREACHABLE_ARTIFACT_LOCATION = "unreachable_artifact_location"
@@ -73,6 +75,8 @@ class Evidence(StrEnum):
     PROXY_REFUSES_VALID_KEY = "proxy_refuses_valid_key"
     #: A client (the registration scenario) was refused authentication by the proxy.
     KEY_REFUSED_BY_PROXY = "key_refused_by_proxy"
+    #: A journal shows the proxy (or a gateway) asking the auth service about another service id than its keys'.
+    OTHER_SERVICE_ID = "other_service_id"
 
 
 class ContractRef(BaseModel):
@@ -136,6 +140,8 @@ class Finding(BaseModel):
     reproduction: str | None = Field(default=None, description="A curl command with credentials redacted.")
     count: int = Field(default=1, description="How many times the same finding was seen.")
     cause: str | None = Field(default=None, description="Id of the entry of the report's `causes` it belongs to.")
+    key_scopes: list[str] | None = Field(default=None, description="The scopes the auth service gives the key a "
+                                         "refusal was about, asked directly (the diagnosis names them).")
 
     @field_validator("expected", "observed", "recommendation", "known_reason", "reproduction")
     @classmethod

@@ -18,6 +18,8 @@ class Hop(StrEnum):
     CLIENT_TO_MLFLOW = "client->mlflow"
     PROXY_TO_AUTH = "proxy->auth"
     PROXY_TO_MLFLOW = "proxy->mlflow"
+    #: The MLflow side's own calls to the auth service (a gateway in front of MLflow validating keys again).
+    MLFLOW_TO_AUTH = "mlflow->auth"
 
     @property
     def sender(self) -> str:

@@ -28,7 +28,7 @@ def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop,
 
     ``leaks_only`` judges nothing but credentials: for traffic a fuzzer sent through the proxy on
     purpose, a malformed request reaching MLflow is the fuzzer's doing, but a caller's key
-    reaching MLflow is always the proxy's.
+    reaching MLflow where its contract does not want it (or missing where it does) is always the proxy's.
     """
     merged: dict[tuple[str, str, str, str], Finding] = {}
     for entry in entries:
@@ -42,7 +42,7 @@ def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop,
             body_omitted=request_omitted, forbid_credentials=forbid_credentials,
         )
         if leaks_only:
-            found = [f for f in found if f.kind is FindingKind.CREDENTIAL_LEAK]
+            found = [f for f in found if f.kind in (FindingKind.CREDENTIAL_LEAK, FindingKind.MISSING_CREDENTIAL)]
         if forbid_credentials and request_omitted:
             # The judge cannot scan a body it never saw; the journal scanned it while streaming.
             found += [_leak(entry, hop, s.location, s.masked) for s in entry.credentials if s.location == "body"]

@@ -94,6 +94,15 @@ class Targets(BaseModel):
                                        "a live run: what the server's GET /version answered).")
     client_versions: list[str] = Field(default_factory=list, description="The MLflow client versions the "
                                        "registration scenario ran with (MLFLOW_CLIENTS).")
+    profile: str | None = Field(default=None, description="The deployment profile the local stack was shaped "
+                                "after (PROFILE=production), if any.")
+    mlflow: str = Field(default="mlflow server", description="What ran as the MLflow side: `mlflow server`, "
+                        "`reference gateway + mlflow server`, or the MLFLOW_CMD that was run.")
+    mlflow_prefix: str | None = Field(default=None, description="The path MLflow served under (MLFLOW_PREFIX).")
+    mlflow_overlay: str | None = Field(default=None, description="The overlay the MLflow side's contract was "
+                                       "judged with (MLFLOW_OVERLAY): the security it requires.")
+    seed: str | None = Field(default=None, description="The seed of the fake auth service's keys (SEED), if not "
+                             "the packaged one.")
     backend_store: str | None = Field(default=None, description="MLflow's backend store (BACKEND_STORE): `sqlite`, "
                                       "or `postgresql <version> (<locale>)`.")
     artifact_store: str | None = Field(default=None, description="MLflow's artifact store (ARTIFACT_STORE) and how "

@@ -9,9 +9,9 @@ run's stack. "MLflow unreachable" stops that stack's journal in front of MLflow 
 sees of an MLflow that is gone: a refused connection); the run's MLflow is never broken.
 
 When the faults' stack cannot be had (the docker backend, a proxy that cannot run twice, a start
-that fails), they run after the suites on the run's stack, as they always did, and a warning says
-why. Their traffic is added to the run's journals when the stack stops, so the recorded traffic
-(``REPORT_DIR/traffic``) keeps it.
+that fails, an MLflow side that validates keys with the run's auth service), they run after the
+suites on the run's stack, as they always did, and a warning says why. Their traffic is added to
+the run's journals when the stack stops, so the recorded traffic (``REPORT_DIR/traffic``) keeps it.
 
 When the run found the proxy refusing the valid key, or MLflow down (``mlflow_blocked``), the auth
 cases still run (an outage has its documented answer whatever the key) and the MLflow cases are
@@ -31,7 +31,7 @@ from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.names import PhaseName
 from hokusai_contracts.report.phase import PhaseResult
 from hokusai_contracts.settings import UpstreamTimeouts
-from hokusai_contracts.stack.definition import StackDefinition
+from hokusai_contracts.stack.definition import StackDefinition, mlflow_side_calls_auth
 from hokusai_contracts.stack.processes import ProcessStack, Stack, StackEndpoints
 
 __all__ = ["FaultsPlace"]
@@ -65,7 +65,15 @@ class FaultsPlace:
         """Start the faults' own stack in the background (process stacks only)."""
         if not isinstance(self.stack, ProcessStack):
             return
-        own = ProcessStack(replace(self.definition, mlflow_url=self.endpoints.mlflow_url), self.proxy_cmd)
+        if mlflow_side_calls_auth(self.definition):
+            # The run's MLflow side (a gateway, MLFLOW_CMD) validates keys with the run's auth service,
+            # which does not know the keys a second fake auth service would issue.
+            self.warnings.append("the faults ran after the suites on the run's stack: the MLflow side validates "
+                                 "keys with the run's auth service, so a stack of their own cannot share it")
+            return
+        # The run's MLflow by its root URL: the prefix is added where the proxy is pointed at it.
+        root = self.endpoints.mlflow_url.removesuffix(self.endpoints.mlflow_prefix)
+        own = ProcessStack(replace(self.definition, mlflow_url=root), self.proxy_cmd)
 
         def start() -> None:
             try:

@@ -37,11 +37,13 @@ from hokusai_contracts.checks.live.performance import (
 )
 from hokusai_contracts.checks.live.probing import LiveProbes
 from hokusai_contracts.checks.live.stores import StoreWatch
+from hokusai_contracts.checks.probes.http import probe
 from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.context import SuiteContext
 from hokusai_contracts.checks.suites.runner import run_pytest_suites, suite_checks
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.contracts.overlay import mlflow_side, requires_credentials
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.domain.redact import mask, redact
@@ -109,6 +111,8 @@ def check_hosts_resolve(settings: LiveSettings) -> None:
 def run_live(settings: LiveSettings, options: LiveOptions, out: Callable[[str], None] = print) -> Report:
     with report_dir_ready(options.report_dir):
         inputs = load_inputs()
+        # A bad overlay is exit 2 before anything is sent.
+        mlflow_side(inputs.mlflow, "", settings.mlflow_overlay, inputs.root)
         check_hosts_resolve(settings)
         return _LiveRun(settings, options, inputs, out).run()
 
@@ -213,13 +217,35 @@ class _LiveRun:
         if versioned is not None:
             self.inputs = inputs = replace(inputs, mlflow=Contract.load(versioned.mlflow, root=inputs.root),
                                            proxy=Contract.load(versioned.proxy, root=inputs.root))
-            self.policy = self.gate.policy = SafetyPolicy(settings.key, inputs.auth, inputs.mlflow)
+        # The gateway's rules (HOKUSAI_MLFLOW_OVERLAY): what direct reads carry, and are judged by.
+        self.inputs = inputs = replace(inputs, mlflow=mlflow_side(inputs.mlflow, "", settings.mlflow_overlay,
+                                                                  inputs.root))
+        self.policy = self.gate.policy = SafetyPolicy(settings.key, inputs.auth, inputs.mlflow)
+        if versioned is not None:
             self.contract_files = {name: path.relative_to(inputs.directory).as_posix() for name, path in
                                    (("mlflow.yaml", versioned.mlflow), ("mlflow-proxy.yaml", versioned.proxy))}
         fold.deviations = inputs.deviations.for_mlflow(version)
         fold.coverage_of = [inputs.auth, inputs.proxy]
-        fold.add(PhaseResult(targets=fold.report.targets.model_copy(update={"mlflow_version": version}),
-                             warnings=warnings))
+        fold.add(PhaseResult(targets=fold.report.targets.model_copy(update={
+            "mlflow_version": version, "mlflow_overlay": inputs.mlflow.display_path.partition(" + ")[2] or None}),
+            warnings=warnings + self._gateway_notice(client)))
+
+    def _gateway_notice(self, client: httpx.Client) -> list[str]:
+        """Whether MLflow's URL answers 401 without a key (a gateway in front of it), and what follows."""
+        settings = self.settings
+        if not settings.mlflow_url:
+            return []
+        answer = probe("GET", settings.mlflow_url + "/api/2.0/mlflow/experiments/search", client=client,
+                       params={"max_results": "1"}, timeout=settings.timeout_s)
+        if answer.status != 401:
+            return []
+        self.out(f"MLflow at {settings.mlflow_url} answers 401 without a key: a gateway stands in front of it")
+        if requires_credentials(self.inputs.mlflow):
+            return [f"MLflow at {settings.mlflow_url} answers 401 without a key (a gateway): direct reads carry the "
+                    f"key and are judged by {self.inputs.mlflow.display_path}"]
+        return [f"MLflow at {settings.mlflow_url} answers 401 without a key (a gateway), and its contract requires "
+                "none: set HOKUSAI_MLFLOW_OVERLAY=contracts/mlflow-gateway.overlay.yaml to send the key to it and "
+                "judge direct reads by the gateway's rules; without it they see only 401s"]
 
     def guard(self, phase: Phase, state: RunState) -> PhaseResult:
         """The live safety policy around a phase: titled, timed, and a refusal recorded, not raised.
@@ -293,6 +319,7 @@ class _LiveRun:
             context = SuiteContext(
                 mode="live", proxy_url=egress.base(Target.PROXY), auth_url=egress.base(Target.AUTH),
                 mlflow_url=egress.base(Target.MLFLOW) if settings.mlflow_url else None, api_key=settings.key,
+                mlflow_requires_key=requires_credentials(self.inputs.mlflow),
                 contracts_dir=self.inputs.directory, display_root=self.inputs.root, contract_files=self.contract_files,
                 results_file=Path(workdir) / "results.jsonl", max_examples=settings.live_max_examples,
                 live_safe_only=True, suites=suites, request_timeout_s=settings.timeout_s,

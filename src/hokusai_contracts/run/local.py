@@ -23,6 +23,7 @@ from hokusai_contracts.checks.replay import load_replay
 from hokusai_contracts.checks.scenario import warm_imports
 from hokusai_contracts.checks.suites.server import warm_suite_server
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.contracts.overlay import mlflow_side
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.report.model import Report, Targets
 from hokusai_contracts.report.phase import PhaseResult
@@ -31,12 +32,14 @@ from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.local_options import LocalOptions
 from hokusai_contracts.run.local_phases import LocalPhases, suites_to_run
+from hokusai_contracts.run.local_stack import mlflow_side_targets, stack_definition
 from hokusai_contracts.run.local_targets import local_targets
 from hokusai_contracts.run.mlflow_versions import VersionPlan, prepare_versions
 from hokusai_contracts.run.pipeline import run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import StackDefinition
 from hokusai_contracts.stack.processes import Stack, describe, running_stack
+from hokusai_contracts.stack.seed import check_seed
 
 __all__ = ["LocalOptions", "run_local", "suites_to_run"]
 
@@ -44,9 +47,15 @@ __all__ = ["LocalOptions", "run_local", "suites_to_run"]
 def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Report:
     with report_dir_ready(options.report_dir):
         inputs = load_inputs()
+        # Before anything starts or is built: a bad MLFLOW_OVERLAY or SEED is exit 2 with nothing to undo.
+        mlflow_side(inputs.mlflow, options.mlflow_prefix, options.mlflow_overlay, inputs.root)
+        if options.seed is not None:
+            check_seed(options.seed)
         # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
-        inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
+        mlflow = mlflow_side(Contract.load(versions.contracts.mlflow, root=inputs.root), options.mlflow_prefix,
+                             options.mlflow_overlay, inputs.root)
+        inputs = replace(inputs, mlflow=mlflow,
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
                          deviations=inputs.deviations.for_mlflow(versions.server).for_stores(
                              options.backend_store, options.artifact_store))
@@ -66,17 +75,14 @@ def _run(options: LocalOptions, inputs: Inputs, versions: VersionPlan, replay: l
     suites = bool(suites_to_run(options, versions.contracts.reviewed))
     warm = threading.Thread(target=_warm, args=(suites,), name="warm-imports", daemon=True)
     warm.start()
-    definition = StackDefinition(
-        auth_profile=options.auth_profile,  # type: ignore[arg-type]
-        mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s, mlflow_version=versions.server,
-        backend_store=options.backend_store, artifact_store=options.artifact_store,
-        mlflow_artifacts=options.mlflow_artifacts)
+    definition = stack_definition(options, versions.server)
     with _stack(options, definition) as stack:
         endpoints = stack.endpoints
         assert endpoints is not None
         targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
                           mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference",
                           backend_store=stack.stores[0], artifact_store=stack.stores[1])
+        targets = mlflow_side_targets(targets, options, definition, inputs.mlflow)
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                              targets=versions.targets(targets), warnings=versions.warnings()))
         faults = _faults(options, inputs, stack, definition)

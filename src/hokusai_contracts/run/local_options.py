@@ -44,6 +44,24 @@ class LocalOptions:
     contracts_for: ContractsFor = committed_only
     #: REPLAY=path.har: a recording whose client->proxy exchanges are sent again, in order (checks.replay).
     replay: Path | None = None
+    #: MLFLOW_CMD, MLFLOW_PREFIX, MLFLOW_PACKAGES: the MLflow side (stack.plan).
+    mlflow_cmd: str | None = None
+    mlflow_prefix: str = ""
+    mlflow_packages: tuple[str, ...] = ()
+    #: MLFLOW_OVERLAY: the security and statuses the MLflow side adds to MLflow's contract (contracts.overlay).
+    mlflow_overlay: Path | None = None
+    #: SEED: the fake auth service's keys (stack.seed); None: the packaged keys.yaml.
+    seed: Path | None = None
+    #: PROFILE: the deployment profile the other values came from (run.profiles), for the report.
+    profile: str | None = None
+    #: The reference admin gateway in front of MLflow (PROFILE=production; MLFLOW_CMD replaces it).
+    mlflow_gateway: bool = False
+    #: The reference proxy forwards the caller's key to MLflow, as production's does (PROXY_FORWARD_CREDENTIALS).
+    proxy_forwards_credentials: bool = False
+    #: What the seed's plain platform key must be answered with (status, the body's error), if anything.
+    plain_key_refusal: tuple[int, str] | None = None
+    #: The reference proxy's patience with MLflow (PROXY_MLFLOW_TIMEOUT_S); None: the stack's short default.
+    proxy_mlflow_timeout_s: float | None = None
     #: BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS: the stores MLflow runs on (StackDefinition's fields).
     backend_store: BackendStore = "sqlite"
     artifact_store: ArtifactStore = "local"

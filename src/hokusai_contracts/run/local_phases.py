@@ -30,6 +30,7 @@ from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.replay import run_replay
 from hokusai_contracts.checks.scenario import run_registration, scenario_checks
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
+from hokusai_contracts.contracts.overlay import requires_credentials
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.report.model import CheckStatus
@@ -154,7 +155,7 @@ class LocalPhases:
 
     def credentials(self, state: RunState) -> PhaseResult:
         state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
-        result = run_credential_probes(self.targets.endpoints, self.inputs.proxy)
+        result = run_credential_probes(self.targets.endpoints, self.inputs.proxy, self.options.plain_key_refusal)
         state.facts.key_refused = refuses_valid_key(result)
         if state.facts.key_refused:
             self.targets.faults.mlflow_blocked = KEY_REFUSED  # the MLflow faults are its consequences
@@ -177,7 +178,8 @@ class LocalPhases:
 
     def concurrency(self, state: RunState) -> PhaseResult:
         state.out("\n— Concurrency: 8 registrations at once —")
-        result = run_concurrency(self.targets.endpoints, contract=self.inputs.proxy)
+        result = run_concurrency(self.targets.endpoints, contract=self.inputs.proxy,
+                                 mlflow_requires_key=requires_credentials(self.inputs.mlflow))
         _tell(state, result)
         return result
 
@@ -191,7 +193,7 @@ class LocalPhases:
             targets.faults.start_beside()
         result = run_local_suites(targets.client, targets.root / "suites",
                                   SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES,
-                                               self.versions.contract_files()),
+                                               self.versions.contract_files(), requires_credentials(inputs.mlflow)),
                                   inputs.directory, inputs.root, state.out)
         facts.suite_tests = len(result.checks)
         return result

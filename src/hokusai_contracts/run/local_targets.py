@@ -56,7 +56,10 @@ class LocalTargets:
                 (Hop.CLIENT_TO_PROXY, self.client_journal, endpoints.proxy_root, None),
                 (Hop.PROXY_TO_AUTH, endpoints.auth_journal, endpoints.auth_url, None),
                 # Past the scenario's traffic, the run judged what reached MLflow for leaks only.
-                (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal, endpoints.mlflow_url, scenario_entries)):
+                # The journal's paths carry MLflow's prefix already.
+                (Hop.PROXY_TO_MLFLOW, endpoints.mlflow_journal,
+                 endpoints.mlflow_url.removesuffix(endpoints.mlflow_prefix), scenario_entries),
+                (Hop.MLFLOW_TO_AUTH, endpoints.mlflow_auth_journal, endpoints.auth_url, None)):
             if journal is not None and journal.exists():
                 write_journal_har(journal, hop, base, report_dir, endpoints.api_key, leaks_only_after=judged_in_full)
 

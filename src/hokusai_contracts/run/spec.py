@@ -49,6 +49,7 @@ from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.spec.consumers import impact
 from hokusai_contracts.spec.diff import Severity, SpecChange, diff_specs
 from hokusai_contracts.spec.dynamic import judge_against_candidate
+from hokusai_contracts.spec.reliance import undocumented_reads
 from hokusai_contracts.stack.definition import StackDefinition
 from hokusai_contracts.stack.processes import running_stack
 
@@ -111,6 +112,13 @@ class _SpecCheck:
             result.checks.append(_change_check(index, change, broken, self.candidate))
         sidecar = [{**change.model_dump(mode="json"), "consumers": broken} for change, broken in changes]
         result.files[SPEC_CHANGES_FILE] = json.dumps(sidecar, indent=2) + "\n"
+        # What consumers rely on that neither contract says: no diff can show it.
+        relied = [read.describe(self.candidate) for read in undocumented_reads(self.inputs.consumers, self.candidate)]
+        if relied:
+            out(f"\nKnown consumers read {len(relied)} location(s) the candidate does not document:")
+            for line in relied:
+                out(f"  {line}")
+        result.warnings += relied
         return result
 
     def dynamic(self, state: RunState) -> PhaseResult:

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.contracts.overlay import key_required_at
 from hokusai_contracts.domain.redact import redact, registered_secrets
 
 __all__ = ["PROBE_PREFIX", "Created", "OutgoingRequest", "SafetyPolicy", "Target"]
@@ -49,7 +50,7 @@ CLEANUP_OPERATIONS = {("DELETE", "/api/2.0/mlflow/registered-models/delete"),
 class Target(StrEnum):
     PROXY = "proxy"  # the tracking URI: the key goes here
     AUTH = "auth"  # the auth service: the key goes here
-    MLFLOW = "mlflow"  # MLflow without the proxy: never the key
+    MLFLOW = "mlflow"  # MLflow without the proxy: the key only where its contract requires it (a gateway)
     ORIGIN = "origin"  # the proxy's host root, to see which prefixes answer: never the key, reads only
 
     @property
@@ -122,9 +123,10 @@ class SafetyPolicy:
         if self._secret_in_url(request):
             return (f"{method} {redact(request.path, self.secrets)[:200]} would carry a secret of the run in its "
                     "URL, where access logs keep it: live runs send keys in headers and bodies only")
-        if not request.target.takes_key and self._carries_key(request):
+        if not request.target.takes_key and self._carries_key(request) and not self._key_required(request):
             return (f"the API key would go to {request.target.value} ({method} {request.path}): "
-                    "live runs send it to the proxy and the auth service only")
+                    "live runs send it to the proxy, the auth service, and an MLflow whose contract requires it "
+                    "(MLFLOW_OVERLAY) in the header it names, only")
         if request.target is Target.ORIGIN:
             return None if method in _READ_METHODS else f"{method} {request.path}: other prefixes get reads only"
         contract = self._auth if request.target is Target.AUTH else self._mlflow
@@ -157,6 +159,14 @@ class SafetyPolicy:
     def _carries_key(self, request: OutgoingRequest) -> bool:
         return any(self.api_key in value for value in request.headers.values()) or self.api_key in request.query \
             or self.api_key.encode() in request.body
+
+    def _key_required(self, request: OutgoingRequest) -> bool:
+        """The key goes to MLflow directly only in headers MLflow's contract requires it in (a gateway's)."""
+        if request.target is not Target.MLFLOW or self.api_key in request.query or \
+                self.api_key.encode() in request.body:
+            return False
+        carrying = [name for name, value in request.headers.items() if self.api_key in value]
+        return all(key_required_at(self._mlflow, request.method.upper(), request.path, name) for name in carrying)
 
     def _write_refusal(self, request: OutgoingRequest, label: str, path_params: Mapping[str, str]) -> str | None:
         body = request.json()

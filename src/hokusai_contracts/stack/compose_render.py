@@ -31,6 +31,7 @@ from hokusai_contracts import __version__
 from hokusai_contracts.domain.redact import register_secrets
 from hokusai_contracts.stack.definition import (
     BUCKET,
+    COMPOSE_PARTS,
     DEFAULT_PORTS,
     HEALTH,
     Expect,
@@ -210,7 +211,7 @@ def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
         service["ports"] = [f"127.0.0.1:${{{port_variable(part)}:-{plan.port}}}:{plan.port}"]
     else:
         service["network_mode"] = "host"
-        names = dict.fromkeys(p.value for p in Part)
+        names = dict.fromkeys(p.value for p in COMPOSE_PARTS)
         service["extra_hosts"] = [f"{name}:127.0.0.1" for name in names]
     if part is not Part.PROXY:
         # A user's proxy image may have no python: the runner asks its health from the host instead.

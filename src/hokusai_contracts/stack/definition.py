@@ -18,9 +18,9 @@ from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifacts
 
-__all__ = ["AUTH_PROFILES", "BUCKET", "CORE_PARTS", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS",
-           "JOURNAL_FAULTS", "MLFLOW_FAULTS", "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed",
-           "project_root"]
+__all__ = ["AUTH_PROFILES", "BUCKET", "COMPOSE_PARTS", "CORE_PARTS", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS",
+           "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS", "MLFLOW_SIDE_JOURNAL", "Expect", "HealthRule", "Part",
+           "StackDefinition", "journals_needed", "mlflow_side_calls_auth", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
 #: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
@@ -37,6 +37,8 @@ class Part(StrEnum):
     PROXY = "proxy"
     AUTH_JOURNAL = "auth-journal"
     MLFLOW_JOURNAL = "mlflow-journal"
+    #: In front of the auth service for the MLflow side's own calls (MLFLOW_CMD's {auth_url}, the gateway).
+    MLFLOW_AUTH_JOURNAL = "mlflow-auth-journal"
     #: MLflow's stores, when a run asks for production's (``stores.py``).
     POSTGRES = "postgres"
     S3 = "s3"
@@ -45,6 +47,9 @@ class Part(StrEnum):
         return self.value
 
 
+#: The parts a compose stack runs: every one but the MLflow side's journal (MLFLOW_CMD and the
+#: reference gateway run as processes only).
+COMPOSE_PARTS: tuple[Part, ...] = tuple(part for part in Part if part is not Part.MLFLOW_AUTH_JOURNAL)
 #: The parts every stack has (less what a definition leaves out: journals, a borrowed MLflow); the
 #: stores' parts come only with BACKEND_STORE=postgresql / ARTIFACT_STORE=s3.
 CORE_PARTS = (Part.MLFLOW, Part.AUTH, Part.PROXY, Part.AUTH_JOURNAL, Part.MLFLOW_JOURNAL)
@@ -58,6 +63,7 @@ DEFAULT_PORTS: dict[Part, int] = {
     Part.PROXY: 8080,
     Part.AUTH_JOURNAL: 8101,
     Part.MLFLOW_JOURNAL: 8102,
+    Part.MLFLOW_AUTH_JOURNAL: 8103,
     Part.POSTGRES: 5432,
     Part.S3: 9000,
 }
@@ -69,6 +75,9 @@ JOURNALS: dict[Part, tuple[Part, Hop]] = {
     Part.AUTH_JOURNAL: (Part.AUTH, Hop.PROXY_TO_AUTH),
     Part.MLFLOW_JOURNAL: (Part.MLFLOW, Hop.PROXY_TO_MLFLOW),
 }
+#: The journal of the MLflow side's calls to the auth service: runs only when that side is not a
+#: bare ``mlflow server`` (MLFLOW_CMD, the reference gateway), which never calls the auth service.
+MLFLOW_SIDE_JOURNAL: dict[Part, tuple[Part, Hop]] = {Part.MLFLOW_AUTH_JOURNAL: (Part.AUTH, Hop.MLFLOW_TO_AUTH)}
 
 
 class Expect(StrEnum):
@@ -76,6 +85,8 @@ class Expect(StrEnum):
 
     OK = "200"  # exactly 200
     ANSWER = "any HTTP answer"  # listening and speaking HTTP, whatever the status
+    #: Served, though perhaps refused: a gateway in front of MLflow answers 401 to a call without a key.
+    SERVED = "any answer below 500"
     LOGIN = "a PostgreSQL login"  # asks a client to authenticate: past its start-up (postgres.accepts_logins)
 
 
@@ -85,6 +96,8 @@ class HealthRule:
     expect: Expect
 
     def accepts(self, status: int) -> bool:
+        if self.expect is Expect.SERVED:
+            return 100 <= status < 500
         return status == 200 if self.expect is Expect.OK else 100 <= status < 600
 
 
@@ -106,6 +119,7 @@ HEALTH: dict[Part, HealthRule] = {
     Part.PROXY: HealthRule("/api/mlflow/health/mlflow", Expect.ANSWER),
     Part.AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
     Part.MLFLOW_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
+    Part.MLFLOW_AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
     Part.POSTGRES: HealthRule("", Expect.LOGIN),
     # The bucket, not the server: MLflow must find somewhere to write once it is up.
     Part.S3: HealthRule(f"/{BUCKET}", Expect.OK),
@@ -151,7 +165,21 @@ class StackDefinition:
     mlflow_fault: str = "none"
     # Longer than the proxy timeouts above, so that "slow" is slow beyond the proxy's patience.
     fault_delay_s: float = 6.0
+    #: MLFLOW_CMD: a command run in the MLflow part's place (``plan.MLFLOW_CMD_PLACEHOLDERS``).
+    mlflow_cmd: str | None = None
+    #: MLFLOW_PREFIX: the path MLflow serves under (production: ``/mlflow``); "" for none.
+    mlflow_prefix: str = ""
+    #: MLFLOW_PACKAGES: pip requirements added to the MLflow version's environment.
+    mlflow_packages: tuple[str, ...] = ()
+    #: The reference admin gateway (``hokusai_mocks.admin_gateway``) in front of MLflow: it validates
+    #: every caller's key with the auth service again, as production's does (PROFILE=production).
+    mlflow_gateway: bool = False
     __repr__ = masked_repr()  # the admin token masked
+
+
+def mlflow_side_calls_auth(definition: StackDefinition) -> bool:
+    """The MLflow side is more than a bare ``mlflow server``: its calls to the auth service get a journal."""
+    return (definition.mlflow_cmd is not None or definition.mlflow_gateway) and definition.mlflow_url is None
 
 
 def journals_needed(definition: StackDefinition) -> bool:

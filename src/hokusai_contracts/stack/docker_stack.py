@@ -44,7 +44,7 @@ from hokusai_contracts.stack.compose_render import (
     mlflow_image,
     port_variable,
 )
-from hokusai_contracts.stack.definition import DEFAULT_PORTS, JOURNALS, Part, StackDefinition
+from hokusai_contracts.stack.definition import COMPOSE_PARTS, DEFAULT_PORTS, JOURNALS, Part, StackDefinition
 from hokusai_contracts.stack.docker_engine import Compose, docker_available, require_compose, rootless_engine
 from hokusai_contracts.stack.health import StackEndpoints, assemble_endpoints, start_in_order
 from hokusai_contracts.stack.mlflow_env import check_version
@@ -138,7 +138,7 @@ class DockerStack:
 
     def _host_ports(self) -> dict[Part, int]:
         if self.network == "bridge" and not self.fixed_ports:
-            return {part: free_port() for part in Part}
+            return {part: free_port() for part in COMPOSE_PARTS}
         for part, number in DEFAULT_PORTS.items():
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 # As servers bind: a previous run's connections in TIME_WAIT do not hold the port.
@@ -192,7 +192,8 @@ class DockerStack:
     def _tails_of_named(self, said: str) -> str:
         """The log tails of the parts compose named in its complaint (`container <project>-auth-1 exited (2)`)."""
         named = set(re.findall(rf"{re.escape(str(self.project))}[-_]([a-z-]+?)[-_]\d+", said))
-        return "".join(f"\nLast lines of {part}'s log:\n{self.log_tail(part)}" for part in Part if part.value in named)
+        return "".join(f"\nLast lines of {part}'s log:\n{self.log_tail(part)}" for part in COMPOSE_PARTS
+                       if part.value in named)
 
     def _hidden(self) -> list[str]:
         known = self._secrets

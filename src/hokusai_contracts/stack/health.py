@@ -20,7 +20,7 @@ import httpx
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import register_secrets
-from hokusai_contracts.stack.definition import Expect, Part, StackDefinition
+from hokusai_contracts.stack.definition import JOURNALS, Expect, Part, StackDefinition
 from hokusai_contracts.stack.plan import PartPlan, StackPlan
 from hokusai_contracts.stack.postgres import accepts_logins
 
@@ -43,6 +43,12 @@ class StackEndpoints:
     mlflow_journal: Path | None = None
     auth_journal_url: str | None = None
     mlflow_journal_url: str | None = None
+    #: The journal of the MLflow side's own calls to the auth service (hop mlflow->auth), when it makes any.
+    mlflow_auth_journal: Path | None = None
+    #: The path MLflow serves under (MLFLOW_PREFIX); ``mlflow_url`` already ends with it.
+    mlflow_prefix: str = ""
+    #: The fake auth service's seed: probe keys are made like its primary key (checks.probes.keys).
+    seed_file: Path | None = None
     __repr__ = masked_repr()  # pytest -l and debuggers print it: the key, token and seeded keys masked
 
     def __post_init__(self) -> None:
@@ -132,9 +138,11 @@ def assemble_endpoints(definition: StackDefinition, urls: Mapping[Part, str], st
     if d.scenario_key_name not in keys:
         raise StackError(f"the fake auth service seeded no key named {d.scenario_key_name!r} "
                          f"(seed file {d.seed_file}); add one or choose another scenario key")
-    journals = d.with_journals and all(part in urls for part in journal_files)
+    journals = d.with_journals and all(part in urls for part in JOURNALS)
+    side = journal_files.get(Part.MLFLOW_AUTH_JOURNAL) if Part.MLFLOW_AUTH_JOURNAL in urls else None
     return StackEndpoints(
-        mlflow_url=urls[Part.MLFLOW], auth_url=urls[Part.AUTH], proxy_root=urls[Part.PROXY],
+        mlflow_url=urls[Part.MLFLOW] + d.mlflow_prefix, auth_url=urls[Part.AUTH], mlflow_prefix=d.mlflow_prefix,
+        mlflow_auth_journal=side if journals else None, seed_file=d.seed_file, proxy_root=urls[Part.PROXY],
         proxy_url=urls[Part.PROXY] + d.proxy_mount, api_key=keys[d.scenario_key_name]["key"],
         admin_token=d.admin_token, keys=keys, service_id=d.service_id,
         auth_journal=journal_files[Part.AUTH_JOURNAL] if journals else None,

@@ -24,6 +24,7 @@ a registry that cannot be reached, a version that does not install or import on 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
 from hokusai_contracts._errors import StackError, UsageError
@@ -46,7 +48,8 @@ from hokusai_contracts.contracts.mlflow_versions import MINIMUM_VERSION, check_v
 from hokusai_contracts.settings import cache_root
 
 __all__ = ["COMPATIBILITY", "MINIMUM_VERSION", "CompatRule", "MlflowEnvironment", "cache_root", "check_version",
-           "explain_install_failure", "locked", "mlflow_environment", "parse_versions", "pinned_version",
+           "explain_install_failure", "locked", "mlflow_environment", "packages_digest", "parse_packages",
+           "parse_versions", "pinned_version",
            "requirements_for"]
 
 _MARKER: Final = "hokusai-env.json"
@@ -115,21 +118,28 @@ class MlflowEnvironment:
 
 
 def mlflow_environment(version: str | None, setting: str = "MLFLOW_VERSION",
-                       out: Callable[[str], None] | None = None) -> MlflowEnvironment:
-    """The environment of ``version`` (None: the pinned one), built on first use."""
+                       out: Callable[[str], None] | None = None,
+                       packages: Sequence[str] = ()) -> MlflowEnvironment:
+    """The environment of ``version`` (None: the pinned one), built on first use.
+
+    ``packages`` (MLFLOW_PACKAGES) are pip requirements added to it: such an environment is a cached
+    one of its own, named by the version and a digest of the packages, even for the pinned version
+    (the project's own environment is never changed).
+    """
     pinned = pinned_version()
-    if version is None or not version.strip() or check_version(version, setting) == pinned:
+    if not packages and (version is None or not version.strip() or check_version(version, setting) == pinned):
         return MlflowEnvironment(pinned, Path(sys.prefix), pinned=True)
-    version = check_version(version, setting)
+    version = pinned if version is None or not version.strip() else check_version(version, setting)
     root = cache_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the cache directory {root} ({exc.strerror}); set HOKUSAI_CACHE_DIR to a "
                          "writable folder") from None
-    prefix = root / f"mlflow-{version}"
-    wanted = list(requirements_for(version))
-    with locked(root / f"mlflow-{version}.lock"):
+    name = f"mlflow-{version}" + (f"-{packages_digest(packages)}" if packages else "")
+    prefix = root / name
+    wanted = [*requirements_for(version), *packages]
+    with locked(root / f"{name}.lock"):
         if _recorded(prefix) == wanted:
             return MlflowEnvironment(version, prefix, pinned=False)
         if out is not None:
@@ -137,6 +147,25 @@ def mlflow_environment(version: str | None, setting: str = "MLFLOW_VERSION",
         started = time.perf_counter()
         _build(version, prefix, wanted, setting)
         return MlflowEnvironment(version, prefix, pinned=False, built_s=time.perf_counter() - started)
+
+
+def packages_digest(packages: Sequence[str]) -> str:
+    """Eight hex digits naming a set of extra requirements (their order does not matter)."""
+    return hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:8]
+
+
+def parse_packages(text: str | None, setting: str = "MLFLOW_PACKAGES") -> tuple[str, ...]:
+    """MLFLOW_PACKAGES (comma- or space-separated pip requirements); a UsageError for one pip cannot read."""
+    items = tuple(item for item in re.split(r"[,\s]+", text or "") if item)
+    for item in items:
+        try:
+            Requirement(item)
+        except InvalidRequirement:
+            raise UsageError(f"{setting}: {item!r} is not a pip requirement; write e.g. "
+                             "psycopg2-binary,httpx,boto3==1.35.0") from None
+        if Requirement(item).name.lower() == "mlflow":
+            raise UsageError(f"{setting}: {item!r} names MLflow itself; choose its version with MLFLOW_VERSION")
+    return items
 
 
 # -- building --------------------------------------------------------------------------------

@@ -28,10 +28,10 @@ from pathlib import Path
 from hokusai_contracts._errors import StackError, Terminated
 from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import redact
-from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, Part, StackDefinition
+from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, MLFLOW_SIDE_JOURNAL, Part, StackDefinition
 from hokusai_contracts.stack.health import Stack, StackEndpoints, assemble_endpoints, start_in_order
 from hokusai_contracts.stack.mlflow_env import mlflow_environment
-from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_proxy_cmd
+from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_mlflow_cmd, check_proxy_cmd
 from hokusai_contracts.stack.postgres import PostgresInstall, find_postgres
 from hokusai_contracts.stack.stores import StoreSecrets, describe_stores, mlflow_store_env, store_parts
 
@@ -101,20 +101,24 @@ class ProcessStack:
     def start(self) -> StackEndpoints:
         # Bad input is refused before anything exists that would have to be undone.
         check_proxy_cmd(self.proxy_cmd)
+        check_mlflow_cmd(self.definition.mlflow_cmd)
         borrowed = self.definition.mlflow_url is not None
-        mlflow = "" if borrowed else mlflow_environment(self.definition.mlflow_version).mlflow
+        environment = None if borrowed else mlflow_environment(self.definition.mlflow_version,
+                                                               packages=self.definition.mlflow_packages)
         # No PostgreSQL server on this machine: exit 2 with how to get one, before anything starts.
         postgres = find_postgres() if self.definition.backend_store == "postgresql" and not borrowed else None
         started = time.perf_counter()
         self.root = Path(tempfile.mkdtemp(prefix="hokusai-stack-"))  # mode 0700
         try:
             self._start_watchdog()
-            return self._start(mlflow, postgres, started)
+            return self._start(environment.mlflow if environment else "",
+                               str(environment.python) if environment else "", postgres, started)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, mlflow: str, postgres: PostgresInstall | None, started: float) -> StackEndpoints:
+    def _start(self, mlflow: str, mlflow_python: str, postgres: PostgresInstall | None,
+               started: float) -> StackEndpoints:
         d, root = self.definition, self.root
         assert root is not None
         for folder in ("state", "journals", Part.MLFLOW.value):
@@ -124,6 +128,7 @@ class ProcessStack:
             hosts=dict.fromkeys(Part, d.host), run_dir=str(root), seed_file=str(d.seed_file),
             unreachable_url=f"http://{d.host}:{free_port(d.host)}",
             mlflow_stores=(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}", str(root / "mlflow" / "artifacts")),
+            mlflow_python=mlflow_python,
             postgres=postgres,
         )
         if postgres is not None and postgres.account is not None:
@@ -137,7 +142,7 @@ class ProcessStack:
             urls[Part.MLFLOW] = d.mlflow_url
         self.endpoints = assemble_endpoints(
             d, urls, Path(site.state_file),
-            {journal: Path(site.journal_file(journal)) for journal in JOURNALS})
+            {journal: Path(site.journal_file(journal)) for journal in (*JOURNALS, *MLFLOW_SIDE_JOURNAL)})
         return self.endpoints
 
     def _start_watchdog(self) -> None:
@@ -340,6 +345,7 @@ def running_stack(definition: StackDefinition | None = None, proxy_cmd: str | No
                   keep_logs_in: Path | None = None) -> Iterator[ProcessStack]:
     """Start a stack, yield it, and stop it whatever happens (exceptions, Ctrl-C, SIGTERM)."""
     check_proxy_cmd(proxy_cmd)
+    check_mlflow_cmd((definition or StackDefinition()).mlflow_cmd)
     stack = ProcessStack(definition or StackDefinition(), proxy_cmd)
     with sigterm_as_interrupt():
         try:
@@ -354,7 +360,7 @@ def describe(endpoints: StackEndpoints) -> str:
     from hokusai_contracts.domain.redact import mask
 
     return "\n".join([
-        f"  MLflow server : {endpoints.mlflow_url}",
+        f"  MLflow server : {endpoints.mlflow_url}" + (" (behind a gateway)" if endpoints.mlflow_auth_journal else ""),
         f"  auth service  : {endpoints.auth_url}",
         f"  MLflow proxy  : {endpoints.proxy_url}",
         f"  API key       : {mask(endpoints.api_key)} (service {endpoints.service_id})",

@@ -26,7 +26,8 @@ class _Case:
 
 @dataclass
 class _Recorder:
-    context: Any = field(default_factory=lambda: type("Context", (), {"request_timeout_s": 5.0})())
+    context: Any = field(default_factory=lambda: type("Context", (), {"request_timeout_s": 5.0,
+                                                                      "mlflow_headers": lambda self: None})())
     session: Any = None
     compared: Any = field(default_factory=lambda: __import__("collections").Counter())
     findings: list[Any] = field(default_factory=list)

@@ -36,7 +36,7 @@ def run_investigation(probes: LiveProbes) -> None:
     bearer = {"Authorization": f"Bearer {probes.api_key}"}
     for name, path, params, required in VARIANTS:
         through = probes.ask("GET", probes.proxy_url + path, params=params, headers=bearer)
-        direct = probes.ask("GET", probes.mlflow_url + path, params=params) if probes.mlflow_url else None
+        direct = probes.ask_mlflow("GET", path, params=params) if probes.mlflow_url else None
         findings: list[Finding] = []
         if required and through.status == 404:
             findings.append(Finding(

@@ -88,7 +88,7 @@ def measure(probes: LiveProbes, samples: int, perf: Performance) -> None:
                              headers={"Authorization": f"Bearer {probes.api_key}"})
         _add(perf.proxy_read, through)
         if probes.mlflow_url:
-            direct = probes.ask("GET", probes.mlflow_url + read, params={"max_results": "1"})
+            direct = probes.ask_mlflow("GET", read, params={"max_results": "1"})
             _add(perf.direct_read, direct)
 
 

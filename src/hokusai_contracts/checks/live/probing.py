@@ -11,6 +11,7 @@ import httpx
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
 from hokusai_contracts.contracts.judge import judge_response
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.contracts.overlay import requires_credentials
 from hokusai_contracts.domain.findings import ContractRef, Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
@@ -57,6 +58,11 @@ class LiveProbes:
 
     def ask(self, method: str, url: str, **kwargs: Any) -> ProbeResult:
         return probe(method, url, timeout=self.timeout_s, client=self.client, **kwargs)
+
+    def ask_mlflow(self, method: str, path: str, **kwargs: Any) -> ProbeResult:
+        """A direct read of MLflow, with the key only where MLflow's contract requires one (a gateway's overlay)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if requires_credentials(self.mlflow_contract) else {}
+        return self.ask(method, self.mlflow_url + path, headers=headers, **kwargs)
 
     def ref(self, contract: Contract, method: str, path: str, suffix: str = "") -> ContractRef | None:
         """Where ``contract`` writes the operation a probe exercised (``suffix`` points inside it)."""

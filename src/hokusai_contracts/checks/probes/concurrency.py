@@ -53,11 +53,16 @@ def _listed(result: ProbeResult) -> list[dict[str, object]] | None:
     return [v for v in versions if isinstance(v, dict)] if isinstance(versions, list) else None
 
 
-def judge_versions(mlflow_url: str, model: str, codes: list[int], contract: Contract) -> Finding | None:
-    """Versions 1..N of ``model``, each of its own run, after N registrations exited with ``codes``."""
+def judge_versions(mlflow_url: str, model: str, codes: list[int], contract: Contract,
+                   key: str | None = None) -> Finding | None:
+    """Versions 1..N of ``model``, each of its own run, after N registrations exited with ``codes``.
+
+    ``key``: MLflow's contract requires one (a gateway), so the direct read carries it.
+    """
     registrations = len(codes)
     listing = probe("GET", mlflow_url + "/api/2.0/mlflow/model-versions/search", timeout=30,
-                    params={"filter": f"name='{model}'", "max_results": 1000})
+                    params={"filter": f"name='{model}'", "max_results": 1000},
+                    headers={"Authorization": f"Bearer {key}"} if key else None)
     listed = _listed(listing)
     problems = []
     if listed is None:
@@ -85,7 +90,9 @@ def judge_versions(mlflow_url: str, model: str, codes: list[int], contract: Cont
     )
 
 
-def run_concurrency(endpoints: StackEndpoints, registrations: int = 8, *, contract: Contract) -> PhaseResult:
+def run_concurrency(endpoints: StackEndpoints, registrations: int = 8, *, contract: Contract,
+                    mlflow_requires_key: bool = False) -> PhaseResult:
+    """``mlflow_requires_key``: MLflow's contract requires a key (a gateway), so the direct read carries it."""
     model = probe_name("contract-probe-concurrent")
     before = _validate_calls(endpoints.auth_url)
     started = time.perf_counter()
@@ -98,7 +105,8 @@ def run_concurrency(endpoints: StackEndpoints, registrations: int = 8, *, contra
     codes = [p.wait(timeout=600) for p in processes]
     seconds = time.perf_counter() - started
     after = _validate_calls(endpoints.auth_url)
-    finding = judge_versions(endpoints.mlflow_url, model, codes, contract)
+    finding = judge_versions(endpoints.mlflow_url, model, codes, contract,
+                             key=endpoints.api_key if mlflow_requires_key else None)
     metrics = {"concurrent_registrations": float(registrations), "concurrency_seconds": round(seconds, 3)}
     validate_note = ""
     if before is not None and after is not None:

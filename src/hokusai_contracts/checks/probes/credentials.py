@@ -29,7 +29,7 @@ from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
 from hokusai_contracts.stack.health import StackEndpoints
 
-__all__ = ["CALLS", "refuses_valid_key", "run_credential_probes"]
+__all__ = ["CALLS", "key_scopes", "refuses_valid_key", "run_credential_probes"]
 
 SUITE = Suite.BEARER_AUTH
 SCHEME = "/components/securitySchemes/bearerAuth"
@@ -117,14 +117,22 @@ def _refusals(endpoints: StackEndpoints) -> list[tuple[str, dict[str, str], froz
     return wrong
 
 
-def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> PhaseResult:
-    """Every refusal on a read, a write and an artifact call, then the key sent every other way."""
+def run_credential_probes(endpoints: StackEndpoints, contract: Contract,
+                          plain_key_refusal: tuple[int, str] | None = None) -> PhaseResult:
+    """Every refusal on a read, a write and an artifact call, then the key sent every other way.
+
+    ``plain_key_refusal`` (a deployment profile's): the status and body ``error`` the seed's plain platform
+    key must get (production: 403 REGISTRY_ADMIN_REQUIRED, registry admins only).
+    """
     began = time.perf_counter()
     probes = _Probes(endpoints, contract)
     _refusals_on_every_call(probes)
     _key_carriers(probes)
     _valid_key_with_extras(probes)
-    return PhaseResult(checks=probes.checks,
+    warnings = []
+    if plain_key_refusal is not None and endpoints.keys.get(PLAIN, {}).get("key"):
+        warnings += _plain_key(probes, plain_key_refusal)
+    return PhaseResult(checks=probes.checks, warnings=warnings,
                        timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
 
 
@@ -180,21 +188,69 @@ def _key_carriers(probes: _Probes) -> None:
 def _valid_key_with_extras(probes: _Probes) -> None:
     """A real client with extras: the valid Bearer key, plus the same key in X-API-Key and the query.
 
-    It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal.
+    It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal. A refusal
+    carries the key's scopes (asked of the auth service): the diagnosis names them.
     """
     key = probes.endpoints.api_key
+    scopes = key_scopes(probes.endpoints, key)
     for call in (CALLS[0], CALLS[2]):
         result = probes.send(call, {"Authorization": f"Bearer {key}", "X-API-Key": key}, {"api_key": key})
         findings = probes.judged(call, result)
         if result.status in (401, 403):
             findings.append(probes.finding(
                 call, result, FindingKind.AUTH_REJECTED, "header.Authorization",
-                "200: the key is the seeded, valid platform key (scopes read, write)",
+                f"200: the key is the seeded, valid platform key (scopes {', '.join(scopes or []) or 'none'})",
                 "The proxy refuses a valid platform key: check the service id it validates for, the scopes "
                 "it requires, and that extra credential headers or parameters do not change its answer.",
                 evidence=Evidence.PROXY_REFUSES_VALID_KEY))
+            findings[-1].key_scopes = scopes
         probes.record(call, "valid Bearer key with the key also in X-API-Key and the query", result, findings,
                       "let in" if result.status == 200 else "refused")
+
+
+#: The seed's platform key without the deployment's extra rights (production-keys.yaml).
+PLAIN = "plain"
+
+
+def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> list[str]:
+    """The plain platform key on a read: the deployment's documented refusal, in its own words."""
+    status, code = refusal
+    read = CALLS[0]
+    result = probes.send(read, {"Authorization": f"Bearer {probes.endpoints.keys[PLAIN]['key']}"})
+    # Judged by the deployment's documented refusal, not the proxy contract's 403 ({error_code, message}):
+    # production's is {detail, error}, which contracts/mlflow-proxy.yaml does not describe (a warning says so).
+    findings: list[Finding] = []
+    try:
+        said = result.response.json().get("error") if result.response is not None else None
+    except (ValueError, AttributeError):
+        said = None
+    if result.status is not None and 200 <= result.status < 300:
+        findings.append(probes.finding(
+            read, result, FindingKind.IGNORED_AUTH, "header.Authorization",
+            f"{status} {code}: the key is a plain platform key, which the deployment refuses",
+            "The proxy (or the gateway behind it) must refuse a key without the rights its policy requires."))
+    elif result.status is not None and result.status < 500 and (result.status, said) != (status, code):
+        findings.append(probes.finding(
+            read, result, FindingKind.CHECK_FAILED, "status",
+            f"{status} with error {code}: the deployment's documented refusal of a plain platform key",
+            f"Answer a key without the required rights with {status} and error {code}."))
+    probes.record(read, "plain platform key", result, findings, "refused" if result.status == status else "let in"
+                  if result.status is not None and result.status < 300 else "answered")
+    if result.status == status and said == code:
+        return [f"the plain platform key got the deployment's documented refusal ({status} {code}), whose body "
+                f"is not the proxy contract's {status} (error_code, message): {result.text()[:160]}"]
+    return []
+
+
+def key_scopes(endpoints: StackEndpoints, key: str) -> list[str] | None:
+    """The scopes the auth service gives ``key``, asked directly (None when it does not say)."""
+    answer = probe("POST", endpoints.auth_url + "/api/v1/keys/validate", timeout=10,
+                   json={"api_key": key, "service_id": endpoints.service_id})
+    try:
+        scopes = answer.response.json().get("scopes") if answer.response is not None else None
+    except (ValueError, AttributeError):
+        return None
+    return [str(scope) for scope in scopes] if isinstance(scopes, list) else None
 
 
 def refuses_valid_key(result: PhaseResult) -> bool:

@@ -158,7 +158,7 @@ class FaultControls:
         """A key the proxy has never validated (created through the fake's key administration)."""
         self.serial += 1
         answer = httpx.post(self.endpoints.auth_url + "/api/v1/keys", headers=self.admin, timeout=10,
-                            json=platform_key_request(f"fault-probe-{self.serial}"))
+                            json=platform_key_request(f"fault-probe-{self.serial}", self.endpoints.seed_file))
         answer.raise_for_status()
         return str(answer.json()["api_key"])
 

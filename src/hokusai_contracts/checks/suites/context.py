@@ -45,6 +45,9 @@ class SuiteContext(BaseModel):
     #: Contract files read in another one's place, relative to contracts_dir (or absolute): the MLflow
     #: server version's pair for ``mlflow.yaml`` and ``mlflow-proxy.yaml`` (MLFLOW_VERSION).
     contract_files: dict[str, str] = Field(default_factory=dict)
+    #: The MLflow side's contract requires a key (a gateway's overlay, MLFLOW_OVERLAY): direct calls carry
+    #: ``api_key`` as a Bearer header. Never set for an MLflow whose contract does not ask for one.
+    mlflow_requires_key: bool = False
 
     #: This process runs every ``shards``-th test of its suite, from the ``shard``-th (the runner's SHARDS).
     shard: int = 0
@@ -52,6 +55,10 @@ class SuiteContext(BaseModel):
 
     def contract(self, name: str) -> str:
         return self.contract_files.get(name, name)
+
+    def mlflow_headers(self) -> dict[str, str] | None:
+        """What a direct call to MLflow carries: the key only where MLflow's contract requires one."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.mlflow_requires_key else None
 
 
 def load_context() -> SuiteContext:

@@ -70,7 +70,8 @@ def compare_with_upstream(recorder: Recorder, case: Case[Any], proxied: Response
 
 def _direct(recorder: Recorder, case: Case[Any], mlflow_url: str) -> Response | None:
     try:
-        return case.call(base_url=mlflow_url, timeout=recorder.context.request_timeout_s, session=recorder.session)
+        return case.call(base_url=mlflow_url, headers=recorder.context.mlflow_headers(),
+                         timeout=recorder.context.request_timeout_s, session=recorder.session)
     except requests.RequestException:
         return None  # MLflow unreachable directly is the direct suite's finding, not a difference
 

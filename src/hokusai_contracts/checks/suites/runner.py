@@ -59,6 +59,8 @@ class SuiteOptions:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     #: Contract files read in place of others (``SuiteContext.contract_files``): MLFLOW_VERSION's pair.
     contract_files: dict[str, str] = field(default_factory=dict)
+    #: The MLflow side's contract requires a key (``SuiteContext.mlflow_requires_key``).
+    mlflow_requires_key: bool = False
 
 
 def run_pytest_suites(context: SuiteContext, workdir: Path, out: Callable[[str], None] = print,
@@ -217,6 +219,7 @@ def run_local_suites(endpoints: StackEndpoints, workdir: Path, options: SuiteOpt
         api_key=endpoints.api_key, admin_token=endpoints.admin_token, contracts_dir=contracts_dir,
         display_root=display_root, results_file=workdir / "results.jsonl", max_examples=options.max_examples,
         suites=list(options.suites), contract_files=dict(options.contract_files),
+        mlflow_requires_key=options.mlflow_requires_key,
     )
     out("\n— Contract suites —")
     started = time.perf_counter()

@@ -30,4 +30,4 @@ pytestmark = pytest.mark.suite(Suite.MLFLOW_DIRECT)
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the recorder spans all examples
 def test_mlflow_direct(case: Case[Any], recorder: Recorder) -> None:
     assert context.mlflow_url is not None
-    recorder.call(case, context.mlflow_url)
+    recorder.call(case, context.mlflow_url, headers=context.mlflow_headers())

@@ -1,0 +1,48 @@
+"""The local stack a run's options ask for: one definition for ``local`` and ``serve stack``.
+
+Options name what the user (or a deployment profile, ``run.profiles``) chose; this turns them into
+the stack's definition, so the twin ``serve stack --profile production`` starts is the one a
+``local --profile production`` run tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hokusai_contracts.contracts import files
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.report.model import Targets
+from hokusai_contracts.stack.definition import StackDefinition
+
+__all__ = ["mlflow_side_targets", "stack_definition"]
+
+#: Behind a gateway or one's own command MLflow answers only once both are up (and 3.9's migrations
+#: of a fresh store alone took 50 s on a shared 2-core machine).
+_BEHIND_SOMETHING_START_S = 180.0
+
+
+def stack_definition(options: Any, mlflow_version: str | None) -> StackDefinition:
+    """The definition of ``options`` (a ``LocalOptions``), MLflow at ``mlflow_version`` (None: the pinned one)."""
+    proxy_env = dict(StackDefinition().proxy_env)
+    if options.proxy_forwards_credentials:
+        proxy_env["PROXY_FORWARD_CREDENTIALS"] = "true"
+    if options.proxy_mlflow_timeout_s:
+        proxy_env["PROXY_MLFLOW_TIMEOUT_S"] = f"{options.proxy_mlflow_timeout_s:g}"
+    behind = options.mlflow_gateway or options.mlflow_cmd is not None
+    return StackDefinition(
+        auth_profile=options.auth_profile, mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,
+        mlflow_version=mlflow_version, mlflow_cmd=options.mlflow_cmd, mlflow_prefix=options.mlflow_prefix,
+        mlflow_packages=options.mlflow_packages, seed_file=options.seed or files.seed_file(),
+        mlflow_gateway=options.mlflow_gateway and options.mlflow_cmd is None, proxy_env=proxy_env,
+        backend_store=options.backend_store, artifact_store=options.artifact_store,
+        mlflow_artifacts=options.mlflow_artifacts,
+        start_timeout_s=_BEHIND_SOMETHING_START_S if behind else StackDefinition.start_timeout_s)
+
+
+def mlflow_side_targets(targets: Targets, options: Any, definition: StackDefinition, mlflow: Contract) -> Targets:
+    """The report's targets with the MLflow side: the profile, what ran there, under which prefix, judged how."""
+    ran = options.mlflow_cmd or ("reference gateway + mlflow server" if definition.mlflow_gateway else "mlflow server")
+    return targets.model_copy(update={
+        "profile": options.profile, "mlflow": ran, "mlflow_prefix": options.mlflow_prefix or None,
+        "mlflow_overlay": mlflow.display_path.partition(" + ")[2] or None,
+        "seed": str(options.seed) if options.seed else None})
