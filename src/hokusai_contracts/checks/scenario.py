@@ -211,6 +211,7 @@ def run_registration(
     out: Callable[[str], None] = print,
     clean_up: bool = False,
     infer_requirements: bool = False,
+    experiment_id: str | None = None,
 ) -> ScenarioResult:
     """Register one model through ``tracking_uri``; never raises for a failed step.
 
@@ -222,6 +223,9 @@ def run_registration(
     MLflow would otherwise infer them by loading the model in a child Python (3-4 s of every run,
     the largest part of ``log_model``), which sends nothing: the same requests and artifacts reach
     the proxy either way. ``make bench``'s floor infers them, as a plain registration does.
+
+    ``experiment_id``: register into this experiment while it is active (``watch`` reuses one probe
+    experiment, since MLflow only soft-deletes them); gone or deleted, a new one is created as usual.
     """
     result = ScenarioResult(model_kind)
     name = name or probe_name()
@@ -270,9 +274,12 @@ def run_registration(
     def create_experiment() -> str:
         import mlflow
 
-        result.experiment_id = state["client"].create_experiment(name)
+        reused = _active_experiment(state["client"], experiment_id)
+        result.experiment_id = reused.experiment_id if reused else state["client"].create_experiment(name)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment_id=result.experiment_id)
+        if reused:
+            return f"Experiment reused: {reused.name} (id {result.experiment_id})"
         return f"Experiment created: {name} (id {result.experiment_id})"
 
     def train() -> str:
@@ -346,6 +353,21 @@ def run_registration(
             return result
     out("✅ SUCCESS: Third-party model registration completed!")
     return result
+
+
+def _active_experiment(client: Any, experiment_id: str | None) -> Any:
+    """The experiment ``experiment_id`` if it is there and active, else None (any other error is the step's)."""
+    if experiment_id is None:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.get_experiment(experiment_id)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    return found if found is not None and found.lifecycle_stage == "active" else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
