@@ -139,11 +139,12 @@ class _Watch:
         try:
             report = run_live(self.settings.model_copy(update={"request_budget": budget}), options, lines.append)
         except KeyboardInterrupt:
-            # Cleanup ran on the way out; how much it sent is not known, so the whole budget counts.
+            # Cleanup ran on the way out; no report says what was sent, the gate's traffic log does.
             with signals_held():
                 _write_log(report_dir, lines)
-                self._conclude(history, round_that_failed(started, RoundStatus.INTERRUPTED, "SIGTERM or Ctrl-C",
-                                                          requests=budget, report_path=str(report_dir)), probe)
+                self._conclude(history, round_that_failed(
+                    started, RoundStatus.INTERRUPTED, "SIGTERM or Ctrl-C", requests=_sent(report_dir, budget),
+                    report_path=str(report_dir)), probe)
             raise
         except Exception as exc:  # a round that cannot run is a failed round, never the end of the watch
             _write_log(report_dir, lines)
@@ -182,6 +183,21 @@ class _Watch:
             folder = Path(path).resolve()
             if folder.is_relative_to(rounds_dir) and folder != rounds_dir:  # only what the watch wrote
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+#: Requests an interrupted round may have had in flight, unlogged: the suites' and the client's at once.
+IN_FLIGHT = 10
+
+
+def _sent(report_dir: Path, budget: int) -> int:
+    """What an interrupted round sent: the gate logs each request it let out once answered (or failed), so
+    those lines and what may have been in flight; the whole budget if the log cannot be read."""
+    try:
+        with (report_dir / "logs" / "live-traffic.jsonl").open(encoding="utf-8") as log:
+            logged = sum('"refused"' not in line for line in log if line.strip())
+    except OSError:
+        return budget
+    return min(budget, logged + IN_FLIGHT)
 
 
 def _latencies(report_dir: Path) -> dict[str, list[float]]:
