@@ -149,7 +149,7 @@ class _Watch:
         except Exception as exc:  # a round that cannot run is a failed round, never the end of the watch
             _write_log(report_dir, lines)
             return self._keep_probe(history, probe, round_that_failed(
-                started, RoundStatus.ERROR, f"{type(exc).__name__}: {exc}", requests=budget,
+                started, RoundStatus.ERROR, f"{type(exc).__name__}: {exc}", requests=_sent(report_dir, budget),
                 report_path=str(report_dir)))
         _write_log(report_dir, lines)
         latest = round_from_report(report, started, requests=int(report.metrics.get("live.requests_sent", budget)),
@@ -190,11 +190,14 @@ IN_FLIGHT = 10
 
 
 def _sent(report_dir: Path, budget: int) -> int:
-    """What an interrupted round sent: the gate logs each request it let out once answered (or failed), so
-    those lines and what may have been in flight; the whole budget if the log cannot be read."""
+    """What a round without a report sent (interrupted, or failed to run): the gate logs each request it let
+    out once answered (or failed), so those lines and what may have been in flight. No log: the round ended
+    before its gate, which makes the log before anything is sent; a log that cannot be read: the budget."""
     try:
         with (report_dir / "logs" / "live-traffic.jsonl").open(encoding="utf-8") as log:
             logged = sum('"refused"' not in line for line in log if line.strip())
+    except FileNotFoundError:
+        return 0
     except OSError:
         return budget
     return min(budget, logged + IN_FLIGHT)
