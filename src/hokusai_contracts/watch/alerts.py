@@ -111,9 +111,10 @@ class Alerter:
         return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
 
     def notify(self, change: AlertChange, latest: Round) -> None:
-        for status, causes in (("firing", change.firing), ("resolved", change.resolved)):
-            if causes:
-                self.post(alert_payload(status, causes, latest))  # type: ignore[arg-type]
+        if change.firing:
+            self.post(alert_payload("firing", change.firing, latest))
+        if change.resolved:
+            self.post(alert_payload("resolved", change.resolved, latest))
 
     def post(self, payload: dict[str, Any]) -> bool:
         what = f"alert {payload['status']} ({len(payload['causes'])} causes)"
