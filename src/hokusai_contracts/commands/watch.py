@@ -33,6 +33,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _say(line: str) -> None:
+    # Flushed: under systemd or docker stdout is a pipe, and a round's line should not wait for the next.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def add_watch_parser(commands: Any) -> None:
     watch = commands.add_parser(
         "watch", help="a live run every --every, with Prometheus metrics, history, alerts and a status page",
@@ -88,7 +94,7 @@ def watch(args: argparse.Namespace) -> int:
     if args.models:
         options.models = args.models
     try:
-        return run_watch(live, options)
+        return run_watch(live, options, _say)
     except Terminated:
         sys.stderr.write("hokusai-contracts watch: terminated (SIGTERM); the round was cleaned up and stored in "
                          f"{options.state}\n")
