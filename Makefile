@@ -63,6 +63,7 @@ export REPORT_DIR
 .PHONY: contract-watch
 .PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts mlflow-diff dist lock \
 	compose-up compose-down clean
+.PHONY: test-fast
 
 help: ## Show the targets and the variables, with their defaults
 	@echo "Targets:"
@@ -116,6 +117,13 @@ test: $(STAMP) ## Run the test suite (lint, types, import layers, unit and integ
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+
+# test-fast: the edit-test loop. Unit tests only (no `integration`, no `slow`: nothing starts a stack or
+# builds an environment); no ruff, mypy or lint-imports, which `make lint typecheck` run on their own
+# and `make test` runs before CI's verdict. PYTEST_ARGS still applies (a later -m replaces this one).
+test-fast: $(STAMP) ## Unit tests only, for the edit-test loop (no integration/slow tests, no lint)
+	$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) \
+		-m "not integration and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff only
 	$(BIN)/ruff check src mocks tests

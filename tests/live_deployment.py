@@ -33,8 +33,10 @@ import httpx
 import trustme
 import uvicorn
 
+from hokusai_contracts.domain.exchange import HttpExchange
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.journal.listening import loopback_listener
-from hokusai_contracts.journal.recording import JournalEntry, create_journal, read_journal
+from hokusai_contracts.journal.recording import HopJournal
 from hokusai_contracts.stack.definition import JOURNALS, Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
 
@@ -66,7 +68,7 @@ class HttpsFront:
         listener = _listener_on(port) if port else loopback_listener(_HOST)
         port = int(listener.getsockname()[1])
         config = uvicorn.Config(
-            create_journal(upstream, hop, journal), ssl_certfile=cert_file, ssl_keyfile=cert_file,
+            HopJournal(upstream, hop, journal), ssl_certfile=cert_file, ssl_keyfile=cert_file,
             # log_config=None: uvicorn would otherwise reconfigure logging for the whole test process.
             log_config=None, log_level="warning", access_log=False, lifespan="on",
             # A front taken down must stop at once; a client's idle keep-alive connection must not hold it.
@@ -106,7 +108,7 @@ class HttpsFront:
         if self.thread.is_alive():
             raise RuntimeError(f"the HTTPS front {self.hop!r} did not stop within {_STOP_TIMEOUT_S:.0f} s")
 
-    def entries(self) -> list[JournalEntry]:
+    def entries(self) -> list[HttpExchange]:
         return read_journal(self.journal)
 
 
@@ -155,7 +157,7 @@ class LiveDeployment:
         assert self.stack.endpoints is not None
         return self.stack.endpoints.mlflow_url
 
-    def entries(self) -> list[JournalEntry]:
+    def entries(self) -> list[HttpExchange]:
         """Every recorded exchange on all fronts, in order of arrival."""
         return sorted((e for front in self.fronts.values() for e in front.entries()), key=lambda e: e.started_at)
 

@@ -62,7 +62,7 @@ def test_a_front_relays_over_tls_only_for_clients_trusting_its_ca(tmp_path: Path
             httpx.get(front.url.replace("https://", "http://") + "/anything")  # no plain HTTP either
         (entry,) = front.entries()
         assert (entry.hop, entry.method, entry.path, entry.query, entry.status) == (
-            "client->proxy", "GET", "/anything", [("x", "1")], 200)
+            "client->proxy", "GET", "/anything", (("x", "1"),), 200)
     finally:
         front.stop()
     with pytest.raises(httpx.ConnectError):

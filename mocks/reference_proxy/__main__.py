@@ -11,7 +11,7 @@ import logging
 
 import uvicorn
 
-from .app import create_app
+from .app import ReferenceProxy
 from .settings import ProxySettings
 
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = ProxySettings(**overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call drowns the log
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+    uvicorn.run(ReferenceProxy(settings), host=settings.host, port=settings.port, log_level="warning",
                 access_log=False)
 
 

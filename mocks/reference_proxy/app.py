@@ -65,122 +65,155 @@ def caller_key(request: Request) -> str | None:
     return api_key or None
 
 
-def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
-    """The proxy app; ``transport`` replaces the network in unit tests."""
-    state: dict[str, object] = {}
+class ReferenceProxy:
+    """The proxy app; ``transport`` replaces the network in unit tests.
+
+    ``running()`` opens its HTTP client and the key validator on it (the lifespan does, under a server).
+    """
+
+    def __init__(self, settings: ProxySettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._validator: Validator | None = None
+        self._mounts = tuple(mount.rstrip("/") + "/" for mount in settings.mounts)
+        routes = [Route(f"{mount}/health/mlflow", self._health, methods=["GET"]) for mount in settings.mounts]
+        self._app = Starlette(routes=routes, lifespan=self._lifespan)
+        self._app.router.default = self._under_a_mount
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def running(self) -> AsyncIterator[None]:
+        settings = self.settings
         timeout = httpx.Timeout(connect=5.0, read=settings.mlflow_timeout_s, write=settings.mlflow_timeout_s, pool=5.0)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport) as client:
-            state["client"] = client
-            state["validator"] = Validator(settings, client)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, transport=self._transport) as client:
+            self._client, self._validator = client, Validator(settings, client)
+            try:
+                yield
+            finally:
+                self._client = self._validator = None
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async with self.running():
             yield
 
-    def client() -> httpx.AsyncClient:
-        return state["client"]  # type: ignore[return-value]
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the reference proxy is not running: enter running() (or serve it)")
+        return self._client
 
-    def validator() -> Validator:
-        return state["validator"]  # type: ignore[return-value]
+    @property
+    def validator(self) -> Validator:
+        if self._validator is None:
+            raise RuntimeError("the reference proxy is not running: enter running() (or serve it)")
+        return self._validator
 
-    async def health(request: Request) -> Response:
+    async def _under_a_mount(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # By prefix, not by a "{rest:path}" route: Starlette's path patterns do not match a newline
+        # (%0A), and the proxy forwards every path under its mounts to MLflow unchanged.
+        if scope["type"] != "http" or not str(scope["path"]).startswith(self._mounts):
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+        elif scope["method"] not in _FORWARDED_METHODS:
+            await PlainTextResponse("Method Not Allowed", status_code=405)(scope, receive, send)
+        else:
+            await (await self._forward(Request(scope, receive)))(scope, receive, send)
+
+    async def _health(self, request: Request) -> Response:
         parts: dict[str, dict[str, object]] = {}
-        for name, url in (("mlflow", settings.mlflow_url), ("auth", settings.auth_url)):
-            started = time.perf_counter()
-            try:
-                answer = await client().get(url.rstrip("/") + "/health", timeout=3.0)
-                ok = answer.status_code == 200
-                parts[name] = {"status": "healthy" if ok else "unhealthy", "http_status": answer.status_code}
-            except httpx.HTTPError as exc:
-                ok = False
-                parts[name] = {"status": "unreachable", "error": type(exc).__name__}
-            parts[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        for name, url in (("mlflow", self.settings.mlflow_url), ("auth", self.settings.auth_url)):
+            parts[name] = await self._part_health(url)
         healthy = all(part["status"] == "healthy" for part in parts.values())
         body = {"status": "healthy" if healthy else "unhealthy", **parts,
-                "cache": {"hits": validator().hits, "misses": validator().misses}}
+                "cache": {"hits": self.validator.hits, "misses": self.validator.misses}}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    async def forward(request: Request) -> Response:
+    async def _part_health(self, url: str) -> dict[str, object]:
+        started = time.perf_counter()
+        part: dict[str, object]
+        try:
+            answer = await self.client.get(url.rstrip("/") + "/health", timeout=3.0)
+            ok = answer.status_code == 200
+            part = {"status": "healthy" if ok else "unhealthy", "http_status": answer.status_code}
+        except httpx.HTTPError as exc:
+            part = {"status": "unreachable", "error": type(exc).__name__}
+        part["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return part
+
+    async def _forward(self, request: Request) -> Response:
         key = caller_key(request)
         if key is None:
             return error(401, "UNAUTHENTICATED", "Send your API key as 'Authorization: Bearer <key>'.",
                          {"WWW-Authenticate": 'Bearer realm="hokusai"'})
-        outcome = await validator().validate(key)
+        outcome = await self.validator.validate(key)
         if isinstance(outcome, Rejection):
             headers = {"WWW-Authenticate": 'Bearer realm="hokusai"'} if outcome.status == 401 else {}
             if outcome.retry_after:
                 headers["Retry-After"] = outcome.retry_after
             return error(outcome.status, outcome.error_code, outcome.message, headers)
-        return await _send_upstream(request, outcome)
+        return await self._send_upstream(request, outcome)
 
-    async def _send_upstream(request: Request, identity: Identity) -> Response:
-        # The raw, still percent-encoded path goes upstream: decoding and re-encoding it would change
-        # what MLflow sees (and a decoded control character is not even a valid URL).
-        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-        raw = raw_path.decode("latin-1")
-        mount = next(m for m in settings.mounts if raw == m or raw.startswith(m + "/"))
-        upstream_path = raw[len(mount):] or "/"
+    def _upstream_path(self, request: Request) -> str:
+        """The path below the mount, raw: still percent-encoded.
+
+        Decoding and re-encoding it would change what MLflow sees (and a decoded control character
+        is not even a valid URL).
+        """
+        raw = (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1")
+        mount = next(m for m in self.settings.mounts if raw == m or raw.startswith(m + "/"))
+        return raw[len(mount):] or "/"
+
+    async def _send_upstream(self, request: Request, identity: Identity) -> Response:
+        upstream_path = self._upstream_path(request)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
         headers += [("X-Hokusai-User-Id", identity.user_id), ("X-Hokusai-API-Key-Id", identity.key_id)]
         has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or "content-length" in request.headers
-        upstream = client().build_request(
+        upstream = self.client.build_request(
             request.method,
             # The query string goes through byte for byte: re-encoding it can change what MLflow parses.
-            _upstream_url(settings.mlflow_url, upstream_path, _without_credentials(request.scope["query_string"])),
+            _upstream_url(self.settings.mlflow_url, upstream_path, _without_credentials(request.scope["query_string"])),
             headers=headers,
             content=request.stream() if has_body else None,
         )
         started = time.perf_counter()
         try:
-            answer = await client().send(upstream, stream=True)
+            answer = await self.client.send(upstream, stream=True)
         except httpx.TimeoutException:
             return error(504, "GATEWAY_TIMEOUT", "MLflow did not answer in time.")
         except httpx.TransportError as exc:
             return error(502, "BAD_GATEWAY", f"MLflow is unreachable ({type(exc).__name__}).")
         response_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _DROP_RESPONSE}
 
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in answer.aiter_raw():
-                    yield chunk
-            except httpx.HTTPError as exc:
-                # Headers are gone already; all we can do is cut the body short, which the
-                # client sees as an incomplete read rather than a silently truncated file.
-                log.warning("MLflow broke off the response for %s %s: %s", request.method, upstream_path, exc)
-                raise
-            finally:
-                await answer.aclose()
-
         async def after() -> None:
             elapsed_ms = int((time.perf_counter() - started) * 1000)
-            await _record_usage(identity, request.method, upstream_path, answer.status_code, elapsed_ms)
+            await self._record_usage(identity, request.method, upstream_path, answer.status_code, elapsed_ms)
 
-        return StreamingResponse(body(), status_code=answer.status_code, headers=response_headers,
-                                 background=BackgroundTask(after))
+        return StreamingResponse(_relayed(answer, f"{request.method} {upstream_path}"), status_code=answer.status_code,
+                                 headers=response_headers, background=BackgroundTask(after))
 
-    async def _record_usage(identity: Identity, method: str, path: str, status: int, elapsed_ms: int) -> None:
-        record = {"service_id": settings.service_id, "endpoint": f"{method} {path}",
+    async def _record_usage(self, identity: Identity, method: str, path: str, status: int, elapsed_ms: int) -> None:
+        record = {"service_id": self.settings.service_id, "endpoint": f"{method} {path}",
                   "status_code": status, "response_time_ms": elapsed_ms}
-        url = f"{settings.auth_url.rstrip('/')}/api/v1/usage/{identity.key_id}"
+        url = f"{self.settings.auth_url.rstrip('/')}/api/v1/usage/{identity.key_id}"
         try:
-            await client().post(url, json=record, timeout=settings.auth_timeout_s)
+            await self.client.post(url, json=record, timeout=self.settings.auth_timeout_s)
         except httpx.HTTPError as exc:  # fire and forget: usage must never fail a registration
             log.info("usage not recorded: %s", type(exc).__name__)
 
-    routes = [Route(f"{mount}/health/mlflow", health, methods=["GET"]) for mount in settings.mounts]
-    mounts = tuple(mount.rstrip("/") + "/" for mount in settings.mounts)
 
-    async def under_a_mount(scope: Scope, receive: Receive, send: Send) -> None:
-        # By prefix, not by a "{rest:path}" route: Starlette's path patterns do not match a newline
-        # (%0A), and the proxy forwards every path under its mounts to MLflow unchanged.
-        if scope["type"] != "http" or not str(scope["path"]).startswith(mounts):
-            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
-        elif scope["method"] not in _FORWARDED_METHODS:
-            await PlainTextResponse("Method Not Allowed", status_code=405)(scope, receive, send)
-        else:
-            await (await forward(Request(scope, receive)))(scope, receive, send)
-
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.router.default = under_a_mount
-    return app
+async def _relayed(answer: httpx.Response, call: str) -> AsyncIterator[bytes]:
+    """MLflow's answer body as it comes, the upstream response closed at the end."""
+    try:
+        async for chunk in answer.aiter_raw():
+            yield chunk
+    except httpx.HTTPError as exc:
+        # Headers are gone already; all we can do is cut the body short, which the
+        # client sees as an incomplete read rather than a silently truncated file.
+        log.warning("MLflow broke off the response for %s: %s", call, exc)
+        raise
+    finally:
+        await answer.aclose()

@@ -199,18 +199,7 @@ def build_mlflow_openapi(
     else:
         operations, missing = find_operations(selection)
     builder = SchemaBuilder()
-    paths: dict[str, dict[str, JSON]] = {}
-    first_selected: dict[str, int] = {}
-    for op in operations:
-        index = first_selected.get(op.rpc.full_name, op.endpoint_index)
-        first_selected[op.rpc.full_name] = min(index, op.endpoint_index)
-    for op in operations:
-        # Two endpoints of one RPC (search by POST and by GET) need distinct operationIds: the
-        # one declared first in the proto keeps the RPC name, the other adds its method.
-        operation_id = op.rpc.name
-        if op.endpoint_index != first_selected[op.rpc.full_name]:
-            operation_id = f"{op.rpc.name}{op.method.capitalize()}"
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, operation_id, builder)
+    paths = _operation_paths(operations, builder)
     unmapped = [f"{op}: this MLflow declares no RPC for it" for op in missing]
     if serves_server_info():
         paths[SERVER_INFO_PATH] = {"get": server_info()}
@@ -221,16 +210,7 @@ def build_mlflow_openapi(
     builder.components["mlflow_Error"] = _ERROR_SCHEMA
     document: JSON = {
         "openapi": "3.1.0",
-        "info": {
-            "title": "MLflow tracking server REST API",
-            "version": mlflow_version(),
-            "description": (
-                f"Generated from the protobuf descriptors of mlflow=={mlflow_version()} "
-                "(mlflow.protos.service_pb2, model_registry_pb2, mlflow_artifacts_pb2), with the "
-                "request validation the server adds at run time. MLflow publishes no OpenAPI "
-                "document of its own."
-            ),
-        },
+        "info": _info(),
         "servers": servers or [{"url": "http://127.0.0.1:5000", "description": "mlflow server"}],
         "tags": [{"name": n} for n in sorted({op.service for op in operations} | {"ServerInfo"})],
         "paths": {path: _ordered_methods(paths[path]) for path in sorted(paths)},
@@ -243,6 +223,36 @@ def build_mlflow_openapi(
     if unmapped:
         document["x-mlflow-unmapped"] = unmapped
     return document
+
+
+def _operation_paths(operations: list[MlflowOperation], builder: SchemaBuilder) -> dict[str, dict[str, JSON]]:
+    """Path -> method -> operation, each RPC endpoint's schemas added to ``builder``."""
+    paths: dict[str, dict[str, JSON]] = {}
+    first_selected: dict[str, int] = {}
+    for op in operations:
+        index = first_selected.get(op.rpc.full_name, op.endpoint_index)
+        first_selected[op.rpc.full_name] = min(index, op.endpoint_index)
+    for op in operations:
+        # Two endpoints of one RPC (search by POST and by GET) need distinct operationIds: the
+        # one declared first in the proto keeps the RPC name, the other adds its method.
+        operation_id = op.rpc.name
+        if op.endpoint_index != first_selected[op.rpc.full_name]:
+            operation_id = f"{op.rpc.name}{op.method.capitalize()}"
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, operation_id, builder)
+    return paths
+
+
+def _info() -> JSON:
+    return {
+        "title": "MLflow tracking server REST API",
+        "version": mlflow_version(),
+        "description": (
+            f"Generated from the protobuf descriptors of mlflow=={mlflow_version()} "
+            "(mlflow.protos.service_pb2, model_registry_pb2, mlflow_artifacts_pb2), with the "
+            "request validation the server adds at run time. MLflow publishes no OpenAPI "
+            "document of its own."
+        ),
+    }
 
 
 def _ordered_methods(methods: dict[str, JSON]) -> dict[str, JSON]:

@@ -1,8 +1,10 @@
-"""The standalone client scenario: what it imports, how it adapts to a client version, how its lines are read."""
+"""The registration in other clients' environments: what the bundle holds, how the steps adapt to a client
+version, how its lines are read."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -12,23 +14,42 @@ from typing import Any
 
 import pytest
 
-from hokusai_contracts.checks import registration_client as script
-from hokusai_contracts.checks.client_versions import CLIENT_SCRIPT, ClientRun, _read, client_checks
+from hokusai_contracts.checks.client_versions import BUNDLED_MODULES, ClientRun, _read, client_checks, write_bundle
+from hokusai_contracts.checks.registration import client, steps
 from hokusai_contracts.checks.scenario import ModelKind, ScenarioResult
 from hokusai_contracts.report.model import CheckStatus
 
 KEY = "hk_live_" + "Ab3" * 10 + "Zz"
 
 
-def test_the_script_imports_only_the_stdlib_at_the_top_and_mlflow_and_sklearn_inside() -> None:
-    tree = ast.parse(CLIENT_SCRIPT.read_text("utf-8"))
-    top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
-    top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
-    assert top - set(sys.stdlib_module_names) == set()
-    everything = list(ast.walk(tree))
-    inside = {alias.name.split(".")[0] for node in everything if isinstance(node, ast.Import) for alias in node.names}
-    inside |= {node.module.split(".")[0] for node in everything if isinstance(node, ast.ImportFrom) and node.module}
-    assert inside - set(sys.stdlib_module_names) == {"mlflow", "sklearn"}
+def _imports(nodes: list[ast.AST]) -> set[str]:
+    names = {alias.name for node in nodes if isinstance(node, ast.Import) for alias in node.names}
+    return names | {node.module for node in nodes if isinstance(node, ast.ImportFrom) and node.module}
+
+
+@pytest.mark.parametrize("module", BUNDLED_MODULES)
+def test_the_bundle_imports_only_the_stdlib_and_itself_at_the_top_and_mlflow_inside(module: str) -> None:
+    # What a client environment has: the standard library, mlflow and what mlflow brings. What it
+    # lacks of ours must be in the bundle, or the client dies on import.
+    tree = ast.parse(_source(module))
+    ours = {name for name in _imports(list(ast.walk(tree))) if name.startswith("hokusai_contracts")}
+    assert ours <= set(BUNDLED_MODULES)
+    top = {name.split(".")[0] for name in _imports(tree.body) - ours}
+    assert top <= set(sys.stdlib_module_names) | {"__future__"}
+    inside = {name.split(".")[0] for name in _imports(list(ast.walk(tree))) - ours}
+    assert inside - set(sys.stdlib_module_names) <= {"mlflow", "sklearn", "requests"}
+
+
+def _source(module: str) -> str:
+    return Path(importlib.import_module(module).__file__ or "").read_text("utf-8")
+
+
+def test_the_bundle_holds_the_modules_at_their_own_paths_and_empty_packages(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path)
+    assert (bundle / "hokusai_contracts" / "checks" / "registration" / "steps.py").read_text("utf-8") == \
+        Path(steps.__file__).read_text("utf-8")
+    assert (bundle / "hokusai_contracts" / "__init__.py").read_text("utf-8") == ""
+    assert "client import main" in (bundle / "__main__.py").read_text("utf-8")
 
 
 def log_model_2x(sk_model: Any, artifact_path: str | None = None, signature: Any = None) -> None: ...
@@ -44,7 +65,7 @@ def log_model_3x(sk_model: Any, artifact_path: str | None = None, name: str | No
 ])
 def test_log_model_is_called_as_the_clients_version_wants(log_model: Callable[..., Any],
                                                           expected: dict[str, Any]) -> None:
-    assert script.log_model_arguments(log_model, "random_forest") == expected
+    assert steps.log_model_arguments(log_model, "random_forest") == expected
 
 
 def test_a_failed_call_gives_its_status_and_error_code_with_the_key_masked() -> None:
@@ -53,7 +74,7 @@ def test_a_failed_call_gives_its_status_and_error_code_with_the_key_masked() -> 
 
     exc = MlflowException(f"API request to endpoint /api/2.0/mlflow/logged-models failed with error code 404 != 200."
                           f" Response body: 'Bearer {KEY}'\nmore")
-    failure = script.failure_of(exc, KEY)
+    failure = client.failure_of(exc, KEY)
     assert failure["status"] == 404 and failure["error_code"] == "ENDPOINT_NOT_FOUND"
     assert KEY not in failure["detail"] and "hk_live_Ab...b3Zz" in failure["detail"] and "more" not in failure["detail"]
 
@@ -80,9 +101,11 @@ def test_lines_become_steps_and_other_output_is_ignored() -> None:
 
 
 @pytest.mark.slow
-def test_the_script_runs_isolated_with_the_key_from_the_environment_only(tmp_path: Path) -> None:
-    # Nobody listens on port 1: connecting fails, after the key was checked, in a few seconds.
-    done = subprocess.run([sys.executable, "-I", str(CLIENT_SCRIPT), "--tracking-uri", "http://127.0.0.1:1"],
+def test_the_bundle_runs_isolated_with_the_key_from_the_environment_only(tmp_path: Path) -> None:
+    # Nobody listens on port 1: connecting fails, after the key was checked, in a few seconds. The
+    # bundle's own packages come first on sys.path: it runs with nothing else of ours, as in a client's.
+    bundle = str(write_bundle(tmp_path / "bundle"))
+    done = subprocess.run([sys.executable, "-I", bundle, "--tracking-uri", "http://127.0.0.1:1"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={"MLFLOW_TRACKING_TOKEN": KEY, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -90,6 +113,6 @@ def test_the_script_runs_isolated_with_the_key_from_the_environment_only(tmp_pat
     assert done.returncode == 1
     assert [(s["name"], s["ok"]) for s in steps] == [("api_key", True), ("proxy", True), ("connect", False)]
     assert KEY not in done.stdout + done.stderr
-    missing = subprocess.run([sys.executable, "-I", str(CLIENT_SCRIPT), "--tracking-uri", "http://127.0.0.1:1"],
+    missing = subprocess.run([sys.executable, "-I", bundle, "--tracking-uri", "http://127.0.0.1:1"],
                              capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert missing.returncode == 2 and "MLFLOW_TRACKING_TOKEN" in missing.stderr

@@ -11,19 +11,19 @@ import yaml
 
 from hokusai_contracts.checks.hop_journals import ConsumerExpectations, _compare_consumers
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.recording import JournalEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = "POST /api/v1/keys/validate"
 
 
-def _validate(body: dict[str, object]) -> JournalEntry:
-    return JournalEntry(seq=1, hop=str(Hop.PROXY_TO_AUTH), started_at=0.0, method="POST",
+def _validate(body: dict[str, object]) -> HttpExchange:
+    return HttpExchange(seq=1, hop=Hop.PROXY_TO_AUTH, started_at=0.0, method="POST",
                         path="/api/v1/keys/validate", request_headers={"content-type": "application/json"},
-                        request_body=json.dumps(body), status=200,
+                        request_body=Body.of(json.dumps(body)), status=200,
                         response_headers={"content-type": "application/json"},
-                        response_body=json.dumps({"is_valid": True, "key_id": "k", "user_id": "u"}))
+                        response_body=Body.of(json.dumps({"is_valid": True, "key_id": "k", "user_id": "u"})))
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.replay import _Ids, _keys, body_shape, load_replay, run_replay
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body
 from hokusai_contracts.report.markdown import render_markdown
 from hokusai_contracts.report.model import ReplayedExchange, Report
-from hokusai_contracts.traffic.records import Body
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDED = "hk_live_" + "S1e2e3d4" * 4
@@ -34,7 +34,7 @@ def test_only_the_client_to_proxy_exchanges_are_replayed(tmp_path: Path,
         {"method": "GET", "url": "https://registry.example/api/mlflow/api/2.0/mlflow/experiments/get", "status": 200},
         {"method": "GET", "url": "/api/2.0/mlflow/experiments/get", "status": 200, "hop": "client->proxy"},
     ]))
-    assert [item.index for item in load_replay(path, *contracts)] == [2, 3]
+    assert [item.seq for item in load_replay(path, *contracts)] == [2, 3]
     only_auth = tmp_path / "auth.ndjson"
     only_auth.write_text(json.dumps({"method": "POST", "url": "/api/v1/keys/validate"}) + "\n")
     with pytest.raises(UsageError, match="no client->proxy exchange"):

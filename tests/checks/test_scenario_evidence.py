@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import requests
 from mlflow.exceptions import MlflowException, RestException
@@ -12,8 +11,8 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from hokusai_contracts import Evidence, Suite
 from hokusai_contracts.checks.scenario import (
     ModelKind,
-    ScenarioFailed,
     ScenarioResult,
+    StepFailed,
     StepResult,
     evidence_of,
     scenario_checks,
@@ -72,9 +71,8 @@ RETRIED_500 = requests.exceptions.RetryError(
      Evidence.INFRASTRUCTURE_DOWN),
     (_raised_while(requests.Timeout("slow"), MlflowException("API request failed with timeout")),
      Evidence.INFRASTRUCTURE_DOWN),
-    (httpx.ConnectError("refused"), Evidence.INFRASTRUCTURE_DOWN),
-    (ScenarioFailed("proxy health answered 503", status=503), Evidence.INFRASTRUCTURE_DOWN),
-    (ScenarioFailed("proxy health answered 404", status=404), None),
+    (StepFailed("proxy health answered 503", status=503), Evidence.INFRASTRUCTURE_DOWN),
+    (StepFailed("proxy health answered 404", status=404), None),
     # The words alone are no evidence: only the error's fields are.
     (ValueError("UNAUTHENTICATED 503 SERVICE_UNAVAILABLE timed out"), None),
     (RestException({"error_code": "INTERNAL_ERROR", "message": "UNAUTHENTICATED upstream 503"}), None),

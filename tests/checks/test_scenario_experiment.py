@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mlflow.exceptions import MlflowException, RestException
 
-from hokusai_contracts.checks.scenario import _active_experiment
+from hokusai_contracts.checks.registration.steps import active_experiment as _active_experiment
 
 
 class _Client:

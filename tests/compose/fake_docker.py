@@ -40,15 +40,23 @@ def main(argv: list[str]) -> int:
         env = {k: v for k, v in os.environ.items() if k.startswith("HOKUSAI_")}
         calls.write(json.dumps({"argv": argv, "env": env}) + "\n")
     if argv[:1] == ["info"]:
-        if mode == "no-engine":
-            sys.stderr.write("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
-                             "Is the docker daemon running?\n")
-            return 1
-        print('["name=seccomp,profile=builtin"]' if "SecurityOptions" in argv[-1] else "27.0.3")
-        return 0
+        return _info(argv, mode)
     if argv[:1] != ["compose"]:
         sys.stderr.write(f"fake docker: unknown command {argv[:1]}\n")
         return 1
+    return _compose(argv, state, mode)
+
+
+def _info(argv: list[str], mode: str) -> int:
+    if mode == "no-engine":
+        sys.stderr.write("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+                         "Is the docker daemon running?\n")
+        return 1
+    print('["name=seccomp,profile=builtin"]' if "SecurityOptions" in argv[-1] else "27.0.3")
+    return 0
+
+
+def _compose(argv: list[str], state: Path, mode: str) -> int:
     if mode == "no-compose":
         sys.stderr.write("docker: unknown command: docker compose\n")
         return 1
@@ -60,20 +68,7 @@ def main(argv: list[str]) -> int:
                                                                                                      "postgres"))
     pid_file = state / f"{project}.pid"
     if action == "up":
-        if mode == "auth-fails":
-            sys.stderr.write(f" Container {project}-auth-1  Error\ncontainer {project}-auth-1 exited (2)\n")
-            return 1
-        run = Path(os.environ["HOKUSAI_RUN_DIR"])
-        keys = [{"name": "primary", "key": PRIMARY_KEY, "key_id": "1", "service_id": "platform", "state": "active"},
-                {"name": "cli-1", "key": os.environ["HOKUSAI_SEED_KEY"], "key_id": "2", "service_id": "platform",
-                 "state": "active"}]
-        (run / "state" / "auth-state.json").write_text(
-            json.dumps({"keys": keys, "admin_token": os.environ["HOKUSAI_ADMIN_TOKEN"]}), "utf-8")
-        ports = [v for k, v in os.environ.items() if k.startswith("HOKUSAI_") and k.endswith("_PORT")]
-        server = subprocess.Popen([sys.executable, "-c", _SERVER, *ports], start_new_session=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pid_file.write_text(str(server.pid), "utf-8")
-        return 0
+        return _up(project, pid_file, mode)
     if action == "logs":
         service = argv[-1]
         print(LEAKY_LOG if mode == "auth-fails" and service == "auth" else
@@ -94,6 +89,24 @@ def main(argv: list[str]) -> int:
         print(json.dumps([{"Name": p.stem} for p in state.glob("*.pid")]))
         return 0
     return 0  # kill, pause, unpause
+
+
+def _up(project: str, pid_file: Path, mode: str) -> int:
+    """The auth service's seeded state as the real container writes it, and one server on every part's port."""
+    if mode == "auth-fails":
+        sys.stderr.write(f" Container {project}-auth-1  Error\ncontainer {project}-auth-1 exited (2)\n")
+        return 1
+    run = Path(os.environ["HOKUSAI_RUN_DIR"])
+    keys = [{"name": "primary", "key": PRIMARY_KEY, "key_id": "1", "service_id": "platform", "state": "active"},
+            {"name": "cli-1", "key": os.environ["HOKUSAI_SEED_KEY"], "key_id": "2", "service_id": "platform",
+             "state": "active"}]
+    (run / "state" / "auth-state.json").write_text(
+        json.dumps({"keys": keys, "admin_token": os.environ["HOKUSAI_ADMIN_TOKEN"]}), "utf-8")
+    ports = [v for k, v in os.environ.items() if k.startswith("HOKUSAI_") and k.endswith("_PORT")]
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, *ports], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid_file.write_text(str(server.pid), "utf-8")
+    return 0
 
 
 if __name__ == "__main__":

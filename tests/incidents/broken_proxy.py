@@ -82,7 +82,7 @@ def _drop_patch_bodies() -> None:
 
 
 def _no_artifact_route() -> None:
-    original = proxy_app.create_app
+    original = proxy_app.ReferenceProxy
 
     def create_app(settings: Any, transport: Any = None) -> Any:
         inner = original(settings, transport)
@@ -97,7 +97,7 @@ def _no_artifact_route() -> None:
 
         return app
 
-    proxy_main.create_app = create_app  # type: ignore[assignment]
+    proxy_main.ReferenceProxy = create_app  # type: ignore[assignment]
 
 
 _interpret = proxy_auth._interpret
@@ -112,12 +112,12 @@ def _interpret_with_scopes(response: httpx.Response) -> Any:
 
 def _wrap_app(middleware: Any) -> None:
     """Put an ASGI middleware around the app the proxy's main builds."""
-    original = proxy_main.create_app
+    original = proxy_main.ReferenceProxy
 
     def create_app(settings: Any, transport: Any = None) -> Any:
         return middleware(original(settings, transport))
 
-    proxy_main.create_app = create_app  # type: ignore[assignment]
+    proxy_main.ReferenceProxy = create_app  # type: ignore[assignment]
 
 
 def _bad_request_without_key(inner: Any) -> Any:
@@ -145,7 +145,7 @@ def _unauthorized_as_text(inner: Any) -> Any:
 
 
 def _401_as_detail() -> None:
-    original = proxy_app.create_app
+    original = proxy_app.ReferenceProxy
 
     def create_app(settings: Any, transport: Any = None) -> Any:
         inner = original(settings, transport)
@@ -169,11 +169,11 @@ def _401_as_detail() -> None:
 
         return app
 
-    proxy_main.create_app = create_app  # type: ignore[assignment]
+    proxy_main.ReferenceProxy = create_app  # type: ignore[assignment]
 
 
 def _json_as_text() -> None:
-    original = proxy_app.create_app
+    original = proxy_app.ReferenceProxy
 
     def create_app(settings: Any, transport: Any = None) -> Any:
         inner = original(settings, transport)
@@ -190,7 +190,7 @@ def _json_as_text() -> None:
 
         return app
 
-    proxy_main.create_app = create_app  # type: ignore[assignment]
+    proxy_main.ReferenceProxy = create_app  # type: ignore[assignment]
 
 
 def _apply(incident: str) -> None:

@@ -21,7 +21,7 @@ from hokusai_contracts.checks.probes.faults import FAULTS, run_faults
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.run.inputs import Inputs, load_inputs
 from hokusai_contracts.settings import UpstreamTimeouts

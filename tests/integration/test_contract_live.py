@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.redact import mask
-from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.stack.definition import Part, StackDefinition
 
 from ..live_deployment import LiveDeployment, live_deployment
@@ -62,7 +62,7 @@ class LiveRun:
     stdout: str
     stderr: str
     report_dir: Path
-    entries: list[JournalEntry]  # every request the run sent to any of the three hosts, by arrival
+    entries: list[HttpExchange]  # every request the run sent to any of the three hosts, by arrival
 
     @property
     def report(self) -> dict[str, Any]:
@@ -108,8 +108,12 @@ def run_contract_live(deployment: LiveDeployment, report_dir: Path, api_key: str
     started = time.monotonic()
     # --assume-old: every target re-installs the venv when pyproject.toml or the lock is newer than its
     # stamp; offline that fails (or hangs) for reasons that have nothing to do with the live run.
-    completed = subprocess.run(["make", "--no-print-directory", "--assume-old=.venv/.installed", "contract-live"],
-                               cwd=REPO_ROOT,
+    # Run beside report_dir, not in the checkout: the CLI reads a .env in its working directory, and
+    # a developer's .env in the checkout must not reach the run.
+    completed = subprocess.run(["make", "--no-print-directory", "-f", str(REPO_ROOT / "Makefile"),
+                                f"VENV={REPO_ROOT / '.venv'}", f"--assume-old={REPO_ROOT / '.venv' / '.installed'}",
+                                "contract-live"],
+                               cwd=report_dir.parent,
                                env=_environment(deployment, report_dir, api_key), capture_output=True, text=True,
                                timeout=timeout_s)
     seconds = time.monotonic() - started
@@ -181,7 +185,7 @@ def create_bystanders(deployment: LiveDeployment) -> Bystanders:
 # -- judging the server-side journals ------------------------------------------------------------------------
 
 
-def busiest_second(entries: list[JournalEntry]) -> int:
+def busiest_second(entries: list[HttpExchange]) -> int:
     """The most requests that arrived within any one second, across all hosts together."""
     arrivals = sorted(e.started_at for e in entries)
     most, first = 0, 0
@@ -192,18 +196,18 @@ def busiest_second(entries: list[JournalEntry]) -> int:
     return most
 
 
-def _is_delete(entry: JournalEntry) -> bool:
+def _is_delete(entry: HttpExchange) -> bool:
     # MLflow deletes by DELETE (registered models, versions, aliases, artifacts, logged models) and by POST
     # to .../delete, .../delete-tag, .../delete-traces (experiments, runs, tags, traces).
     return entry.method == "DELETE" or entry.path.rstrip("/").rsplit("/", 1)[-1].startswith("delete")
 
 
-def _identifiers(entry: JournalEntry) -> list[tuple[str, str]]:
+def _identifiers(entry: HttpExchange) -> list[tuple[str, str]]:
     """What a request names: (field, value) from its JSON body, its query and an artifact path."""
     named: list[tuple[str, str]] = list(entry.query)
-    if entry.request_body:
+    if entry.request_body.text:
         try:
-            body = json.loads(entry.request_body)
+            body = json.loads(entry.request_body.text)
         except ValueError:
             body = None
         if isinstance(body, dict):
@@ -219,7 +223,7 @@ def _identifiers(entry: JournalEntry) -> list[tuple[str, str]]:
     return named
 
 
-def _handed_out(entries: list[JournalEntry]) -> set[str]:
+def _handed_out(entries: list[HttpExchange]) -> set[str]:
     """Every id in an answer to one of the run's own creates: what it may delete besides probe names."""
     ids: set[str] = set()
 
@@ -234,15 +238,15 @@ def _handed_out(entries: list[JournalEntry]) -> set[str]:
                 collect(inner)
 
     for entry in entries:
-        if entry.path.rstrip("/").endswith("/create") and entry.status == 200 and entry.response_body:
+        if entry.path.rstrip("/").endswith("/create") and entry.status == 200 and entry.response_body.text:
             try:
-                collect(json.loads(entry.response_body))
+                collect(json.loads(entry.response_body.text))
             except ValueError:
                 pass
     return ids
 
 
-def foreign_deletes(entries: list[JournalEntry], own_ids: set[str]) -> list[str]:
+def foreign_deletes(entries: list[HttpExchange], own_ids: set[str]) -> list[str]:
     """Delete calls on anything but the run's own ``contract-probe-*`` resources, one line each."""
     wrong = []
     for entry in filter(_is_delete, entries):
@@ -256,7 +260,7 @@ def foreign_deletes(entries: list[JournalEntry], own_ids: set[str]) -> list[str]
     return wrong
 
 
-def forbidden_auth_calls(entries: list[JournalEntry]) -> list[str]:
+def forbidden_auth_calls(entries: list[HttpExchange]) -> list[str]:
     """Anything sent to the auth service but reads and key validation: key admin, usage reports, ..."""
     return [f"{e.method} {e.path} -> {e.status}" for e in entries if e.hop == f"client->{Part.AUTH}"
             and e.method != "GET" and (e.method, e.path.rstrip("/")) != ("POST", "/api/v1/keys/validate")]
@@ -352,7 +356,7 @@ def test_the_full_key_appears_in_no_output_report_or_log(happy_run: LiveRun, dep
     assert mask(deployment.api_key) in report_text
 
 
-def keys_in_urls(entries: list[JournalEntry], key: str) -> list[str]:
+def keys_in_urls(entries: list[HttpExchange], key: str) -> list[str]:
     """Requests whose path or query held ``key``, as the fronts recorded them (masked: so look for the mask)."""
     masked = mask(key)
     return [f"{e.hop} {e.method} {e.path}" for e in entries

@@ -153,9 +153,9 @@ def _between_rounds(story: Story, watch: subprocess.Popen[str], number: int) -> 
 
 def _runs_created(story: Story, since: float) -> list[str]:
     """Ids of the runs the proxy created for the watch after ``since`` (its front's journal, as they arrive)."""
-    created = [e for e in story.deployment.fronts[Part.PROXY].entries()
-               if e.started_at > since and e.path.endswith("/runs/create") and e.status == 200 and e.response_body]
-    return [json.loads(e.response_body)["run"]["info"]["run_id"] for e in created]
+    created = [e for e in story.deployment.fronts[Part.PROXY].entries() if (e.started_at or 0) > since
+               and e.path.endswith("/runs/create") and e.status == 200 and e.response_body.text]
+    return [json.loads(e.response_body.text or "")["run"]["info"]["run_id"] for e in created]
 
 
 def _alert_statuses(story: Story) -> list[str]:

@@ -1,10 +1,11 @@
 """MLflow versions the platform ran: their environments, their contracts, their clients through the proxy.
 
 Each test builds (first time) or reuses the cached environment of a version (``mlflow_env``): with
-uv and a warm uv cache that is seconds, cold about ten. The stacks run the real ``mlflow server``
-of that version behind the reference proxy, and the clients are that version's real MLflow client
-in its own environment (``registration_client.py``), so what the journals saw is what a third
-party with that client sends.
+uv and a warm uv cache that is seconds, cold about ten; the tests that ask the package registry
+are marked ``network``. The stacks run the real ``mlflow server`` of that version behind the
+reference proxy, and the clients are that version's real MLflow client in its own environment
+(``checks/registration``'s steps), so what the journals saw is what a third party with that client
+sends.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from hokusai_contracts.commands.mlflow_contracts import ensure_mlflow_contracts,
 from hokusai_contracts.contracts import files
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.contracts.mlflow_versions import committed_contracts
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.mlflow_env import mlflow_environment
@@ -34,11 +36,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PLATFORM_VERSIONS = ("2.9.2", "3.4.0", "3.9.0")
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("version", PLATFORM_VERSIONS)
 def test_committed_contracts_match_a_generation_from_their_versions_protos(version: str) -> None:
     assert regenerate_contracts(version, check=True) == [], f"run `make contracts MLFLOW_VERSION={version}`"
 
 
+@pytest.mark.network
 def test_a_version_without_committed_contracts_gets_them_generated_unreviewed(monkeypatch: pytest.MonkeyPatch,
                                                                               tmp_path: Path) -> None:
     from hokusai_contracts.commands import mlflow_contracts as command
@@ -61,6 +65,7 @@ def test_a_version_without_committed_contracts_gets_them_generated_unreviewed(mo
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.network
 def test_a_version_the_registry_does_not_have_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch,
                                                                      tmp_path: Path) -> None:
     monkeypatch.setenv("HOKUSAI_CACHE_DIR", str(tmp_path))
@@ -99,7 +104,7 @@ def server_2_9() -> Iterator[ProcessStack]:
     yield from _stack("2.9.2")
 
 
-def _register(stack: ProcessStack, client_version: str) -> tuple[ClientRun, list[JournalEntry], list[str]]:
+def _register(stack: ProcessStack, client_version: str) -> tuple[ClientRun, list[HttpExchange], list[str]]:
     endpoints = stack.endpoints
     assert endpoints is not None and endpoints.mlflow_journal is not None
     before = len(read_journal(endpoints.mlflow_journal))
@@ -115,10 +120,11 @@ def _contract(version: str) -> Path:
     return found.mlflow
 
 
-def _calls(entries: list[JournalEntry]) -> set[tuple[str, str, int | None]]:
+def _calls(entries: list[HttpExchange]) -> set[tuple[str, str, int | None]]:
     return {(entry.method, entry.path, entry.status) for entry in entries}
 
 
+@pytest.mark.network
 def test_the_server_is_the_version_asked_for(server_3_9: ProcessStack) -> None:
     import httpx
 
@@ -128,6 +134,7 @@ def test_the_server_is_the_version_asked_for(server_3_9: ProcessStack) -> None:
     assert "/mlflow-3.9.0/bin/" in server_3_9.plan.parts[Part.MLFLOW].argv[0]
 
 
+@pytest.mark.network
 def test_a_2_9_client_registers_through_the_proxy_against_a_3_9_server(server_3_9: ProcessStack) -> None:
     run, entries, lines = _register(server_3_9, "2.9.2")
     assert run.ok, lines
@@ -145,6 +152,7 @@ def test_a_2_9_client_registers_through_the_proxy_against_a_3_9_server(server_3_
     assert checks["mlflow-2.9.2:logistic:verify"] is CheckStatus.PASSED
 
 
+@pytest.mark.network
 def test_a_3_9_client_cannot_log_a_model_through_the_proxy_to_a_2_9_server(server_2_9: ProcessStack) -> None:
     run, entries, lines = _register(server_2_9, "3.9.0")
     assert not run.ok
@@ -161,6 +169,7 @@ def test_a_3_9_client_cannot_log_a_model_through_the_proxy_to_a_2_9_server(serve
     assert "mlflow-3.9.0:logistic:register" not in checks
 
 
+@pytest.mark.network
 def test_contract_local_against_mlflow_3_9_with_a_2_9_client_passes_end_to_end(tmp_path: Path) -> None:
     """The whole local run (stack, scenario, suites, journals, faults) against a 3.9.0 server."""
     import json
@@ -190,6 +199,7 @@ def test_contract_local_against_mlflow_3_9_with_a_2_9_client_passes_end_to_end(t
     assert diff["verdict"] == "compatible" and "POST /api/2.0/mlflow/logged-models" in diff["operations_added"]
 
 
+@pytest.mark.network
 def test_a_bad_mlflow_version_stops_contract_local_before_the_stack(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -203,7 +213,8 @@ def test_a_bad_mlflow_version_stops_contract_local_before_the_stack(tmp_path: Pa
 
 
 # 3.9.0's mlflow-direct suite runs in the end-to-end run above; None: the pinned version (no MLFLOW_VERSION).
-@pytest.mark.parametrize("version", ("2.9.2", "3.4.0", None))
+@pytest.mark.parametrize("version", (pytest.param("2.9.2", marks=pytest.mark.network),
+                                     pytest.param("3.4.0", marks=pytest.mark.network), None))
 def test_the_mlflow_direct_suite_meets_only_the_recorded_deviations_of(version: str | None, tmp_path: Path) -> None:
     """Every deviation MLflow ``version`` shows its own contract is in known-deviations.yaml, with evidence."""
     import json

@@ -31,9 +31,12 @@ def test_proxy_cmd_reaches_the_runner_as_typed(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("HOKUSAI_", "MAKE", "MFLAGS")) and name != "PROXY_CMD"}
     completed = subprocess.run(
-        ["make", "--no-print-directory", "--assume-old=.venv/.installed", "contract-local",
+        # The checkout's Makefile and venv, run from tmp_path: the CLI reads a .env in its working
+        # directory, and a developer's .env in the checkout must not reach the test.
+        ["make", "--no-print-directory", "-f", str(REPO_ROOT / "Makefile"), f"VENV={REPO_ROOT / '.venv'}",
+         f"--assume-old={REPO_ROOT / '.venv' / '.installed'}", "contract-local",
          f"PROXY_CMD={proxy_cmd}", f"REPORT_DIR={tmp_path / 'report'}"],
-        cwd=REPO_ROOT, env={**env, "HOME": str(tmp_path / "home dir")}, capture_output=True, text=True, timeout=180,
+        cwd=tmp_path, env={**env, "HOME": str(tmp_path / "home dir")}, capture_output=True, text=True, timeout=180,
     )
     assert record.exists(), completed.stdout[-2000:] + completed.stderr[-2000:]
     home, quote, quoted, port = json.loads(record.read_text())

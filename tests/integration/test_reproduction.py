@@ -10,8 +10,7 @@ import pytest
 
 from hokusai_contracts import Finding, FindingKind, Hop
 from hokusai_contracts.domain.redact import forget_secrets, register_secrets
-from hokusai_contracts.journal.judging import _exchange
-from hokusai_contracts.journal.recording import read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import Targets
 from hokusai_contracts.run.fold import reproduce
 from hokusai_contracts.stack.definition import StackDefinition
@@ -33,7 +32,7 @@ def test_a_proxy_to_auth_curl_replays_against_the_auth_service() -> None:
         assert entries
         findings = [Finding(hop=Hop.PROXY_TO_AUTH, operation="POST /api/v1/keys/validate",
                             kind=FindingKind.UNDOCUMENTED_STATUS, location="status", expected="e",
-                            observed=str(entry.status), recommendation="r", exchanges=[_exchange(entry)])
+                            observed=str(entry.status), recommendation="r", exchanges=[entry.evidence()])
                     for entry in entries]
         reproduce(findings, Targets(auth_url=endpoints.auth_url, proxy_url=endpoints.proxy_url))
         for finding, entry in zip(findings, entries, strict=True):

@@ -15,10 +15,11 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import ValidationError
-from starlette.applications import Starlette
 
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.recording import ConnectionDropped, JournalEntry, create_journal, read_journal
+from hokusai_contracts.journal.faults import ConnectionDropped
+from hokusai_contracts.journal.lines import parse_journal_line, read_journal
+from hokusai_contracts.journal.recording import HopJournal
 
 KEY = "hk_live_" + "j" * 28 + "WXYZ"
 
@@ -34,8 +35,8 @@ def _echo(request: httpx.Request) -> httpx.Response:
 
 async def _send(journal_file: Path, method: str, path: str, *, fault: dict[str, object] | None = None,
                 **kwargs: object) -> httpx.Response:
-    app = create_journal("http://upstream", "proxy->mlflow", journal_file, transport=httpx.MockTransport(_echo))
-    async with app.router.lifespan_context(app):
+    app = HopJournal("http://upstream", "proxy->mlflow", journal_file, transport=httpx.MockTransport(_echo))
+    async with app.running():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://journal") as client:
             if fault:
                 await client.post("/__journal__/fault", json=fault)
@@ -48,10 +49,10 @@ def test_records_the_exchange_and_passes_the_answer_through(tmp_path: Path) -> N
     assert response.status_code == 201 and response.headers["x-upstream"] == "yes"
     (entry,) = read_journal(out)
     assert (entry.method, entry.path, entry.query, entry.status) == ("POST", "/api/2.0/mlflow/runs/create",
-                                                                     [("a", "1")], 201)
-    assert entry.request_body == '{"experiment_id":"1"}'
-    assert entry.response_body == '{"ok":true}'
-    assert entry.credentials == []
+                                                                     (("a", "1"),), 201)
+    assert entry.request_body.text == '{"experiment_id":"1"}'
+    assert entry.response_body.text == '{"ok":true}'
+    assert entry.credentials == ()
 
 
 def test_every_entry_names_its_hop_as_a_hop(tmp_path: Path) -> None:
@@ -64,9 +65,9 @@ def test_every_entry_names_its_hop_as_a_hop(tmp_path: Path) -> None:
 
 def test_a_journal_on_an_unknown_hop_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="proxy->nowhere"):
-        create_journal("http://upstream", "proxy->nowhere", tmp_path / "j.jsonl")
+        HopJournal("http://upstream", "proxy->nowhere", tmp_path / "j.jsonl")
     with pytest.raises(ValidationError):
-        JournalEntry(seq=1, hop="client->test", started_at=0.0, method="GET", path="/")
+        parse_journal_line('{"seq": 1, "hop": "client->test", "started_at": 0.0, "method": "GET", "path": "/"}')
 
 
 def test_masks_and_reports_credentials_everywhere(tmp_path: Path) -> None:
@@ -85,9 +86,9 @@ def test_large_bodies_are_summarised_not_stored(tmp_path: Path) -> None:
     payload = b"x" * 200_000 + KEY.encode() + b"y" * 10
     asyncio.run(_send(out, "PUT", "/api/2.0/mlflow-artifacts/artifacts/a/b", content=payload))
     (entry,) = read_journal(out)
-    assert entry.request_body is None
-    assert entry.request_body_size == len(payload)
-    assert entry.request_body_sha256 == hashlib.sha256(payload).hexdigest()
+    assert entry.request_body.text is None
+    assert entry.request_body.size == len(payload)
+    assert entry.request_body.sha256 == hashlib.sha256(payload).hexdigest()
     assert [c.location for c in entry.credentials] == ["body"]
 
 
@@ -103,7 +104,7 @@ def test_values_with_unicode_line_separators_survive_the_round_trip(tmp_path: Pa
     out = tmp_path / "j.jsonl"
     asyncio.run(_send(out, "GET", "/x", params={"name": "a\u2028b\x85c\rd"}))
     (entry,) = read_journal(out)
-    assert entry.query == [("name", "a\u2028b\x85c\rd")]
+    assert entry.query == (("name", "a\u2028b\x85c\rd"),)
 
 
 # --- the drop fault: the connection cut mid-upload or before the answer ------------------------
@@ -131,11 +132,11 @@ def test_drop_fault_in_process_raises_where_no_connection_can_be_cut(tmp_path: P
                           fault={"mode": "drop", "drop_after_bytes": DROP_AFTER}))
     (entry,) = read_journal(out)
     assert (entry.fault, entry.status, entry.error) == ("drop", None, error)
-    assert entry.request_body_size == min(size, DROP_AFTER)
+    assert entry.request_body.size == min(size, DROP_AFTER)
 
 
 @contextmanager
-def served(app: Starlette) -> Iterator[str]:
+def served(app: HopJournal) -> Iterator[str]:
     """The app behind a real uvicorn on a free port: a drop needs a TCP connection to cut."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -164,7 +165,7 @@ def test_drop_fault_resets_the_callers_connection_without_a_status(tmp_path: Pat
         return streamed(200, b"{}")
 
     out = tmp_path / "j.jsonl"
-    app = create_journal("http://upstream", "proxy->mlflow", out, transport=httpx.MockTransport(upstream))
+    app = HopJournal("http://upstream", "proxy->mlflow", out, transport=httpx.MockTransport(upstream))
     with served(app) as url:
         httpx.post(url + "/__journal__/fault", json={"mode": "drop", "drop_after_bytes": 256 * 1024})
         started = time.monotonic()
@@ -178,7 +179,7 @@ def test_drop_fault_resets_the_callers_connection_without_a_status(tmp_path: Pat
     assert dropped.fault == "drop" and dropped.status is None and passed.status == 200
     if size:
         assert upstream_got == ["GET 0"]  # the upstream's upload broke off too: it never got a whole body
-        assert 256 * 1024 <= dropped.request_body_size < size
+        assert 256 * 1024 <= dropped.request_body.size < size
     else:
         assert upstream_got == ["GET 0", "GET 0"] and "before the answer" in (dropped.error or "")
 

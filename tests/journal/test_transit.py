@@ -18,9 +18,11 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.recording import TRACE_HEADER, JournalEntry, create_journal, read_journal
+from hokusai_contracts.journal.lines import read_journal
+from hokusai_contracts.journal.recording import TRACE_HEADER, HopJournal
 from hokusai_contracts.journal.transit import compare_transit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,16 +68,16 @@ def _echo(request: httpx.Request) -> httpx.Response:
 
 
 def journals(tmp_path: Path, change: Change, requests: list[tuple[str, str, bytes | None]], *,
-             strip_unknown: bool = False) -> tuple[list[JournalEntry], list[JournalEntry]]:
+             strip_unknown: bool = False) -> tuple[list[HttpExchange], list[HttpExchange]]:
     """Send ``requests`` through the chain; the two journals' entries."""
     mlflow_file, client_file = tmp_path / "mlflow.jsonl", tmp_path / "client.jsonl"
-    mlflow = create_journal("http://mlflow", Hop.PROXY_TO_MLFLOW, mlflow_file, transport=httpx.MockTransport(_echo))
+    mlflow = HopJournal("http://mlflow", Hop.PROXY_TO_MLFLOW, mlflow_file, transport=httpx.MockTransport(_echo))
     the_proxy = proxy(httpx.ASGITransport(app=mlflow), change, strip_unknown=strip_unknown)
-    front = create_journal("http://proxy", Hop.CLIENT_TO_PROXY, client_file,
+    front = HopJournal("http://proxy", Hop.CLIENT_TO_PROXY, client_file,
                            transport=httpx.ASGITransport(app=the_proxy), add_trace=True)  # type: ignore[arg-type]
 
     async def run() -> None:
-        async with mlflow.router.lifespan_context(mlflow), front.router.lifespan_context(front):
+        async with mlflow.running(), front.running():
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=front), base_url="http://front") as client:
                 for method, url, body in requests:
                     await client.request(method, url, content=body,

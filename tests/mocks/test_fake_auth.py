@@ -653,10 +653,14 @@ def _fuzz(fake: Fake, mode: GenerationMode, conformance: bool, examples: int) ->
     run()
 
 
+# slow: 1000 generated requests each, the longest tests of the unit set (tens of seconds each on
+# 2 cores): `make test` runs them, `make test-fast` leaves them out.
+@pytest.mark.slow
 def test_contract_profile_conforms_to_the_contract_for_valid_requests() -> None:
     _fuzz(Fake("contract"), GenerationMode.POSITIVE, conformance=True, examples=1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["contract", "production"])
 def test_never_answers_500_to_invalid_requests(profile: str) -> None:
     _fuzz(Fake(profile), GenerationMode.NEGATIVE, conformance=False, examples=1000)

@@ -11,7 +11,7 @@ import json
 
 import httpx
 import pytest
-from hokusai_mocks.reference_proxy.app import create_app
+from hokusai_mocks.reference_proxy.app import ReferenceProxy
 from hokusai_mocks.reference_proxy.auth import Identity, Rejection, Validator, _interpret
 from hokusai_mocks.reference_proxy.settings import ProxySettings
 
@@ -77,8 +77,8 @@ def test_validation_is_cached_and_single_flight() -> None:
 
 
 async def _with_lifespan(handler: object, method: str, path: str, **kwargs: object) -> httpx.Response:
-    app = create_app(SETTINGS, transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
-    async with app.router.lifespan_context(app):
+    app = ReferenceProxy(SETTINGS, transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+    async with app.running():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://proxy") as client:
             return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
 

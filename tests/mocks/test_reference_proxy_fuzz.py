@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import schemathesis
-from hokusai_mocks.reference_proxy.app import create_app
+from hokusai_mocks.reference_proxy.app import ReferenceProxy
 from hokusai_mocks.reference_proxy.settings import ProxySettings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import status_code_conformance
-from starlette.applications import Starlette
 
 from hokusai_contracts.stack.definition import StackDefinition, project_root
 from hokusai_contracts.stack.processes import StackEndpoints, running_stack
@@ -55,7 +54,7 @@ class _RecordingTransport(httpx.AsyncBaseTransport):
 
 @dataclass
 class Target:
-    app: Starlette
+    app: ReferenceProxy
     transport: _RecordingTransport
     endpoints: StackEndpoints
 
@@ -68,7 +67,7 @@ def target() -> Iterator[Target]:
         transport = _RecordingTransport(endpoints.mlflow_url)
         settings = ProxySettings(auth_url=endpoints.auth_url, mlflow_url=endpoints.mlflow_url,
                                  service_id=endpoints.service_id)
-        yield Target(create_app(settings, transport=transport), transport, endpoints)
+        yield Target(ReferenceProxy(settings, transport=transport), transport, endpoints)
 
 
 def _fuzz(target: Target, mode: GenerationMode, examples: int) -> Counter[int]:

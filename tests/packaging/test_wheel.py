@@ -26,7 +26,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "contracts" / "examples"
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# network: `python -m build` fetches its build backend, and the fresh venv installs the pinned
+# dependencies, from the package registry.
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.network]
 
 
 @dataclass(frozen=True)

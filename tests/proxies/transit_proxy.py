@@ -26,12 +26,12 @@ _CONTROL = re.compile(rb"%(?:[01][0-9A-Fa-f]|7[Ff])")
 
 
 def _wrapped(change: Any) -> None:
-    original = proxy_app.create_app
+    original = proxy_app.ReferenceProxy
 
     def create_app(settings: Any, transport: Any = None) -> Any:
         return change(original(settings, transport))
 
-    proxy_main.create_app = create_app  # type: ignore[assignment]
+    proxy_main.ReferenceProxy = create_app  # type: ignore[assignment]
 
 
 def _collapse_query(inner: Any) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hokusai_contracts.journal.recording import read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.run.faults import FaultsPlace
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import StackDefinition

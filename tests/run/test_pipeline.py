@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from hokusai_contracts import Suite
@@ -66,3 +68,21 @@ def test_a_guard_runs_every_phase() -> None:
     fold = _fold()
     run_phases([_step("a", ran), _step("cleanup", ran, always=True)], fold, print, guard=guard)
     assert guarded == [PhaseName.SCENARIO, PhaseName.SCENARIO] and fold.report.timings == {"scenario": 1.0}
+
+
+def test_a_fact_one_phase_learns_decides_a_later_phase_and_is_on_the_state_returned() -> None:
+    ran: list[str] = []
+
+    def credentials(state: RunState) -> PhaseResult:
+        state.facts.key_refused = True
+        return PhaseResult()
+
+    def phase(name: str) -> Callable[[RunState], PhaseResult]:
+        return lambda state: ran.append(name) or PhaseResult()
+
+    state = run_phases([Step(PhaseName.CREDENTIALS, credentials),
+                        Step(PhaseName.FAULTS, phase("faults"), when=lambda state: not state.facts.key_refused),
+                        Step(PhaseName.FAULTS, phase("consequence"), when=lambda state: state.facts.key_refused)],
+                       _fold(), print)
+    assert ran == ["consequence"]
+    assert state.facts.key_refused and state.facts.healthy

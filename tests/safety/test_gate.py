@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.safety.egress import GUARD_STATUS, running_egress
 from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
 from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
@@ -169,3 +171,21 @@ def test_egress_refuses_a_key_in_a_url(gate: Gate) -> None:
         refused = httpx.get(egress.base(Target.PROXY) + f"/api/2.0/mlflow/experiments/get?experiment_id={KEY}")
     assert refused.status_code == GUARD_STATUS and refused.json()["error_code"] == "LIVE_POLICY_REFUSED"
     assert KEY not in refused.text and seen == []
+
+
+def test_the_listener_is_told_each_exchange_as_one_record_at_its_real_url(gate: Gate) -> None:
+    heard: list[HttpExchange] = []
+    gate.listener = heard.append
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, json={"experiments": []})
+
+    with httpx.Client(transport=GatedTransport(gate, inner=httpx.MockTransport(upstream))) as client:
+        client.post("https://registry.example/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1",
+                    json={"filter": "x"})
+    (exchange,) = heard
+    assert exchange.hop is Hop.CLIENT_TO_PROXY and exchange.method == "POST"
+    assert exchange.url == "https://registry.example/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
+    assert exchange.query == (("max_results", "1"),) and exchange.status == 200
+    assert exchange.request_body.text == '{"filter":"x"}' and exchange.request_body.size == 14
+    assert exchange.response_body.text == '{"experiments":[]}' and exchange.elapsed_ms is not None

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
 from hokusai_contracts.run.spec import SPEC_CHANGES_FILE, judge_against_candidate, run_spec_check, spec_exit_code
 
@@ -155,12 +155,12 @@ def test_unusable_input_is_one_paragraph_and_exit_2(name: str, text: str | None,
 
 # -- the dynamic check ---------------------------------------------------------------------------
 
-def _entry(seq: int, method: str, path: str, body: dict[str, object] | None) -> JournalEntry:
-    return JournalEntry(seq=seq, hop=str(Hop.PROXY_TO_AUTH), started_at=0.0, method=method, path=path,
+def _entry(seq: int, method: str, path: str, body: dict[str, object] | None) -> HttpExchange:
+    return HttpExchange(seq=seq, hop=Hop.PROXY_TO_AUTH, started_at=0.0, method=method, path=path,
                         request_headers={"content-type": "application/json"},
-                        request_body=json.dumps(body) if body is not None else None, status=200,
+                        request_body=Body.of(json.dumps(body) if body is not None else None), status=200,
                         response_headers={"content-type": "application/json"},
-                        response_body=json.dumps({"is_valid": True, "key_id": "k", "user_id": "u"}))
+                        response_body=Body.of(json.dumps({"is_valid": True, "key_id": "k", "user_id": "u"})))
 
 
 def test_only_what_the_candidate_newly_rejects_counts() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from hokusai_contracts._errors import ContractError
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.journal.recording import JournalEntry
+from hokusai_contracts.domain.exchange import Body, HttpExchange
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.spec import Consumer, diff_specs, expectations_from_journal, impact, load_consumers
 from hokusai_contracts.spec.consumers import render_expectations
 
@@ -158,11 +159,11 @@ def test_no_consumer_folder_means_no_consumers(tmp_path: Path) -> None:
 # -- refreshing from a journal ---------------------------------------------------------------
 
 def _entry(seq: int, method: str, path: str, body: object, status: int | None, answer: object = None,
-           **headers: str) -> JournalEntry:
-    return JournalEntry(seq=seq, hop="proxy->auth", started_at=0.0, method=method, path=path,
+           **headers: str) -> HttpExchange:
+    return HttpExchange(seq=seq, hop=Hop.PROXY_TO_AUTH, started_at=0.0, method=method, path=path,
                         request_headers={"host": "auth", "content-type": "application/json", **headers},
-                        request_body=json.dumps(body), status=status,
-                        response_body=json.dumps(answer) if answer is not None else None)
+                        request_body=Body.of(json.dumps(body)), status=status,
+                        response_body=Body.of(json.dumps(answer) if answer is not None else None))
 
 
 PROXY_TRAFFIC = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from hokusai_contracts.journal.recording import FaultMode
+from hokusai_contracts.journal.faults import FaultMode
 from hokusai_contracts.settings import LocalSettings
 from hokusai_contracts.stack.definition import JOURNAL_FAULTS, MLFLOW_FAULTS
 

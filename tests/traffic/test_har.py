@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import forget_secrets, mask, register_secrets
-from hokusai_contracts.journal.recording import JournalEntry
-from hokusai_contracts.traffic.har import TrafficRecorder, body_text, write_journal_har
+from hokusai_contracts.journal.lines import journal_line
+from hokusai_contracts.traffic.har import TrafficRecorder, write_journal_har
 from hokusai_contracts.traffic.reading import Format, detect_format, read_traffic
-from hokusai_contracts.traffic.records import Recorded
 from hokusai_contracts.traffic.secrets import OTHER_PLACEHOLDER, PLACEHOLDER
 
 KEY = "hk_live_" + "Q1w2E3r4" * 4
@@ -30,17 +30,17 @@ def _clean_registry() -> Iterator[None]:
 def _journal(tmp_path: Path) -> Path:
     # As a hop journal records: the key already masked.
     entries = [
-        JournalEntry(seq=1, hop=Hop.PROXY_TO_AUTH, started_at=1_700_000_000.0, method="POST",
+        HttpExchange(seq=1, hop=Hop.PROXY_TO_AUTH, started_at=1_700_000_000.0, method="POST",
                      path="/api/v1/keys/validate", request_headers={"content-type": "application/json"},
-                     request_body=f'{{"api_key": "{mask(KEY)}", "service_id": "platform"}}', request_body_size=60,
+                     request_body=Body(f'{{"api_key": "{mask(KEY)}", "service_id": "platform"}}', 60),
                      status=200, response_headers={"content-type": "application/json"},
-                     response_body='{"is_valid": true}', response_body_size=18, elapsed_ms=3.2),
-        JournalEntry(seq=2, hop=Hop.PROXY_TO_AUTH, started_at=1_700_000_001.0, method="POST",
+                     response_body=Body('{"is_valid": true}', 18), elapsed_ms=3.2),
+        HttpExchange(seq=2, hop=Hop.PROXY_TO_AUTH, started_at=1_700_000_001.0, method="POST",
                      path="/api/v1/keys/validate", request_headers={"authorization": f"Bearer {mask(REVOKED)}"},
-                     request_body=None, request_body_size=100_000, status=401, fault="slow"),
+                     request_body=Body(None, 100_000), status=401, fault="slow"),
     ]
     path = tmp_path / "auth-journal.jsonl"
-    path.write_text("".join(e.model_dump_json() + "\n" for e in entries))
+    path.write_text("".join(journal_line(e) + "\n" for e in entries))
     return path
 
 
@@ -60,7 +60,7 @@ def test_a_journal_becomes_a_har_per_hop_with_placeholders(tmp_path: Path) -> No
         assert secret not in text
 
     assert detect_format(written) is Format.HAR
-    back = [item for item in read_traffic(written) if isinstance(item, Recorded)]
+    back = [item for item in read_traffic(written) if isinstance(item, HttpExchange)]
     assert [(r.hop, r.status, r.fault, r.leaks_only) for r in back] == [
         (Hop.PROXY_TO_AUTH, 200, None, False), (Hop.PROXY_TO_AUTH, 401, "slow", True)]
     assert back[1].request_body.text is None and back[1].request_body.size == 100_000
@@ -71,14 +71,13 @@ def test_a_live_recording_never_stores_the_key_it_was_given_whole(tmp_path: Path
     recorder = TrafficRecorder(tmp_path, KEY)
     writer = recorder.writer(Hop.CLIENT_TO_PROXY)
     assert recorder.writer(Hop.CLIENT_TO_PROXY) is writer
-    writer.add(Hop.CLIENT_TO_PROXY, "GET", f"https://registry.example/api/mlflow/x?api_key={KEY}",
-               request_headers={"Authorization": f"Bearer {KEY}"}, request_body=body_text(b""), request_size=0,
-               status=401, response_headers={}, response_body=body_text(f'{{"echo": "{KEY}"}}'.encode()),
-               response_size=10, elapsed_ms=1.0, started_at=1_700_000_000.0, error=None)
+    recorder.add(HttpExchange(
+        "GET", "/api/mlflow/x", hop=Hop.CLIENT_TO_PROXY, origin="https://registry.example", raw_query=f"api_key={KEY}",
+        request_headers={"Authorization": f"Bearer {KEY}"}, request_body=Body.of_bytes(b""), status=401,
+        response_body=Body.of_bytes(f'{{"echo": "{KEY}"}}'.encode()), elapsed_ms=1.0, started_at=1_700_000_000.0))
     recorder.writer(Hop.CLIENT_TO_AUTH)
     paths = recorder.close()
-    writer.add(Hop.CLIENT_TO_PROXY, "GET", "https://late", request_headers={}, request_body=None, request_size=0,
-               status=200, response_headers={}, response_body=None, response_size=0, elapsed_ms=None, started_at=0.0)
+    writer.add(HttpExchange("GET", "/", hop=Hop.CLIENT_TO_PROXY, origin="https://late", status=200, started_at=0.0))
     assert sorted(p.name for p in paths) == ["client-auth.har", "client-proxy.har"]
     text = (tmp_path / "traffic" / "client-proxy.har").read_text("utf-8")
     assert KEY not in text and KEY[:10] not in text and "https://late" not in text
@@ -88,4 +87,5 @@ def test_a_live_recording_never_stores_the_key_it_was_given_whole(tmp_path: Path
 
 
 def test_binary_and_large_bodies_are_kept_by_size_only() -> None:
-    assert body_text(b"\xff\xfe") is None and body_text(b"x" * 70_000) is None and body_text(b"ok") == "ok"
+    assert Body.of_bytes(b"\xff\xfe").text is None and Body.of_bytes(b"x" * 70_000).text is None
+    assert Body.of_bytes(b"x" * 70_000).size == 70_000 and Body.of_bytes(b"ok").text == "ok"

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import forget_secrets, mask, register_secrets
 from hokusai_contracts.traffic.hops import HopRules, hop_file_name, hop_of_file
-from hokusai_contracts.traffic.records import Recorded
+from hokusai_contracts.traffic.records import as_judged
 from hokusai_contracts.traffic.secrets import (
     OTHER_PLACEHOLDER,
     PLACEHOLDER,
@@ -81,7 +82,7 @@ def test_the_runs_key_and_any_other_become_placeholders() -> None:
 
 
 def test_a_placeholder_is_judged_as_a_masked_key() -> None:
-    item = Recorded(index=1, method="post", url="/api/v1/keys/validate",
-                    request_headers={"Authorization": f"Bearer {PLACEHOLDER}"})
-    entry = item.entry(Hop.PROXY_TO_AUTH)
+    item = HttpExchange(seq=1, method="post", path="/api/v1/keys/validate",
+                        request_headers={"Authorization": f"Bearer {PLACEHOLDER}"})
+    entry = as_judged(item, Hop.PROXY_TO_AUTH)
     assert entry.method == "POST" and entry.request_headers["Authorization"] == f"Bearer {STAND_IN}"

@@ -1,8 +1,12 @@
 """The registration scenario once per MLflow client version (``MLFLOW_CLIENTS``), each in its own environment.
 
-Each client runs ``registration_client.py`` with its environment's interpreter, isolated, the API
-key in ``MLFLOW_TRACKING_TOKEN`` only; its JSON lines become a ``ScenarioResult`` (the type the
-in-process scenario returns) and then check records named ``mlflow-<client version>:<model>:<step>``
+Each client runs the registration's steps (``registration.steps``, the library the in-process
+scenario runs) with its environment's interpreter, isolated, the API key in ``MLFLOW_TRACKING_TOKEN``
+only. That environment has no hokusai_contracts: the steps go there as a bundle, a temporary
+directory holding copies of exactly the modules they import from us (``BUNDLED_MODULES``, read
+with importlib.resources) at their own dotted paths, run as ``python -I BUNDLE``. The client's
+JSON lines (``registration.client``) become a ``ScenarioResult`` (the type the in-process scenario
+returns) and then check records named ``mlflow-<client version>:<model>:<step>``
 (``mlflow-2.9.2:logistic:register``).
 """
 
@@ -11,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from hokusai_contracts.checks.scenario import ModelKind, ScenarioResult, StepResult, probe_name, scenario_checks
@@ -21,10 +27,31 @@ from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.report.phase import Check
 from hokusai_contracts.stack.mlflow_env import MlflowEnvironment
 
-__all__ = ["CLIENT_SCRIPT", "ClientRun", "ClientStep", "client_checks", "run_client_scenario"]
+__all__ = ["BUNDLED_MODULES", "ClientRun", "ClientStep", "client_checks", "run_client_scenario", "write_bundle"]
 
-CLIENT_SCRIPT = Path(__file__).with_name("registration_client.py")
+#: What the registration needs of hokusai_contracts in a client environment, and nothing more: the
+#: steps, the client printing them as JSON lines, and the one module of ours they import.
+BUNDLED_MODULES = ("hokusai_contracts.domain.redact", "hokusai_contracts.checks.registration.steps",
+                   "hokusai_contracts.checks.registration.client")
+_ENTRY = ("hokusai_contracts.checks.registration", "__main__.py")
 _TIMEOUT_S = 600.0
+
+
+def write_bundle(directory: Path) -> Path:
+    """The registration for a client environment, in ``directory``: run it as ``python -I directory``."""
+    for module in BUNDLED_MODULES:
+        package, _, name = module.rpartition(".")
+        target = directory.joinpath(*module.split(".")).with_suffix(".py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(resources.files(package).joinpath(f"{name}.py").read_text("utf-8"), "utf-8")
+        # The packages' own __init__ modules import what a client environment lacks (pydantic,
+        # httpx): the bundle's are empty, so that only the modules above are ever imported there.
+        for depth in range(1, module.count(".") + 1):
+            directory.joinpath(*module.split(".")[:depth], "__init__.py").touch()
+    # A directory with a __main__.py is what ``python -I`` runs with that directory on sys.path.
+    entry = resources.files(_ENTRY[0]).joinpath(_ENTRY[1]).read_text("utf-8")
+    directory.joinpath("__main__.py").write_text(entry, "utf-8")
+    return directory
 
 
 @dataclass(frozen=True)
@@ -57,21 +84,22 @@ def run_client_scenario(environment: MlflowEnvironment, tracking_uri: str, api_k
                         name: str | None = None, out: Callable[[str], None] = print) -> ClientRun:
     """Register one model with ``environment``'s MLflow client; never raises for a failed step."""
     name = name or probe_name(f"contract-probe-mlflow{environment.version.replace('.', '')}")
-    argv = [str(environment.python), "-I", str(CLIENT_SCRIPT), "--tracking-uri", tracking_uri,
-            "--model", model_kind.value, "--name", name]
+    arguments = ["--tracking-uri", tracking_uri, "--model", model_kind.value, "--name", name]
     if health_url:
-        argv += ["--health-url", health_url]
+        arguments += ["--health-url", health_url]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HOKUSAI_"))}
     env.update({"MLFLOW_TRACKING_TOKEN": api_key, "PYTHONUNBUFFERED": "1"})
     run = ClientRun(environment.version, ScenarioResult(model_kind))
     started = time.perf_counter()
     code: int | None = None
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=_TIMEOUT_S, check=False)
-        stdout, stderr, code = done.stdout, done.stderr, done.returncode
-    except subprocess.TimeoutExpired as exc:
-        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        stderr = f"the client did not finish within {_TIMEOUT_S:.0f} s"
+    with tempfile.TemporaryDirectory(prefix="hokusai-registration-") as bundle:
+        argv = [str(environment.python), "-I", str(write_bundle(Path(bundle))), *arguments]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=_TIMEOUT_S, check=False)
+            stdout, stderr, code = done.stdout, done.stderr, done.returncode
+        except subprocess.TimeoutExpired as exc:
+            stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            stderr = f"the client did not finish within {_TIMEOUT_S:.0f} s"
     run.seconds = time.perf_counter() - started
     _read(run, stdout, api_key, out)
     if (code != 0 and run.result.ok) or not run.result.steps:

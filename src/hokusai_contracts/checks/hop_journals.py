@@ -10,17 +10,19 @@ warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import coverage_of, judge_journal
-from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.journal.transit import compare_transit
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
@@ -93,7 +95,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     if proxy is not None:
         # What the clients called through the proxy counts as exercised (the scenario's deletes,
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
-        unmounted = [e.model_copy(update={"path": e.path.removeprefix(mount)}) for e in sent
+        unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
                      if e.path.startswith(mount + "/")]
         for operation, statuses in coverage_of(unmounted, proxy).items():
             phase.coverage.add(proxy.display_path, operation, statuses)
@@ -101,7 +103,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     return phase
 
 
-def _judge_transit(sent: list[JournalEntry], received: list[JournalEntry], mlflow: Contract,
+def _judge_transit(sent: list[HttpExchange], received: list[HttpExchange], mlflow: Contract,
                    mount: str) -> PhaseResult:
     """What the clients sent the proxy against what reached MLflow: every change the proxy made."""
     transit = compare_transit(sent, received, mlflow, mount=mount)
@@ -111,7 +113,7 @@ def _judge_transit(sent: list[JournalEntry], received: list[JournalEntry], mlflo
     return PhaseResult(checks=[check], warnings=transit.warnings)
 
 
-def _compare_consumers(entries: list[JournalEntry], contract: Contract, consumers: ConsumerExpectations,
+def _compare_consumers(entries: list[HttpExchange], contract: Contract, consumers: ConsumerExpectations,
                        out: Callable[[str], None]) -> PhaseResult:
     """What the proxy sent against what the committed expectations say it sends."""
     comparison = compare_with_journal(entries, contract, consumers.committed)

@@ -28,21 +28,20 @@ import httpx
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName
-from hokusai_contracts.domain.redact import KEY_PATTERN, redact, register_secrets
+from hokusai_contracts.domain.redact import KEY_PATTERN, MASKED_KEY_PATTERN, redact, register_secrets
 from hokusai_contracts.journal.recording import HOP_BY_HOP, TRACE_HEADER
 from hokusai_contracts.report.model import ReplayedExchange
 from hokusai_contracts.report.phase import PhaseResult
 from hokusai_contracts.traffic.hops import HopRules, hop_of_file
 from hokusai_contracts.traffic.reading import read_traffic
-from hokusai_contracts.traffic.records import Body, Recorded
 from hokusai_contracts.traffic.secrets import OTHER_PLACEHOLDER, PLACEHOLDER, secrets_in
 
 __all__ = ["body_shape", "load_replay", "run_replay"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-_MASKED_KEY = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{0,2}\.\.\.[A-Za-z0-9]{0,4}")
 # The answer's fields whose values a fresh stack gives anew: ids, and URIs built of them.
 _ID_FIELD = re.compile(r"(?:^|_)(?:id|ids|uuid)$|_uri$|^id$", re.IGNORECASE)
 # Short ids ("1") are put in place only where they stand whole: a path segment, or the value of a query
@@ -51,14 +50,14 @@ _LONG_ID = 12
 _NOT_SENT = HOP_BY_HOP | {"content-length", TRACE_HEADER.lower(), "accept-encoding"}
 
 
-def load_replay(path: Path, auth: Contract, mlflow: Contract, proxy: Contract) -> list[Recorded]:
+def load_replay(path: Path, auth: Contract, mlflow: Contract, proxy: Contract) -> list[HttpExchange]:
     """The client->proxy exchanges of the recording at ``path``: bad input is exit 2, before the stack starts."""
     if not path.is_file():
         raise UsageError(f"REPLAY={path}: no such file; give a HAR (or JSONL, NDJSON) recording")
     rules, named = HopRules(auth, mlflow, proxy), hop_of_file(path)
     chosen = []
     for item in read_traffic(path):
-        if not isinstance(item, Recorded):
+        if not isinstance(item, HttpExchange):
             continue
         hop = item.hop or named or rules.hop_of(item.method, item.url)
         if hop is Hop.CLIENT_TO_PROXY:
@@ -138,7 +137,7 @@ class _Ids:
 
 def _keys(text: str, key: str, other: str) -> str:
     text = text.replace(PLACEHOLDER, key).replace(OTHER_PLACEHOLDER, other)
-    return _MASKED_KEY.sub(key, KEY_PATTERN.sub(lambda m: m.group(0) if m.group(0) == other else key, text))
+    return MASKED_KEY_PATTERN.sub(key, KEY_PATTERN.sub(lambda m: m.group(0) if m.group(0) == other else key, text))
 
 
 def _json(text: str | None) -> Any:
@@ -148,7 +147,7 @@ def _json(text: str | None) -> Any:
         return None
 
 
-def run_replay(exchanges: list[Recorded], front_root: str, key: str,
+def run_replay(exchanges: list[HttpExchange], front_root: str, key: str,
                out: Callable[[str], None] = print, timeout_s: float = 60.0) -> PhaseResult:
     """Send ``exchanges`` to ``front_root`` (loopback only) in order; one ``ReplayedExchange`` each."""
     host = urlsplit(front_root).hostname or ""
@@ -171,9 +170,10 @@ def run_replay(exchanges: list[Recorded], front_root: str, key: str,
     return result
 
 
-def _one(client: httpx.Client, item: Recorded, front_root: str, key: str, other: str, ids: _Ids) -> ReplayedExchange:
-    parts = urlsplit(item.url)
-    path, query = ids.path(_keys(parts.path or "/", key, other)), ids.query(_keys(parts.query, key, other))
+def _one(client: httpx.Client, item: HttpExchange, front_root: str, key: str, other: str,
+         ids: _Ids) -> ReplayedExchange:
+    path = ids.path(_keys(item.raw_path or item.path, key, other))
+    query = ids.query(_keys(item.query_string, key, other))
     headers = {k: _keys(v, key, other) for k, v in item.request_headers.items() if k.lower() not in _NOT_SENT}
     note = ""
     content: bytes = b""
@@ -193,6 +193,6 @@ def _one(client: httpx.Client, item: Recorded, front_root: str, key: str, other:
     recorded_shape = body_shape(item.response_body, recorded_type)
     replayed_shape = body_shape(replayed)
     shapes_agree = "unknown" in (recorded_shape, replayed_shape) or recorded_shape == replayed_shape
-    return ReplayedExchange(index=item.index, method=item.method, path=redact(path), recorded_status=item.status,
+    return ReplayedExchange(index=item.seq, method=item.method, path=redact(path), recorded_status=item.status,
                             replayed_status=status, recorded_shape=recorded_shape, replayed_shape=replayed_shape,
                             reproduced=status == item.status and shapes_agree, note=redact(note))

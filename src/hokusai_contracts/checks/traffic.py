@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import JournalEntry
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
 
@@ -34,16 +34,19 @@ class TrafficJudge:
         #: Each receiver's base URL, as the capture shows it first: where a finding's curl goes.
         self.bases: dict[str, str] = {}
 
-    def add(self, entry: JournalEntry, origin: str | None = None, *, leaks_only: bool = False) -> None:
+    def add(self, entry: HttpExchange) -> None:
+        """One exchange, judged on its ``hop`` (``traffic.records.as_judged`` gives it one)."""
         hop = entry.hop
+        if hop is None:
+            raise ValueError(f"exchange {entry.seq} has no hop to judge it on")
         contract = self.contracts[hop]
         self.counts[hop] += 1
-        if origin:
-            self.bases.setdefault(hop.receiver, origin)
+        if entry.origin:
+            self.bases.setdefault(hop.receiver, entry.origin)
         # The caller's key must stop at the proxy: past it, on the way to MLflow, it is a leak.
         merged = self.findings.setdefault(hop, {})
         for finding in judge_journal([entry], contract, hop, forbid_credentials=hop is Hop.PROXY_TO_MLFLOW,
-                                     leaks_only=leaks_only):
+                                     leaks_only=entry.leaks_only):
             key = finding.identity()
             if key in merged:
                 merged[key].count += finding.count

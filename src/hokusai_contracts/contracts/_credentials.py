@@ -17,7 +17,7 @@ from hokusai_contracts.contracts._verdicts import Verdicts, header_name
 from hokusai_contracts.contracts.known_values import property_rules
 from hokusai_contracts.contracts.loading import Contract, Operation
 from hokusai_contracts.domain.findings import FindingKind
-from hokusai_contracts.domain.redact import KEY_PATTERN
+from hokusai_contracts.domain.redact import KEY_PATTERN, MASKED_KEY_PATTERN
 
 __all__ = ["leaks", "missing_credentials", "undeclared_credentials"]
 
@@ -26,14 +26,11 @@ _CREDENTIAL_HEADERS = {"authorization", "x-api-key", "proxy-authorization"}
 _CREDENTIAL_QUERY = {"api_key", "apikey", "access_token", "token"}
 # A Bearer token in the Hokusai key shape, even malformed (truncated, wrong length).
 _BEARER_KEY = re.compile(r"bearer\s+hk_[A-Za-z]+_\S*", re.IGNORECASE)
-# A key as _redact.mask() prints it: hop journals record messages already masked, and a
-# masked key on the wire is still proof that the key itself crossed the hop.
-_MASKED_KEY = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{2}\.\.\.[A-Za-z0-9]{4}")
 _CREDENTIAL_FIELD = re.compile(r"api_?key|token|secret", re.IGNORECASE)
 
 
 def carries_key(text: str) -> bool:
-    return bool(KEY_PATTERN.search(text) or _BEARER_KEY.search(text) or _MASKED_KEY.search(text))
+    return bool(KEY_PATTERN.search(text) or _BEARER_KEY.search(text) or MASKED_KEY_PATTERN.search(text))
 
 
 def _security_carriers(contract: Contract, operation: Operation) -> set[tuple[str, str]]:
@@ -140,7 +137,7 @@ def leaks(query: Sequence[tuple[str, str]], headers: Mapping[str, str],
         parsed = json.loads(body)
     except ValueError:
         text = body.decode("utf-8", "replace")
-        found = KEY_PATTERN.search(text) or _BEARER_KEY.search(text) or _MASKED_KEY.search(text)
+        found = KEY_PATTERN.search(text) or _BEARER_KEY.search(text) or MASKED_KEY_PATTERN.search(text)
         if found:
             yield "body", text[max(0, found.start() - 40): found.end() + 40]
         return

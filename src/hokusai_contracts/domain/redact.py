@@ -23,11 +23,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["CREDENTIAL_HEADERS", "KEY_PATTERN", "forget_secrets", "mask", "redact", "redact_headers", "redact_obj",
-           "register_secrets", "registered_secrets"]
+__all__ = ["CREDENTIAL_HEADERS", "KEY_PATTERN", "MASKED_KEY_PATTERN", "forget_secrets", "mask", "redact",
+           "redact_headers", "redact_obj", "register_secrets", "registered_secrets"]
 
 #: A Hokusai API key: ``hk_live_`` or ``hk_test_`` and 32 letters and digits.
 KEY_PATTERN = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{32}")
+#: A key as ``mask`` shows it (``hk_live_ch...cOWL``): still proof that the key itself passed by.
+MASKED_KEY_PATTERN = re.compile(r"hk_(?:live|test)_[A-Za-z0-9]{2}\.\.\.[A-Za-z0-9]{4}")
 #: Headers whose value is a credential whatever it looks like (an opaque token is still a secret).
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie"})
 # Anything that looks like a key, even a malformed one, is masked too: a truncated or over-long key

@@ -16,7 +16,7 @@ import uvicorn
 
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.journal.listening import serving_in_thread
-from hokusai_contracts.journal.recording import create_journal
+from hokusai_contracts.journal.recording import HopJournal
 
 __all__ = ["front_journal"]
 
@@ -25,7 +25,7 @@ __all__ = ["front_journal"]
 def front_journal(proxy_root: str, out: Path, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve a tracing journal in front of ``proxy_root`` while the block runs; yields its root URL."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    app = create_journal(proxy_root, Hop.CLIENT_TO_PROXY, out, add_trace=True)
+    app = HopJournal(proxy_root, Hop.CLIENT_TO_PROXY, out, add_trace=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     # The port is only known once bound, so the failure message names the host alone.
     with serving_in_thread(config, "front-journal", f"the journal in front of the proxy did not start on "

@@ -13,25 +13,15 @@ from collections.abc import Iterable
 
 from hokusai_contracts.contracts.judge import judge_request, judge_response
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
+from hokusai_contracts.domain.exchange import HttpExchange
+from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
-from hokusai_contracts.journal.recording import JournalEntry
 
 __all__ = ["coverage_of", "judge_journal"]
 
 
-def _exchange(entry: JournalEntry) -> Exchange:
-    query = "&".join(f"{k}={v}" for k, v in entry.query)
-    return Exchange(
-        method=entry.method, url=entry.path + (f"?{query}" if query else ""),
-        request_headers=entry.request_headers, request_body=entry.request_body, status=entry.status,
-        response_headers=entry.response_headers,
-        response_body=(entry.response_body or "")[:300] or None, elapsed_ms=entry.elapsed_ms, error=entry.error,
-    )
-
-
-def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop, *,
+def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop, *,
                   forbid_credentials: bool = False, leaks_only: bool = False,
                   suite: Suite = Suite.HOP_JOURNAL) -> list[Finding]:
     """Findings for every journaled exchange, merged by identity (hop, operation, kind, location).
@@ -45,10 +35,10 @@ def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop,
         if entry.fault:
             continue  # what we broke on purpose is not the sender's fault
         # A body too large to keep was still sent: only its media type can be judged.
-        request_omitted = entry.request_body is None and entry.request_body_size > 0
+        request_omitted = entry.request_body.omitted
         found = judge_request(
             contract, hop, entry.method, entry.path, query=entry.query, headers=entry.request_headers,
-            body=entry.request_body.encode("utf-8") if entry.request_body is not None else None,
+            body=_bytes(entry.request_body.text),
             body_omitted=request_omitted, forbid_credentials=forbid_credentials,
         )
         if leaks_only:
@@ -59,13 +49,12 @@ def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop,
         if entry.status is not None and not leaks_only:
             found += judge_response(
                 contract, hop, entry.method, entry.path, status=entry.status, headers=entry.response_headers,
-                body=entry.response_body.encode("utf-8") if entry.response_body is not None else None,
-                body_omitted=entry.response_body is None and entry.response_body_size > 0,
+                body=_bytes(entry.response_body.text), body_omitted=entry.response_body.omitted,
             )
         for finding in found:
             finding.suite = suite
             if not finding.exchanges:
-                finding.exchanges = [_exchange(entry)]
+                finding.exchanges = [entry.evidence()]
             key = finding.identity()
             if key in merged:
                 merged[key].count += 1
@@ -74,7 +63,11 @@ def judge_journal(entries: Iterable[JournalEntry], contract: Contract, hop: Hop,
     return list(merged.values())
 
 
-def _leak(entry: JournalEntry, hop: Hop, location: str, masked: str) -> Finding:
+def _bytes(text: str | None) -> bytes | None:
+    return text.encode("utf-8") if text is not None else None
+
+
+def _leak(entry: HttpExchange, hop: Hop, location: str, masked: str) -> Finding:
     return Finding(
         hop=hop, operation=f"{entry.method} {entry.path}", kind=FindingKind.CREDENTIAL_LEAK, location=location,
         expected="no API key: the caller's credential must stop at the proxy", observed=f"{masked} in {location}",
@@ -83,7 +76,7 @@ def _leak(entry: JournalEntry, hop: Hop, location: str, masked: str) -> Finding:
     )
 
 
-def coverage_of(entries: Iterable[JournalEntry], contract: Contract) -> dict[str, set[int]]:
+def coverage_of(entries: Iterable[HttpExchange], contract: Contract) -> dict[str, set[int]]:
     """Which of ``contract``'s operations the journal saw, with which statuses."""
     seen: dict[str, set[int]] = {}
     for entry in entries:

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
+from hokusai_contracts.domain.exchange import HttpExchange
+from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
-from hokusai_contracts.journal.recording import TRACE_HEADER, JournalEntry
+from hokusai_contracts.journal.recording import TRACE_HEADER
 
 __all__ = ["TransitResult", "compare_transit"]
 
@@ -52,7 +53,7 @@ def _normal_path(raw: str) -> str:
     return _UNRESERVED.sub(one, raw)
 
 
-def _wire_path(entry: JournalEntry) -> str:
+def _wire_path(entry: HttpExchange) -> str:
     return _normal_path(entry.raw_path if entry.raw_path is not None else entry.path)
 
 
@@ -64,27 +65,28 @@ def _grouped(query: Sequence[tuple[str, str]], skip: set[str]) -> dict[str, list
     return grouped
 
 
-def _same_body(sent: JournalEntry, forwarded: JournalEntry) -> bool:
-    if (sent.request_body_size, sent.request_body_sha256) == (forwarded.request_body_size,
-                                                              forwarded.request_body_sha256):
+def _same_body(sent: HttpExchange, forwarded: HttpExchange) -> bool:
+    before, after = sent.request_body, forwarded.request_body
+    if (before.size, before.sha256) == (after.size, after.sha256):
         return True
-    if sent.request_body is None or forwarded.request_body is None:
+    if before.text is None or after.text is None:
         return False
     try:
-        document: Any = json.loads(sent.request_body)
-        return bool(document == json.loads(forwarded.request_body))
+        document: Any = json.loads(before.text)
+        return bool(document == json.loads(after.text))
     except ValueError:
         return False
 
 
-def _body_text(entry: JournalEntry) -> str:
-    if not entry.request_body_size:
+def _body_text(entry: HttpExchange) -> str:
+    body = entry.request_body
+    if not body.size:
         return "no body"
-    shown = entry.request_body[:200] if entry.request_body is not None else "(not kept)"
-    return f"{entry.request_body_size} bytes, sha256 {str(entry.request_body_sha256)[:16]}...: {shown}"
+    shown = body.text[:200] if body.text is not None else "(not kept)"
+    return f"{body.size} bytes, sha256 {str(body.sha256)[:16]}...: {shown}"
 
 
-def _differences(sent: JournalEntry, forwarded: JournalEntry, mount: str) -> list[tuple[str, str, str]]:
+def _differences(sent: HttpExchange, forwarded: HttpExchange, mount: str) -> list[tuple[str, str, str]]:
     """(location, what the client sent, what MLflow got) for every field the proxy changed."""
     found: list[tuple[str, str, str]] = []
     if sent.method != forwarded.method:
@@ -108,9 +110,9 @@ def _values(values: list[str] | None) -> str:
     return "absent" if values is None else json.dumps(values)
 
 
-def _pairs(sent: Sequence[JournalEntry], received: Sequence[JournalEntry],
-           mount: str) -> tuple[list[tuple[JournalEntry, JournalEntry]], list[str]]:
-    by_trace: dict[str, list[JournalEntry]] = {}
+def _pairs(sent: Sequence[HttpExchange], received: Sequence[HttpExchange],
+           mount: str) -> tuple[list[tuple[HttpExchange, HttpExchange]], list[str]]:
+    by_trace: dict[str, list[HttpExchange]] = {}
     for entry in received:
         if entry.trace:
             by_trace.setdefault(entry.trace, []).append(entry)
@@ -128,7 +130,7 @@ def _pairs(sent: Sequence[JournalEntry], received: Sequence[JournalEntry],
                 "headers to MLflow to have it judged"]
 
 
-def compare_transit(sent: Sequence[JournalEntry], received: Sequence[JournalEntry], mlflow: Contract, *,
+def compare_transit(sent: Sequence[HttpExchange], received: Sequence[HttpExchange], mlflow: Contract, *,
                     mount: str, suite: Suite = Suite.HOP_JOURNAL) -> TransitResult:
     """``altered_in_transit`` findings on proxy->mlflow, merged by (operation, location)."""
     result = TransitResult()
@@ -145,7 +147,8 @@ def compare_transit(sent: Sequence[JournalEntry], received: Sequence[JournalEntr
                 expected=f"as the client sent it: {before}", observed=f"MLflow received: {after}",
                 recommendation=f"The proxy must forward {location} unchanged; it changed it between the client "
                                "and MLflow.",
-                exchanges=[_exchange(client_side), _exchange(mlflow_side)],
+                exchanges=[client_side.evidence(raw_path=True, answer=False),
+                           mlflow_side.evidence(raw_path=True, answer=False)],
             )
             key = finding.identity()
             if key in merged:
@@ -154,9 +157,3 @@ def compare_transit(sent: Sequence[JournalEntry], received: Sequence[JournalEntr
                 merged[key] = finding
     result.findings = list(merged.values())
     return result
-
-
-def _exchange(entry: JournalEntry) -> Exchange:
-    query = "&".join(f"{k}={v}" for k, v in entry.query)
-    return Exchange(method=entry.method, url=(entry.raw_path or entry.path) + (f"?{query}" if query else ""),
-                    request_headers=entry.request_headers, request_body=entry.request_body, status=entry.status)

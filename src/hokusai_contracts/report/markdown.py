@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hokusai_contracts.domain.findings import Cause, Finding
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.report.model import CheckStatus, Report
+from hokusai_contracts.report.model import CheckRecord, CheckStatus, Report
 
 __all__ = ["render_markdown", "write_markdown"]
 
@@ -125,40 +125,74 @@ def _replay_section(report: Report) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
+    """The report top-down: what failed and why first, then each finding, then what was seen and measured."""
+    lines = _head(report)
+    lines += _diagnosis_section(report)
+    lines += _causes_section(report)
+    lines += _failed_checks_section(report)
+    if report.replay:
+        lines += _replay_section(report)
+    lines += _findings_by_hop_section(report)
+    lines += _known_section(report)
+    lines += _tables(report)
+    return "\n".join(lines)
+
+
+def _failed(report: Report) -> list[CheckRecord]:
+    return [c for c in report.checks if c.status in (CheckStatus.FAILED, CheckStatus.ERROR)]
+
+
+def _head(report: Report) -> list[str]:
     verdict = "✅ PASS" if report.verdict == "pass" else "❌ FAIL"
     unknown = [f for f in report.findings if not f.known]
-    failed = [c for c in report.checks if c.status in (CheckStatus.FAILED, CheckStatus.ERROR)]
     lines = [
         f"# Contract report ({report.mode}): {verdict}",
         "",
-        f"{len(report.checks)} checks, {len(failed)} failed; {len(report.findings)} findings, "
+        f"{len(report.checks)} checks, {len(_failed(report))} failed; {len(report.findings)} findings, "
         f"{len(unknown)} unknown. Started {report.started_at:%Y-%m-%d %H:%M:%S} UTC.",
         "",
     ]
     if report.targets.proxy_url or report.targets.auth_url:
         lines += [f"Targets: proxy `{report.targets.proxy_url}` ({_inline(report.targets.proxy)}), auth "
                   f"`{report.targets.auth_url}`, MLflow `{report.targets.mlflow_url}`.", ""]
-    if report.diagnosis:
-        lines += ["## Diagnosis", ""]
-        for rank, item in enumerate(report.diagnosis, 1):
-            lines.append(f"{rank}. **{item.category.value}** ({item.confidence:.0%}): {_inline(item.summary)}")
-            lines += [f"   - evidence: {_inline(e)}" for e in item.evidence]
-            lines.append(f"   - recommendation: {_inline(item.recommendation)}")
-        lines.append("")
+    return lines
+
+
+def _diagnosis_section(report: Report) -> list[str]:
+    if not report.diagnosis:
+        return []
+    lines = ["## Diagnosis", ""]
+    for rank, item in enumerate(report.diagnosis, 1):
+        lines.append(f"{rank}. **{item.category.value}** ({item.confidence:.0%}): {_inline(item.summary)}")
+        lines += [f"   - evidence: {_inline(e)}" for e in item.evidence]
+        lines.append(f"   - recommendation: {_inline(item.recommendation)}")
+    return [*lines, ""]
+
+
+def _causes_section(report: Report) -> list[str]:
     causes = [c for c in report.causes if not c.known]
-    if causes:
-        lines += [f"## Causes ({len(causes)}, from {len(unknown)} unknown findings)", "",
-                  "What blocks a registration first; each cause is one defect seen on every operation listed.", ""]
-        for cause in causes:
-            lines += _cause_section(cause, report.findings[cause.finding_ids[0]])
-    if failed:
-        lines += ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
-        lines += [f"| {_cell(c.suite)} | {_cell(c.name)} | {_cell(c.message, 200)} |" for c in failed]
-        lines.append("")
-    if report.replay:
-        lines += _replay_section(report)
+    if not causes:
+        return []
+    unknown = [f for f in report.findings if not f.known]
+    lines = [f"## Causes ({len(causes)}, from {len(unknown)} unknown findings)", "",
+             "What blocks a registration first; each cause is one defect seen on every operation listed.", ""]
+    for cause in causes:
+        lines += _cause_section(cause, report.findings[cause.finding_ids[0]])
+    return lines
+
+
+def _failed_checks_section(report: Report) -> list[str]:
+    failed = _failed(report)
+    if not failed:
+        return []
+    lines = ["## Failed checks", "", "| suite | check | message |", "| --- | --- | --- |"]
+    lines += [f"| {_cell(c.suite)} | {_cell(c.name)} | {_cell(c.message, 200)} |" for c in failed]
+    return [*lines, ""]
+
+
+def _findings_by_hop_section(report: Report) -> list[str]:
     unknown_findings = [f for f in report.findings if not f.known]
-    lines += ["## Findings by hop", ""]
+    lines = ["## Findings by hop", ""]
     if not unknown_findings:
         lines += ["No unknown findings.", ""]
     number = {id(f): index + 1 for index, f in enumerate(report.findings)}
@@ -169,14 +203,24 @@ def render_markdown(report: Report) -> str:
         lines += [f"### `{hop}`", ""]
         for finding in on_hop:
             lines += _finding_section(number[id(finding)], finding)
+    return lines
+
+
+def _known_section(report: Report) -> list[str]:
     known = [f for f in report.findings if f.known]
-    if known:
-        lines += [f"## Known deviations seen ({len(known)})", "",
-                  "Reported, not failing: each matches a reviewed entry of `contracts/known-deviations.yaml`.", "",
-                  "| hop | operation | kind | location | seen | why |", "| --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| `{f.hop}` | `{_cell(f.operation)}` | {f.kind.value} | `{_cell(f.location)}` | {f.count} | "
-                  f"{_cell(f.known_reason or '', 160)} |" for f in known]
-        lines.append("")
+    if not known:
+        return []
+    lines = [f"## Known deviations seen ({len(known)})", "",
+             "Reported, not failing: each matches a reviewed entry of `contracts/known-deviations.yaml`.", "",
+             "| hop | operation | kind | location | seen | why |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| `{f.hop}` | `{_cell(f.operation)}` | {f.kind.value} | `{_cell(f.location)}` | {f.count} | "
+              f"{_cell(f.known_reason or '', 160)} |" for f in known]
+    return [*lines, ""]
+
+
+def _tables(report: Report) -> list[str]:
+    """What the run covered, how long each part took, and what it warned about."""
+    lines: list[str] = []
     if report.coverage:
         exercised = sum(c.exercised for c in report.coverage)
         lines += ["## Coverage", "", f"{exercised} of {len(report.coverage)} contract operations exercised.", "",
@@ -196,7 +240,7 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {_inline(w)}" for w in report.warnings] + [""]
-    return "\n".join(lines)
+    return lines
 
 
 def write_markdown(report: Report, path: Path) -> None:

@@ -18,7 +18,7 @@ from hokusai_contracts.domain.findings import Evidence, Finding
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.report.model import CheckStatus, ReplayedExchange, Report, Targets
 
-__all__ = ["Check", "Coverage", "Phase", "PhaseResult", "RunState", "UnknownNote", "Verdict"]
+__all__ = ["Check", "Coverage", "Phase", "PhaseResult", "RunFacts", "RunState", "UnknownNote", "Verdict"]
 
 
 class UnknownNote(StrEnum):
@@ -117,11 +117,35 @@ class PhaseResult:
 
 
 @dataclass
+class RunFacts:
+    """What phases learn that later phases decide by; each is set by the phase that learns it.
+
+    On the run state, not on the run's object: a phase and its ``when`` read them from the one
+    thing they are given, and every fact a phase can act on is listed here.
+    """
+
+    #: What preflight found down or too slow (empty: every part answered, or no preflight ran).
+    parts_down: list[Finding] = field(default_factory=list)
+    #: The credential probes saw the proxy refuse the valid key: later probes would only see that again.
+    key_refused: bool = False
+    #: The proxy->MLflow journal's entries before the suites: a real client's requests, judged in full.
+    scenario_entries: int = 0
+    #: How many suite tests ran.
+    suite_tests: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        # A part that is down is down, whatever a known deviation says about its answer.
+        return not self.parts_down
+
+
+@dataclass
 class RunState:
-    """What a phase may read of the run so far: the report as folded until now, and the output."""
+    """What a phase may read of the run so far: the report as folded until now, the output, the facts."""
 
     report: Report
     out: Callable[[str], None]
+    facts: RunFacts = field(default_factory=RunFacts)
 
 
 class Phase(Protocol):

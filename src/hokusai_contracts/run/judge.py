@@ -19,6 +19,7 @@ from pathlib import Path
 from hokusai_contracts import __version__
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.traffic import TrafficJudge
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import mask, redact, register_secrets
 from hokusai_contracts.report.model import Report, Targets
@@ -26,7 +27,7 @@ from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import load_inputs, report_dir_ready
 from hokusai_contracts.traffic.hops import HopRules, hop_of_file
 from hokusai_contracts.traffic.reading import detect_format, read_traffic
-from hokusai_contracts.traffic.records import Recorded, Unreadable
+from hokusai_contracts.traffic.records import Unreadable, as_judged
 from hokusai_contracts.traffic.secrets import secrets_in
 
 __all__ = ["JudgeOptions", "run_judge"]
@@ -65,10 +66,10 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
             hop = options.hop or item.hop or named or rules.hop_of(item.method, item.url)
             if hop is None:
                 unmatched += 1
-                problems.append(f"entry {item.index} ({item.method} {redact(item.url.split('?', 1)[0])}): matched "
+                problems.append(f"entry {item.seq} ({item.method} {redact(item.url.split('?', 1)[0])}): matched "
                                 "to no hop; give --hop")
                 continue
-            judge.add(item.entry(hop), item.origin, leaks_only=item.leaks_only)
+            judge.add(as_judged(item, hop))
         seconds = round(time.perf_counter() - started, 3)
         lines = problems[:_SHOWN] + ([f"... and {len(problems) - _SHOWN} more"] if len(problems) > _SHOWN else [])
         if not judge.judged:
@@ -93,12 +94,12 @@ def run_judge(options: JudgeOptions, out: Callable[[str], None] = print) -> Repo
         return report
 
 
-def _check_secrets(item: Recorded, path: Path, accept: bool) -> None:
+def _check_secrets(item: HttpExchange, path: Path, accept: bool) -> None:
     found = secrets_in(item.texts())
     if not found:
         return
     if not accept:
-        raise UsageError(f"{path}: entry {item.index} holds an unredacted API key or Bearer token "
+        raise UsageError(f"{path}: entry {item.seq} holds an unredacted API key or Bearer token "
                          f"({mask(found[0])}); redact the capture, or pass --accept-secrets to judge it with "
                          "every output masked")
     register_secrets(*found)

@@ -15,7 +15,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,7 +42,6 @@ from hokusai_contracts.checks.suites.context import SuiteContext
 from hokusai_contracts.checks.suites.runner import run_pytest_suites, suite_checks
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding
-from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import LIVE_SCHEMATHESIS_SUITES, PhaseName, Suite
 from hokusai_contracts.domain.redact import mask, redact
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
@@ -52,11 +51,11 @@ from hokusai_contracts.run.inputs import Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.mlflow_versions import detect_mlflow_version, live_contracts
 from hokusai_contracts.run.pipeline import Step, run_phases
 from hokusai_contracts.safety.egress import GUARD_STATUS, Egress, running_egress
-from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Listener, Refused
-from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
+from hokusai_contracts.safety.gate import BudgetExhausted, Gate, Refused
+from hokusai_contracts.safety.policy import SafetyPolicy, Target
 from hokusai_contracts.safety.transport import gated_client
 from hokusai_contracts.settings import LiveSettings
-from hokusai_contracts.traffic.har import TrafficRecorder, body_text
+from hokusai_contracts.traffic.har import TrafficRecorder
 
 __all__ = ["CLEANUP_RESERVE", "LiveOptions", "ProbeExperiment", "check_hosts_resolve", "run_live"]
 
@@ -154,7 +153,7 @@ class _LiveRun:
         self.gate = Gate(self.policy, bases, settings.rate_limit, settings.request_budget - CLEANUP_RESERVE,
                          log_path=traffic)
         if recorder is not None:
-            self.gate.listener = _recording(recorder, self.gate)
+            self.gate.listener = recorder.add
         direct = settings.mlflow_url or "(skipped)"
         self.out(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}")
         self.out(f"  key {mask(settings.key)}, at most {settings.rate_limit:g} requests/s and "
@@ -338,22 +337,6 @@ class _LiveRun:
         probe = self.options.probe
         spare = frozenset({probe.experiment_id}) if probe is not None and probe.experiment_id else frozenset()
         return cleanup_phase(self.probes, self.policy.created, self.options.keep, spare)
-
-
-_LIVE_HOPS = {Target.PROXY: Hop.CLIENT_TO_PROXY, Target.ORIGIN: Hop.CLIENT_TO_PROXY,
-              Target.AUTH: Hop.CLIENT_TO_AUTH, Target.MLFLOW: Hop.CLIENT_TO_MLFLOW}
-
-
-def _recording(recorder: TrafficRecorder, gate: Gate) -> Listener:
-    """What the gate let out, and what came back, written to the hop's HAR at the real URL."""
-    def listen(request: OutgoingRequest, status: int | None, headers: Mapping[str, str], body: bytes,
-               seconds: float, error: str | None) -> None:
-        recorder.writer(_LIVE_HOPS[request.target]).add(
-            _LIVE_HOPS[request.target], request.method, gate.url_for(request.target, request.path, request.query),
-            request_headers=request.headers, request_body=body_text(request.body), request_size=len(request.body),
-            status=status, response_headers=headers, response_body=body_text(body), response_size=len(body),
-            elapsed_ms=round(seconds * 1000, 1), started_at=time.time() - seconds, error=error)
-    return listen
 
 
 def _gate_record(gate: Gate) -> PhaseResult:

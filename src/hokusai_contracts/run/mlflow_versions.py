@@ -42,7 +42,7 @@ from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import CheckStatus, Targets
 from hokusai_contracts.report.phase import Check, PhaseResult, UnknownNote
 from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only, diff_mlflow_versions, render_text

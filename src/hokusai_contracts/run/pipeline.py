@@ -46,8 +46,10 @@ def _plain(phase: Phase, state: RunState) -> PhaseResult:
 
 
 def run_phases(phases: Sequence[Phase], fold: Fold, out: Callable[[str], None], guard: Guard = _plain,
-               progress: Progress | None = None) -> None:
-    """Run ``phases`` in order, folding each result as it comes; ``progress`` ticks while each runs."""
+               progress: Progress | None = None) -> RunState:
+    """Run ``phases`` in order, folding each result as it comes; ``progress`` ticks while each runs.
+
+    Returns the run state, with the facts the phases learned (``RunFacts``)."""
     state = RunState(fold.report, out)
     progress = progress or Progress(out)
     fold.verdict_out = fold.verdict_out or out
@@ -68,3 +70,4 @@ def run_phases(phases: Sequence[Phase], fold: Fold, out: Callable[[str], None], 
         for phase in phases:
             if phase.always and phase.due(state):
                 fold.add(run(phase))
+    return state

@@ -35,10 +35,11 @@ from hokusai_contracts import __version__
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.checks.scenario import run_registration
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
-from hokusai_contracts.journal.recording import JournalEntry, read_journal
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.causes import cause_lines
 from hokusai_contracts.report.model import CheckStatus, Report, Targets
 from hokusai_contracts.report.phase import Check, PhaseResult, RunState
@@ -228,7 +229,7 @@ def _dynamic_check(current: Contract, candidate: Contract, report_dir: Path, out
     return result
 
 
-def _record_proxy_to_auth(result: PhaseResult, report_dir: Path, out: Out) -> tuple[list[JournalEntry], str | None]:
+def _record_proxy_to_auth(result: PhaseResult, report_dir: Path, out: Out) -> tuple[list[HttpExchange], str | None]:
     """Start the local stack, register one model, return the proxy->auth journal and the failed step."""
     with running_stack(StackDefinition(), keep_logs_in=report_dir / "logs") as stack:
         endpoints = stack.endpoints

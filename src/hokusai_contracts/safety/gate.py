@@ -14,17 +14,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from hokusai_contracts._errors import SafetyError
+from hokusai_contracts.domain.exchange import Body, HttpExchange
+from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.redact import redact
 from hokusai_contracts.safety.policy import OutgoingRequest, SafetyPolicy, Target
 
-__all__ = ["BudgetExhausted", "Gate", "Listener", "Refused", "Refusal"]
+__all__ = ["HOP_OF_TARGET", "BudgetExhausted", "Gate", "Listener", "Refused", "Refusal"]
 
-#: Told of every request the gate let out, when it is answered or fails: the request, the status
-#: (None: no answer), the answer's headers and body, the seconds it took, the transport error.
-#: ``contract-live RECORD=1`` records the run's traffic with one.
-Listener = Callable[[OutgoingRequest, int | None, Mapping[str, str], bytes, float, str | None], None]
+#: Told of every exchange the gate let out, when it is answered or fails (``status`` None: no
+#: answer), at its real URL. ``contract-live RECORD=1`` records the run's traffic with one.
+Listener = Callable[[HttpExchange], None]
+#: The hop a live run's request travels: the run is the client, the target the receiver.
+HOP_OF_TARGET = {Target.PROXY: Hop.CLIENT_TO_PROXY, Target.ORIGIN: Hop.CLIENT_TO_PROXY,
+                 Target.AUTH: Hop.CLIENT_TO_AUTH, Target.MLFLOW: Hop.CLIENT_TO_MLFLOW}
 
 
 class Refused(SafetyError):
@@ -104,10 +109,23 @@ class Gate:
         if status is not None:
             self.policy.observe(request, status, body)
         if self.listener is not None:
-            self.listener(request, status, headers or {}, body, seconds, error)
+            self.listener(self.exchange(request, status, headers or {}, body, seconds, error))
         self._log({"target": request.target.value, "method": request.method,
                    "path": redact(request.path, self.policy.secrets), "status": status,
                    "ms": round(seconds * 1000, 1), **({"error": error} if error else {})})
+
+    def exchange(self, request: OutgoingRequest, status: int | None, headers: Mapping[str, str], body: bytes,
+                 seconds: float, error: str | None = None) -> HttpExchange:
+        """What went out and came back, as recorded: at the real URL, on the hop to the target."""
+        base = urlsplit(self.bases[request.target])
+        path = base.path.rstrip("/") + request.path  # as ``url_for`` joins them, not split again
+        return HttpExchange(
+            method=request.method, path=path, raw_path=path, raw_query=request.query,
+            query=tuple(parse_qsl(request.query, keep_blank_values=True)),
+            origin=f"{base.scheme}://{base.netloc}", hop=HOP_OF_TARGET[request.target],
+            started_at=time.time() - seconds, request_headers=dict(request.headers),
+            request_body=Body.of_bytes(request.body), status=status, response_headers=dict(headers),
+            response_body=Body.of_bytes(body), elapsed_ms=round(seconds * 1000, 1), error=error)
 
     def _log(self, entry: dict[str, object]) -> None:
         if self.log_path is None:

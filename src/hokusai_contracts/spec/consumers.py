@@ -24,20 +24,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hokusai_contracts._errors import ContractError
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.spec.diff import ChangeKind, SpecChange
 
 __all__ = [
     "Consumer",
     "ConsumerOperation",
     "JournalComparison",
-    "RecordedExchange",
     "compare_with_journal",
     "expectations_from_journal",
     "impact",
@@ -187,25 +187,6 @@ def impact(changes: Iterable[SpecChange], consumers: Sequence[Consumer]) -> list
 
 # -- refreshing from a hop journal -----------------------------------------------------------
 
-class RecordedExchange(Protocol):
-    """What a hop journal records of one exchange (``hokusai_contracts.journal.recording.JournalEntry``)."""
-
-    @property
-    def method(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def query(self) -> Sequence[tuple[str, str]]: ...
-    @property
-    def request_headers(self) -> Mapping[str, str]: ...
-    @property
-    def request_body(self) -> str | None: ...
-    @property
-    def status(self) -> int | None: ...
-    @property
-    def response_body(self) -> str | None: ...
-
-
 # Credential headers are worth knowing about even when the contract declares none: a security
 # change hits whoever sends them. Transport headers (Host, User-Agent, Content-Length) are not.
 _CREDENTIAL_HEADERS = {"authorization": "Authorization", "x-api-key": "X-API-Key"}
@@ -234,7 +215,7 @@ def _fields(text: str | None, prefix: str) -> list[str]:
     return found
 
 
-def expectations_from_journal(entries: Iterable[RecordedExchange], contract: Contract, *, name: str = "mlflow-proxy",
+def expectations_from_journal(entries: Iterable[HttpExchange], contract: Contract, *, name: str = "mlflow-proxy",
                               existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The consumer expectations structure (as in ``contracts/consumers/*.yaml``) a journal shows.
 
@@ -269,10 +250,10 @@ def expectations_from_journal(entries: Iterable[RecordedExchange], contract: Con
             canonical = declared.get(header.lower()) or _CREDENTIAL_HEADERS.get(header.lower())
             if canonical:
                 out.add(f"header.{canonical}")
-        out.update(_fields(entry.request_body, "body"))
+        out.update(_fields(entry.request_body.text, "body"))
         if entry.status is not None:
             reads.setdefault(key, {}).setdefault(str(entry.status), set()).update(
-                _fields(entry.response_body, "body"))
+                _fields(entry.response_body.text, "body"))
     operations = {
         labels[key]: {"sends": sorted(sends.get(key, ())),
                       "reads": {s: sorted(f) for s, f in sorted(reads.get(key, {}).items())}}
@@ -314,7 +295,7 @@ class JournalComparison:
     updated: str | None
 
 
-def compare_with_journal(entries: Iterable[RecordedExchange], contract: Contract, committed: Path
+def compare_with_journal(entries: Iterable[HttpExchange], contract: Contract, committed: Path
                          ) -> JournalComparison:
     existing = yaml.safe_load(committed.read_text("utf-8")) if committed.exists() else None
     observed = expectations_from_journal(entries, contract, existing=existing)

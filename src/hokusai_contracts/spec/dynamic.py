@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.journal.judging import judge_journal
-from hokusai_contracts.journal.recording import JournalEntry
 
 __all__ = ["judge_against_candidate"]
 
 
-def judge_against_candidate(entries: Sequence[JournalEntry], current: Contract,
+def judge_against_candidate(entries: Sequence[HttpExchange], current: Contract,
                             candidate: Contract) -> tuple[list[Finding], list[Finding]]:
     """(new, pre-existing): findings of ``entries`` against the candidate that the current contract
     does not raise, and those it raises as well (same hop, operation, kind, location)."""

@@ -9,9 +9,11 @@ stood. The hop of each entry is kept in ``_hop`` (HAR's custom fields start with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -19,13 +21,13 @@ from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from hokusai_contracts import __version__
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.recording import TEXT_BODY_LIMIT, JournalEntry
+from hokusai_contracts.journal.lines import journal_lines
 from hokusai_contracts.traffic.hops import hop_file_name
 from hokusai_contracts.traffic.secrets import header_to_placeholder, to_placeholders
 
-__all__ = ["LEAKS_ONLY", "TRAFFIC_DIR", "HarWriter", "TrafficRecorder", "body_text", "journal_lines",
-           "write_journal_har"]
+__all__ = ["LEAKS_ONLY", "TRAFFIC_DIR", "HarWriter", "TrafficRecorder", "write_journal_har"]
 
 #: Where in the report directory a run's recordings go: ``traffic/<hop>.har``.
 TRAFFIC_DIR = "traffic"
@@ -37,7 +39,7 @@ _CLOSING = "\n]}}\n"
 
 
 class HarWriter:
-    """One HAR file, written entry by entry: ``add(...)`` from any thread, ``close()`` to finish it."""
+    """One HAR file, written entry by entry: ``add(exchange)`` from any thread, ``close()`` to finish it."""
 
     def __init__(self, path: Path, own_key: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,72 +56,57 @@ class HarWriter:
                  traceback: TracebackType | None) -> None:
         self.close()
 
-    def add(self, hop: Hop, method: str, url: str, *, request_headers: Mapping[str, str],
-            request_body: str | None, request_size: int, status: int | None,
-            response_headers: Mapping[str, str], response_body: str | None, response_size: int,
-            elapsed_ms: float | None, started_at: float, error: str | None = None, trace: str | None = None,
-            fault: str | None = None, leaks_only: bool = False) -> None:
-        own = self.own_key
-
-        def clean(text: str) -> str:
-            return to_placeholders(text, own)
-
-        def headers(values: Mapping[str, str]) -> list[dict[str, str]]:
-            return [{"name": k, "value": header_to_placeholder(k, v, own)} for k, v in values.items()]
-
-        def mime(values: Mapping[str, str]) -> str:
-            return next((v for k, v in values.items() if k.lower() == "content-type"), "")
-
-        url = clean(url)
-        query = url.split("?", 1)[1] if "?" in url else ""
-        entry: dict[str, Any] = {
-            "startedDateTime": datetime.fromtimestamp(started_at, UTC).isoformat(),
-            "time": round(elapsed_ms, 1) if elapsed_ms is not None else -1,
-            "_hop": hop.value,
-            "request": {
-                "method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
-                "headers": headers(request_headers),
-                "queryString": [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)],
-                "headersSize": -1, "bodySize": request_size,
-            },
-            "response": {
-                "status": status or 0, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
-                "headers": headers(response_headers),
-                "content": {"size": response_size, "mimeType": mime(response_headers)},
-                "redirectURL": "", "headersSize": -1, "bodySize": response_size,
-            },
-            "cache": {}, "timings": {"send": 0, "wait": round(elapsed_ms or 0, 1), "receive": 0},
-        }
-        if request_size or request_body:
-            entry["request"]["postData"] = {"mimeType": mime(request_headers), "text": clean(request_body or "")}
-        if response_body is not None:
-            entry["response"]["content"]["text"] = clean(response_body)
-        if trace:
-            entry["_trace"] = trace
-        if fault:
-            entry["_fault"] = fault  # broken on purpose (the faults phase): not the sender's doing
-        if leaks_only:
-            entry["_judge"] = LEAKS_ONLY
-        if error:
-            entry["response"]["_error"] = clean(error)
-        line = json.dumps(entry, ensure_ascii=False)
+    def add(self, exchange: HttpExchange) -> None:
+        """One exchange, at its URL (``origin`` + target: a journal's records get the receiver's origin)."""
+        line = json.dumps(self._entry(exchange), ensure_ascii=False)
         with self._lock:
             if self._sink is None:
                 return  # the run is over: what comes after the recording closed is not part of it
             self._sink.write((",\n" if self.count else "") + line)
             self.count += 1
 
-    def add_entry(self, entry: JournalEntry, base_url: str, *, leaks_only: bool = False) -> None:
-        """A hop journal's entry, sent to ``base_url`` (the hop's receiver)."""
-        query = "&".join(f"{k}={v}" for k, v in entry.query)
-        self.add(entry.hop, entry.method, base_url.rstrip("/") + (entry.raw_path or entry.path)
-                 + (f"?{query}" if query else ""),
-                 request_headers=entry.request_headers, request_body=entry.request_body,
-                 request_size=entry.request_body_size, status=entry.status,
-                 response_headers=entry.response_headers, response_body=entry.response_body,
-                 response_size=entry.response_body_size, elapsed_ms=entry.elapsed_ms,
-                 started_at=entry.started_at, error=entry.error, trace=entry.trace, fault=entry.fault,
-                 leaks_only=leaks_only)
+    def _clean(self, text: str) -> str:
+        return to_placeholders(text, self.own_key)
+
+    def _headers(self, values: Mapping[str, str]) -> list[dict[str, str]]:
+        return [{"name": k, "value": header_to_placeholder(k, v, self.own_key)} for k, v in values.items()]
+
+    def _entry(self, exchange: HttpExchange) -> dict[str, Any]:
+        sent, answer, elapsed_ms = exchange.request_body, exchange.response_body, exchange.elapsed_ms
+        url = self._clean(exchange.url)
+        query = url.split("?", 1)[1] if "?" in url else ""
+        entry: dict[str, Any] = {
+            "startedDateTime": datetime.fromtimestamp(exchange.started_at or time.time(), UTC).isoformat(),
+            "time": round(elapsed_ms, 1) if elapsed_ms is not None else -1,
+            **({"_hop": exchange.hop.value} if exchange.hop else {}),
+            "request": {
+                "method": exchange.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+                "headers": self._headers(exchange.request_headers),
+                "queryString": [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)],
+                "headersSize": -1, "bodySize": sent.size,
+            },
+            "response": {
+                "status": exchange.status or 0, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
+                "headers": self._headers(exchange.response_headers),
+                "content": {"size": answer.size, "mimeType": _mime(exchange.response_headers)},
+                "redirectURL": "", "headersSize": -1, "bodySize": answer.size,
+            },
+            "cache": {}, "timings": {"send": 0, "wait": round(elapsed_ms or 0, 1), "receive": 0},
+        }
+        if sent.size or sent.text:
+            entry["request"]["postData"] = {"mimeType": _mime(exchange.request_headers),
+                                            "text": self._clean(sent.text or "")}
+        if answer.text is not None:
+            entry["response"]["content"]["text"] = self._clean(answer.text)
+        if exchange.trace:
+            entry["_trace"] = exchange.trace
+        if exchange.fault:
+            entry["_fault"] = exchange.fault  # broken on purpose (the faults phase): not the sender's doing
+        if exchange.leaks_only:
+            entry["_judge"] = LEAKS_ONLY
+        if exchange.error:
+            entry["response"]["_error"] = self._clean(exchange.error)
+        return entry
 
     def close(self) -> None:
         with self._lock:
@@ -129,38 +116,23 @@ class HarWriter:
                 self._sink = None
 
 
-def body_text(content: bytes) -> str | None:
-    """A body as HAR text: small and UTF-8, else only its size is recorded."""
-    if not content or len(content) > TEXT_BODY_LIMIT:
-        return None
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def journal_lines(path: Path) -> Iterator[JournalEntry]:
-    """A hop journal's entries one at a time (``read_journal`` holds them all)."""
-    if not path.exists():
-        return
-    with path.open("rb") as lines:
-        for line in lines:
-            if line.strip():
-                yield JournalEntry.model_validate_json(line)
-
-
 def write_journal_har(journal: Path, hop: Hop, base_url: str, report_dir: Path, own_key: str | None = None,
                       leaks_only_after: int | None = None) -> Path:
     """``report_dir/traffic/<hop>.har`` from a hop journal; entries past ``leaks_only_after`` marked so."""
     path = report_dir / TRAFFIC_DIR / f"{hop_file_name(hop)}.har"
     with HarWriter(path, own_key) as writer:
-        for number, entry in enumerate(journal_lines(journal), start=1):
-            writer.add_entry(entry, base_url, leaks_only=leaks_only_after is not None and number > leaks_only_after)
+        for number, exchange in enumerate(journal_lines(journal), start=1):
+            writer.add(dataclasses.replace(exchange, origin=base_url.rstrip("/"),
+                                           leaks_only=leaks_only_after is not None and number > leaks_only_after))
     return path
 
 
+def _mime(values: Mapping[str, str]) -> str:
+    return next((v for k, v in values.items() if k.lower() == "content-type"), "")
+
+
 class TrafficRecorder:
-    """One HAR per hop in ``report_dir/traffic/``, opened on a hop's first exchange: ``writer(hop).add(...)``."""
+    """One HAR per hop in ``report_dir/traffic/``, opened on a hop's first exchange: ``add(exchange)``."""
 
     def __init__(self, report_dir: Path, own_key: str | None = None) -> None:
         self.directory, self.own_key = report_dir / TRAFFIC_DIR, own_key
@@ -172,6 +144,12 @@ class TrafficRecorder:
             if hop not in self.writers:
                 self.writers[hop] = HarWriter(self.directory / f"{hop_file_name(hop)}.har", self.own_key)
             return self.writers[hop]
+
+    def add(self, exchange: HttpExchange) -> None:
+        """``exchange`` in its hop's HAR (a ``Gate`` listener)."""
+        if exchange.hop is None:
+            raise ValueError("an exchange without its hop has no HAR to go to")
+        self.writer(exchange.hop).add(exchange)
 
     def close(self) -> list[Path]:
         with self._lock:

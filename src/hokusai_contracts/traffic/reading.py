@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import ijson  # type: ignore[import-untyped,unused-ignore]
 from pydantic import ValidationError
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.journal.recording import JournalEntry
+from hokusai_contracts.journal.lines import parse_journal_line
 from hokusai_contracts.traffic.har import LEAKS_ONLY
-from hokusai_contracts.traffic.records import Body, Recorded, Unreadable
+from hokusai_contracts.traffic.records import Unreadable
 
 __all__ = ["Format", "detect_format", "read_traffic"]
 
@@ -69,7 +72,7 @@ def detect_format(path: Path) -> Format:
     raise UsageError(f"{path}: not {_FORMATS}; export the traffic in one of those formats")
 
 
-def read_traffic(path: Path, fmt: Format | None = None) -> Iterator[Recorded | Unreadable]:
+def read_traffic(path: Path, fmt: Format | None = None) -> Iterator[HttpExchange | Unreadable]:
     """Every exchange of the capture at ``path``, one at a time, in the order recorded."""
     fmt = fmt or detect_format(path)
     with path.open("rb") as handle:
@@ -79,32 +82,19 @@ def read_traffic(path: Path, fmt: Format | None = None) -> Iterator[Recorded | U
             yield from _lines(handle, fmt)
 
 
-def _lines(handle: IO[bytes], fmt: Format) -> Iterator[Recorded | Unreadable]:
+def _lines(handle: IO[bytes], fmt: Format) -> Iterator[HttpExchange | Unreadable]:
     # Split on b"\n" only: JSON leaves U+2028 unescaped, which a text-mode reader takes for a line end.
     for index, raw in enumerate(handle, start=1):
         if not raw.strip():
             continue
         try:
             if fmt is Format.JOURNAL:
-                yield _from_journal(index, JournalEntry.model_validate_json(raw))
+                yield dataclasses.replace(parse_journal_line(raw), seq=index)
             else:
                 yield _from_ndjson(index, json.loads(raw))
         except (ValueError, ValidationError, TypeError, AttributeError) as exc:
             reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else type(exc).__name__
             yield Unreadable(index, f"line {index}: not a {fmt.value.upper()} exchange ({reason}); skipped")
-
-
-def _from_journal(index: int, entry: JournalEntry) -> Recorded:
-    query = "&".join(f"{k}={v}" for k, v in entry.query)
-    return Recorded(
-        index=index, method=entry.method, url=entry.path + (f"?{query}" if query else ""), status=entry.status,
-        request_headers=entry.request_headers,
-        request_body=Body(entry.request_body, entry.request_body_size),
-        response_headers=entry.response_headers,
-        response_body=Body(entry.response_body, entry.response_body_size),
-        elapsed_ms=entry.elapsed_ms, started_at=entry.started_at, hop=entry.hop, trace=entry.trace,
-        error=entry.error, fault=entry.fault,
-    )
 
 
 def _text(value: Any) -> str | None:
@@ -134,12 +124,21 @@ def _ndjson_body(line: dict[str, Any], *names: str) -> Body:
     return Body.of(_text(line[name])) if name else Body(recorded=False)
 
 
-def _from_ndjson(index: int, line: dict[str, Any]) -> Recorded:
+def _at(url: str) -> dict[str, Any]:
+    """The request target's fields of a recorded URL."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return {"path": path, "raw_path": path, "query": tuple(parse_qsl(parts.query, keep_blank_values=True)),
+            "raw_query": parts.query,
+            "origin": f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None}
+
+
+def _from_ndjson(index: int, line: dict[str, Any]) -> HttpExchange:
     if not isinstance(line.get("method"), str) or not isinstance(line.get("url"), str):
         raise ValueError("no method and url")
     status = line.get("status")
-    return Recorded(
-        index=index, method=line["method"], url=line["url"],
+    return HttpExchange(
+        seq=index, method=line["method"], **_at(line["url"]),
         status=int(status) if status not in (None, "", 0) else None,
         request_headers=_headers(line.get("headers", line.get("request_headers"))),
         request_body=_ndjson_body(line, "body", "request_body"),
@@ -150,7 +149,7 @@ def _from_ndjson(index: int, line: dict[str, Any]) -> Recorded:
     )
 
 
-def _har(handle: IO[bytes], path: Path) -> Iterator[Recorded | Unreadable]:
+def _har(handle: IO[bytes], path: Path) -> Iterator[HttpExchange | Unreadable]:
     index = 0
     try:
         # use_float: numbers as floats, not Decimals (HAR times are milliseconds, not money).
@@ -184,15 +183,15 @@ def _har_body(content: dict[str, Any] | None) -> Body:
     return Body.of(text, known) if text else Body(None, known or 0)
 
 
-def _from_har(index: int, entry: dict[str, Any]) -> Recorded:
+def _from_har(index: int, entry: dict[str, Any]) -> HttpExchange:
     request, response = entry["request"], entry.get("response") or {}
     status = int(response.get("status") or 0)
     elapsed = entry.get("time")
     sent = _har_body(request.get("postData"))
     if sent.text is None and not sent.size and isinstance(request.get("bodySize"), int | float):
         sent = Body(None, max(int(request["bodySize"]), 0))
-    return Recorded(
-        index=index, method=str(request["method"]), url=str(request["url"]), status=status or None,
+    return HttpExchange(
+        seq=index, method=str(request["method"]), **_at(str(request["url"])), status=status or None,
         request_headers=_headers(request.get("headers")),
         request_body=sent,
         response_headers=_headers(response.get("headers")),

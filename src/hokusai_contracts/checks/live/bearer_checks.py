@@ -29,6 +29,7 @@ __all__ = ["SUITE", "run_bearer_checks"]
 SUITE = Suite.BEARER_AUTH
 READ = "/api/2.0/mlflow/experiments/search"
 OPERATION = f"GET {READ}"
+PARAMS = {"max_results": "1"}
 
 
 def _made_up_key() -> str:
@@ -37,11 +38,14 @@ def _made_up_key() -> str:
 
 
 def run_bearer_checks(probes: LiveProbes) -> None:
-    url = probes.proxy_url + READ
-    params = {"max_results": "1"}
-    key = probes.api_key
+    _check_the_bearer_key(probes)
+    _check_the_wrong_ways(probes)
 
-    result = probes.ask("GET", url, params=params, headers={"Authorization": f"Bearer {key}"})
+
+def _check_the_bearer_key(probes: LiveProbes) -> None:
+    """The key as the MLflow client sends it: it must get in, and what the proxy did is a fact for later checks."""
+    result = probes.ask("GET", probes.proxy_url + READ, params=PARAMS,
+                        headers={"Authorization": f"Bearer {probes.api_key}"})
     accepted = result.status == 200
     probes.facts.key_accepted = accepted if result.status is not None and result.status < 500 else None
     findings = _judged(probes, result)
@@ -61,15 +65,18 @@ def run_bearer_checks(probes: LiveProbes) -> None:
     probes.check(SUITE, "Bearer key accepted", result, operation=OPERATION, ok=accepted,
                  message=answer_of(result), findings=findings)
 
+
+def _check_the_wrong_ways(probes: LiveProbes) -> None:
+    """Every wrong way of sending a key: none may get in, and no answer may be a 5xx."""
     wrong_ways: list[tuple[str, dict[str, str], dict[str, str]]] = [
         ("missing key", {}, {}),
         ("malformed key", {"Authorization": "Bearer not-a-hokusai-key"}, {}),
         ("unknown key", {"Authorization": f"Bearer {_made_up_key()}"}, {}),
-        ("key in X-API-Key", {"X-API-Key": key}, {}),
+        ("key in X-API-Key", {"X-API-Key": probes.api_key}, {}),
         ("key in a query parameter", {}, {"api_key": _made_up_key()}),
     ]
     for name, headers, extra in wrong_ways:
-        result = probes.ask("GET", url, params={**params, **extra}, headers=headers)
+        result = probes.ask("GET", probes.proxy_url + READ, params={**PARAMS, **extra}, headers=headers)
         findings = _judged(probes, result)
         let_in = result.status is not None and 200 <= result.status < 300
         ok = result.status is not None and result.status < 500
