@@ -182,17 +182,17 @@ def _tell(story: Story, receiver: ThreadingHTTPServer) -> Story:
     # 10 s: a healthy round takes longer (the next starts when it ends), a round with auth down a few seconds,
     # so the metrics and the page show a down round for a while before the next one.
     argv = [WATCH, "watch", "--every", "10s", "--metrics-port", str(story.port), "--report-dir", str(story.reports)]
-    log = (story.workdir / "watch.log").open("w+")
-    watch = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=story.workdir)
-    try:
-        _story(story, watch)
-    finally:
-        if watch.poll() is None:
-            os.kill(watch.pid, signal.SIGCONT)
-            watch.kill()
-            watch.wait()
-        log.seek(0)
-        story.output = log.read()
+    with (story.workdir / "watch.log").open("w+") as log:
+        watch = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=story.workdir)
+        try:
+            _story(story, watch)
+        finally:
+            if watch.poll() is None:
+                os.kill(watch.pid, signal.SIGCONT)
+                watch.kill()
+                watch.wait()
+            log.seek(0)
+            story.output = log.read()
     # 6. A new start carries on from the database, for one round.
     story.restart = subprocess.run([*argv[:2], "--once", *argv[4:]], env=env, capture_output=True, text=True,
                                    timeout=ROUND_TIMEOUT_S, cwd=story.workdir)
