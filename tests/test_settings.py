@@ -132,6 +132,19 @@ def test_proxy_timeouts_name_the_upstreams_and_refuse_anything_else(monkeypatch:
             load_local_settings()
 
 
+def test_the_fault_wait_bounds_a_hang_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hokusai_contracts.settings import load_local_settings
+
+    monkeypatch.chdir(tmp_path)  # away from any .env
+    assert load_local_settings().fault_wait_s == 10.0
+    monkeypatch.setenv("HOKUSAI_FAULT_WAIT_S", "45")
+    assert load_local_settings().fault_wait_s == 45.0
+    for bad in ("0", "-1", "soon", "601"):
+        monkeypatch.setenv("HOKUSAI_FAULT_WAIT_S", bad)
+        with pytest.raises(UsageError, match="^HOKUSAI_FAULT_WAIT_S: "):
+            load_local_settings()
+
+
 def test_the_local_settings_read_dotenv_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
                                                                   tmp_path: Path) -> None:
     from hokusai_contracts.settings import load_local_settings

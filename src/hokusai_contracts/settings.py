@@ -52,6 +52,9 @@ class LocalSettings(BaseSettings):
     #: The upstream timeouts of a proxy that has its own (``auth=5,mlflow=30``): the slow-upstream
     #: faults wait longer than these. Unset: the PROXY_AUTH_TIMEOUT_S / PROXY_MLFLOW_TIMEOUT_S the stack passes.
     proxy_timeouts: str | None = None
+    #: How long past a fault's delay a fault case waits for the proxy's answer before it calls the proxy
+    #: hung (HOKUSAI_FAULT_WAIT_S): raise it for a proxy that retries its upstream before it answers.
+    fault_wait_s: float = Field(default=10.0, gt=0, le=600)
 
     @field_validator("proxy_timeouts")
     @classmethod

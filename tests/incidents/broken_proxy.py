@@ -25,6 +25,11 @@ combined with commas (``forward-x-api-key,forward-query-key``) so that one stack
 - ``400-without-key``: a request without a key answered 400, not 401;
 - ``401-text-plain``: every 401 sent as ``text/plain``.
 
+And for the faults and the large artifact (issue 23):
+
+- ``413-large-upload``: an artifact upload over 16 MB refused with 413 and nginx's HTML page, as a
+  load balancer's ``client_max_body_size`` does (the scenario's small model still goes through).
+
 Incident 2 (``service_id: ml-platform``) needs no code: it is the reference
 proxy with ``--service-id ml-platform``.
 """
@@ -41,7 +46,9 @@ from hokusai_mocks.reference_proxy import auth as proxy_auth
 
 INCIDENTS = ("key-in-header", "leak-authorization", "drop-patch-body", "no-artifact-route", "outage-as-401",
              "check-scopes", "forward-x-api-key", "forward-query-key", "400-without-key", "401-text-plain",
-             "401-detail", "json-as-text")
+             "401-detail", "json-as-text", "413-large-upload")
+#: What ``413-large-upload`` lets through: nginx's client_max_body_size, as a deployment might set it.
+UPLOAD_LIMIT = 16 * 1024 * 1024
 NEEDED_SCOPES = {"read", "write"}
 
 
@@ -172,6 +179,22 @@ def _401_as_detail() -> None:
     proxy_main.ReferenceProxy = create_app  # type: ignore[assignment]
 
 
+def _large_upload_refused(inner: Any) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = {k.lower(): v for k, v in scope.get("headers") or []} if scope["type"] == "http" else {}
+        if scope["type"] == "http" and scope["method"] == "PUT" and "/mlflow-artifacts/artifacts/" in scope["path"] \
+                and int(headers.get(b"content-length", b"0")) > UPLOAD_LIMIT:
+            # Read the body away first (nginx's lingering close): the client then reads the 413, not a reset.
+            while (await receive()).get("more_body"):
+                pass
+            await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/html")]})
+            await send({"type": "http.response.body", "body": b"<html><head><title>413 Request Entity Too Large"
+                                                              b"</title></head><body>nginx</body></html>"})
+            return
+        await inner(scope, receive, send)
+    return app
+
+
 def _json_as_text() -> None:
     original = proxy_app.ReferenceProxy
 
@@ -216,6 +239,8 @@ def _apply(incident: str) -> None:
         _401_as_detail()
     elif incident == "401-text-plain":
         _wrap_app(_unauthorized_as_text)
+    elif incident == "413-large-upload":
+        _wrap_app(_large_upload_refused)
     else:
         _drop_patch_bodies()
 

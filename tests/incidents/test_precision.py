@@ -3,7 +3,9 @@
 Two stacks, shared by the tests that need them, and only the phases a test needs (faults, the
 credential probes, the proxy->MLflow journal), so that all of this costs about a minute:
 
-- a correct proxy with a 30 s MLflow timeout of its own that checks scopes: no finding;
+- a correct proxy with 30 s upstream timeouts of its own that checks scopes: no finding, whether
+  or not the run is told of its timeouts (a correct answer after a slow upstream is never a defect,
+  issue 23), and the run does not wait for its 30 s when it was not told;
 - a proxy that forwards ``X-API-Key`` and ``?api_key=`` to MLflow, answers 400 to a request without
   a key and every 401 as text/plain: each named where it happens.
 """
@@ -34,6 +36,7 @@ HERE = Path(__file__).parent
 BROKEN = f"{sys.executable} {HERE / 'broken_proxy.py'}"
 ARGS = "--port {port} --auth-url {auth_url} --mlflow-url {mlflow_url}"
 SLOW_MLFLOW = next(case for case in FAULTS if case.name == "MLflow slower than the proxy's timeout")
+SLOW_AUTH = next(case for case in FAULTS if case.name == "auth slower than the proxy's timeout")
 AUTH_500 = next(case for case in FAULTS if case.name == "auth answers 500")
 
 
@@ -50,8 +53,8 @@ def _stack(proxy_cmd: str) -> Iterator[ProcessStack]:
 
 @pytest.fixture(scope="module")
 def patient_stack() -> Iterator[ProcessStack]:
-    """A correct proxy that waits 30 s for MLflow (its own setting) and refuses keys without scopes."""
-    yield from _stack(f"env PROXY_MLFLOW_TIMEOUT_S=30 {BROKEN} check-scopes {ARGS}")
+    """A correct proxy that waits 30 s for MLflow and auth (its own settings) and refuses keys without scopes."""
+    yield from _stack(f"env PROXY_MLFLOW_TIMEOUT_S=30 PROXY_AUTH_TIMEOUT_S=30 {BROKEN} check-scopes {ARGS}")
 
 
 @pytest.fixture(scope="module")
@@ -69,21 +72,37 @@ def leaky_findings(leaky_stack: ProcessStack, inputs: Inputs) -> list[Finding]:
                                  forbid_credentials=True)
 
 
-def test_a_proxy_waiting_30s_for_mlflow_is_not_faulted_for_answering_within_it(patient_stack: ProcessStack) -> None:
+def test_a_proxy_waiting_30s_for_mlflow_is_not_faulted_for_answering_within_it(patient_stack: ProcessStack,
+                                                                              inputs: Inputs) -> None:
     assert patient_stack.endpoints is not None
     # HOKUSAI_PROXY_TIMEOUTS=mlflow=30: the proxy's own timeout, which the stack does not know.
     result = run_faults(patient_stack, patient_stack.endpoints, 6.0, cases=[SLOW_MLFLOW],
-                        timeouts=UpstreamTimeouts.parse("mlflow=30"), out=lambda line: None)
+                        timeouts=UpstreamTimeouts.parse("mlflow=30"), out=lambda line: None, contract=inputs.proxy)
     (check,) = result.checks
     assert check.status is CheckStatus.PASSED and check.findings == [], check.message
     assert "504" in check.message  # the proxy's own timeout expired: the fault was slower than it
+
+
+def test_a_proxy_waiting_30s_answers_a_slow_upstream_correctly_and_the_run_does_not_wait_for_it(
+        patient_stack: ProcessStack, inputs: Inputs) -> None:
+    """Undeclared (no HOKUSAI_PROXY_TIMEOUTS): the run assumes the stack's timeouts, and its slow parts answer first."""
+    assert patient_stack.endpoints is not None
+    assumed = UpstreamTimeouts.from_env(StackDefinition().proxy_env)  # what a run assumes, undeclared
+    result = run_faults(patient_stack, patient_stack.endpoints, 6.0, cases=[SLOW_MLFLOW, SLOW_AUTH], timeouts=assumed,
+                        out=lambda line: None, contract=inputs.proxy)
+    for check in result.checks:
+        assert check.findings == [] and check.status is CheckStatus.SKIPPED, check.message
+        assert check.message.startswith("proxy answered 200") and "timeout answer was not exercised" in check.message
+        # The slow part's delay (a few seconds), not the proxy's 30 s: nothing waited for its timeout.
+        assert check.seconds < 30, check.seconds
 
 
 def test_a_proxy_checking_scopes_is_tested_with_keys_that_have_them(patient_stack: ProcessStack,
                                                                      inputs: Inputs) -> None:
     endpoints = patient_stack.endpoints
     assert endpoints is not None
-    result = run_faults(patient_stack, endpoints, 6.0, cases=[AUTH_500], out=lambda line: None)
+    result = run_faults(patient_stack, endpoints, 6.0, cases=[AUTH_500], out=lambda line: None,
+                        contract=inputs.proxy)
     (check,) = result.checks
     # Scored, not skipped: the fault's key has the scopes of a platform key, so the baseline passes.
     assert check.status is CheckStatus.PASSED and check.findings == [], check.message

@@ -13,12 +13,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hokusai_contracts.checks.probes.faults import FAULTS, UPLOAD, _finding, run_faults
+from hokusai_contracts.checks.probes.fault_verdicts import judge_fault
+from hokusai_contracts.checks.probes.faults import FAULTS, UPLOAD, run_faults
 from hokusai_contracts.checks.probes.http import ProbeResult
 from hokusai_contracts.domain.findings import DiagnosisCategory, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.report.diagnosis import diagnose
 from hokusai_contracts.report.model import CheckStatus, Report
+from hokusai_contracts.run.inputs import load_inputs
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
 
@@ -119,7 +121,8 @@ def test_the_faults_suite_passes_the_reference_proxy_on_a_dropped_upload(mended_
     stack = mended_stack
     assert stack.endpoints is not None
     lines: list[str] = []
-    result = run_faults(stack, stack.endpoints, delay_s=6.0, out=lines.append, cases=[DROP])
+    result = run_faults(stack, stack.endpoints, delay_s=6.0, out=lines.append, cases=[DROP],
+                        contract=load_inputs().proxy)
     (check,) = result.checks
     assert check.findings == []
     assert check.status is CheckStatus.PASSED and check.operation == UPLOAD
@@ -138,8 +141,8 @@ def test_the_faults_suite_passes_the_reference_proxy_on_a_dropped_upload(mended_
 def test_a_proxy_failing_the_dropped_upload_is_diagnosed_as_infrastructure(result: ProbeResult,
                                                                            kind: FindingKind) -> None:
     # A proxy that passes the cut on to its client, or waits for an upload that will never finish.
-    finding = _finding(DROP, result, delay_s=6.0)
-    assert finding is not None
+    baseline = ProbeResult("PUT", "http://proxy" + ARTIFACT, 0.5, response=httpx.Response(200))
+    (finding,) = judge_fault(DROP, result, baseline, delay_s=6.0, wait_s=10.0, contract=load_inputs().proxy).findings
     assert (finding.hop, finding.kind, finding.operation) == (Hop.CLIENT_TO_PROXY, kind, UPLOAD)
     diagnosis = diagnose(Report(tool_version="t", mode="local", findings=[finding]))
     assert diagnosis[0].category is DiagnosisCategory.INFRASTRUCTURE

@@ -11,6 +11,7 @@ import pytest
 
 from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.run.faults import FaultsPlace
+from hokusai_contracts.run.inputs import load_inputs
 from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import StackDefinition
 from hokusai_contracts.stack.processes import running_stack
@@ -25,7 +26,8 @@ def test_the_faults_break_a_stack_of_their_own_and_never_the_runs(tmp_path: Path
         assert endpoints is not None and endpoints.mlflow_journal is not None
         before = len(read_journal(endpoints.mlflow_journal))
         place = FaultsPlace(stack, endpoints, definition, None, definition.fault_delay_s,
-                            UpstreamTimeouts.from_env(definition.proxy_env), logs=tmp_path / "logs")
+                            UpstreamTimeouts.from_env(definition.proxy_env), logs=tmp_path / "logs",
+                            contract=load_inputs().proxy)
         place.prepare()
         place.start_beside()
         lines: list[str] = []
@@ -51,7 +53,7 @@ def test_a_proxy_that_cannot_run_twice_has_its_faults_after_the_suites(tmp_path:
         endpoints = stack.endpoints
         assert endpoints is not None
         place = FaultsPlace(stack, endpoints, definition, once, definition.fault_delay_s,
-                            UpstreamTimeouts.from_env(definition.proxy_env))
+                            UpstreamTimeouts.from_env(definition.proxy_env), contract=load_inputs().proxy)
         place.prepare()
         place.start_beside()
         result = place.result(lambda line: None)

@@ -67,6 +67,7 @@ def local(args: argparse.Namespace) -> int:
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
                            proxy_timeouts=settings.proxy_timeouts,
+                           fault_wait_s=settings.fault_wait_s,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
                            update_consumers=args.update_consumers, replay=args.replay,
                            mlflow_version=args.mlflow_version or settings.mlflow_version)

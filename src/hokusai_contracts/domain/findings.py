@@ -93,6 +93,8 @@ class Exchange(BaseModel):
     url: str
     request_headers: dict[str, str] = Field(default_factory=dict)
     request_body: str | None = None
+    request_body_size: int | None = Field(default=None, description="A request body too large to keep: its bytes.")
+    request_body_sha256: str | None = Field(default=None, description="A request body too large to keep: its SHA-256.")
     status: int | None = None
     response_headers: dict[str, str] = Field(default_factory=dict)
     response_body: str | None = None

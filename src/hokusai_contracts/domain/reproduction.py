@@ -76,6 +76,11 @@ def curl_for(exchange: Exchange, base_url: str | None = None, secrets: Iterable[
             digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
             comment = (f"# the request body was {len(body.encode('utf-8'))} bytes (sha256 {digest} of the "
                        f"recorded text), not inlined: send your own with --data-binary @FILE")
+    elif exchange.request_body_size:
+        # A body too large to keep (a streamed upload): what was sent, by size and digest.
+        comment = (f"# the request body was {exchange.request_body_size} bytes (sha256 "
+                   f"{exchange.request_body_sha256 or 'not recorded'}), not inlined: send your own with "
+                   "--data-binary @FILE")
     words.append(_word(url, masks))
     command = " ".join(words)
     return f"{comment}\n{command}" if comment else command

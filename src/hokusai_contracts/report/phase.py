@@ -138,6 +138,10 @@ class RunFacts:
         # A part that is down is down, whatever a known deviation says about its answer.
         return not self.parts_down
 
+    def up(self, part: str) -> bool:
+        """Whether ``part`` (``auth``, ``mlflow``, ``proxy``) answered preflight: no finding on a hop it receives."""
+        return not any(finding.hop.receiver == part for finding in self.parts_down)
+
 
 @dataclass
 class RunState:

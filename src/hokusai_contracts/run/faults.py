@@ -12,6 +12,10 @@ When the faults' stack cannot be had (the docker backend, a proxy that cannot ru
 that fails), they run after the suites on the run's stack, as they always did, and a warning says
 why. Their traffic is added to the run's journals when the stack stops, so the recorded traffic
 (``REPORT_DIR/traffic``) keeps it.
+
+When the run found the proxy refusing the valid key, or MLflow down (``mlflow_blocked``), the auth
+cases still run (an outage has its documented answer whatever the key) and the MLflow cases are
+skipped as a consequence of that first cause.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from hokusai_contracts.checks.probes.faults import run_faults
+from hokusai_contracts.checks.probes.faults import DEFAULT_WAIT_S, run_faults
+from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.names import PhaseName
 from hokusai_contracts.report.phase import PhaseResult
 from hokusai_contracts.settings import UpstreamTimeouts
@@ -36,10 +41,16 @@ Out = Callable[[str], None]
 
 class FaultsPlace:
     def __init__(self, stack: Stack, endpoints: StackEndpoints, definition: StackDefinition,
-                 proxy_cmd: str | None, delay_s: float, timeouts: UpstreamTimeouts, logs: Path | None = None) -> None:
+                 proxy_cmd: str | None, delay_s: float, timeouts: UpstreamTimeouts, logs: Path | None = None, *,
+                 contract: Contract, wait_s: float = DEFAULT_WAIT_S) -> None:
         self.stack, self.endpoints, self.definition, self.proxy_cmd = stack, endpoints, definition, proxy_cmd
         #: Where the faults' own stack leaves its logs (the proxy instance they broke, for one).
         self.delay_s, self.timeouts, self.logs = delay_s, timeouts, logs
+        #: The proxy contract the answers are judged by; how long past a fault's delay a probe waits.
+        self.contract, self.wait_s = contract, wait_s
+        #: Set by the run to the first cause it found that the MLflow cases would only meet again
+        #: (``faults.KEY_REFUSED``, ``faults.MLFLOW_DOWN``): they are then skipped as its consequence.
+        self.mlflow_blocked: str | None = None
         self.warnings: list[str] = []
         self._own: ProcessStack | None = None
         self._starting: threading.Thread | None = None
@@ -81,7 +92,7 @@ class FaultsPlace:
                 return  # result() runs them on the run's stack
             started = time.perf_counter()
             try:
-                result = run_faults(own, own.endpoints, self.delay_s, self._lines.append, timeouts=self.timeouts)
+                result = self._run(own, own.endpoints, self._lines.append)
             except BaseException as exc:  # re-raised by result(), in the run's thread
                 self._error = exc
                 return
@@ -105,9 +116,13 @@ class FaultsPlace:
             if self._result is not None:
                 self._result.timings[PhaseName.FAULTS] = round(time.perf_counter() - waited, 3)
                 return self._result
-        result = run_faults(self.stack, self.endpoints, self.delay_s, out, timeouts=self.timeouts)
+        result = self._run(self.stack, self.endpoints, out)
         result.warnings += self.warnings
         return result
+
+    def _run(self, stack: Stack, endpoints: StackEndpoints, out: Out) -> PhaseResult:
+        return run_faults(stack, endpoints, self.delay_s, out, timeouts=self.timeouts, contract=self.contract,
+                          mlflow_blocked=self.mlflow_blocked, wait_s=self.wait_s)
 
     def close(self) -> None:
         """Stop the faults' own stack if still up; add its journals' entries to the run's (recorded traffic).

@@ -263,7 +263,8 @@ class _LiveRun:
     def verify_proxy(self, state: RunState) -> PhaseResult:
         settings = self.settings
         preflight = run_preflight(settings.proxy_url, settings.auth_url, settings.mlflow_url or None,
-                                  settings.key, timeout=min(settings.timeout_s, 15.0), client=self.probes.client)
+                                  settings.key, timeout=min(settings.timeout_s, 15.0), client=self.probes.client,
+                                  contracts=self.inputs)
         self.healthy = preflight.healthy
         for check in preflight.checks:
             check.announce = True

@@ -5,7 +5,9 @@ MLflow and the proxy under test, with hop journals in front of auth and MLflow. 
 everything is ours. Phases, in order: preflight, the registration scenario(s), the credential
 probes, the large artifact, concurrency (``--full``), the Schemathesis suites, the hop journals,
 the faults. A part found down by preflight skips the phases that would only time out against it;
-a valid key the proxy refuses makes the large artifact and the faults consequences, skipped.
+a valid key the proxy refuses makes the large artifact and the MLflow faults consequences, skipped;
+the auth faults run whenever the auth service and the proxy are up (an outage has its documented
+answer whatever the key, and whatever MLflow does).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def _run(options: LocalOptions, inputs: Inputs, versions: VersionPlan, replay: l
                           mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                              targets=versions.targets(targets), warnings=versions.warnings()))
-        faults = _faults(options, stack, definition)
+        faults = _faults(options, inputs, stack, definition)
         out("Local stack is up:")
         out(describe(endpoints))
         with local_targets(stack, definition, faults) as fixed:
@@ -95,13 +97,13 @@ def _stack(options: LocalOptions, definition: StackDefinition) -> AbstractContex
     return running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
 
 
-def _faults(options: LocalOptions, stack: Stack, definition: StackDefinition) -> FaultsPlace:
+def _faults(options: LocalOptions, inputs: Inputs, stack: Stack, definition: StackDefinition) -> FaultsPlace:
     """Where the faults run; their own stack starts now, while the scenario runs, when there are faults."""
     assert stack.endpoints is not None
     timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
                 else UpstreamTimeouts.from_env(definition.proxy_env))
     place = FaultsPlace(stack, stack.endpoints, definition, options.proxy_cmd, options.fault_delay_s, timeouts,
-                        options.report_dir / "logs" / "faults")
+                        options.report_dir / "logs" / "faults", contract=inputs.proxy, wait_s=options.fault_wait_s)
     if options.faults:
         place.prepare()
     return place

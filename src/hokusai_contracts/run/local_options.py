@@ -28,6 +28,8 @@ class LocalOptions:
     fault_delay_s: float = 6.0
     # HOKUSAI_PROXY_TIMEOUTS (auth=5,mlflow=30): a proxy's own upstream timeouts; else the stack's.
     proxy_timeouts: str | None = None
+    # HOKUSAI_FAULT_WAIT_S: how long past a fault's delay a fault case waits before it calls the proxy hung.
+    fault_wait_s: float = 10.0
     artifact_mb: int = 50
     stack: str = "process"  # or "docker"
     # Add what the reference proxy sends, and contracts/consumers/mlflow-proxy.yaml lacks, to that

@@ -24,6 +24,7 @@ from hokusai_contracts.checks.hop_journals import (
 from hokusai_contracts.checks.probes.artifacts import run_large_artifact
 from hokusai_contracts.checks.probes.concurrency import run_concurrency
 from hokusai_contracts.checks.probes.credentials import refuses_valid_key, run_credential_probes
+from hokusai_contracts.checks.probes.faults import KEY_REFUSED, MLFLOW_DOWN
 from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.replay import run_replay
 from hokusai_contracts.checks.scenario import run_registration, scenario_checks
@@ -73,9 +74,6 @@ class LocalPhases:
         def artifact(state: RunState) -> bool:
             return bool(options.artifact_mb) and _healthy(state)
 
-        def faults(state: RunState) -> bool:
-            return options.faults and _healthy(state)
-
         return [
             Step(PhaseName.PREFLIGHT, self.preflight),
             # First, on a stack as fresh as the recorded one was to its client; before the suites, so
@@ -97,16 +95,17 @@ class LocalPhases:
             Step(PhaseName.HOP_JOURNALS, tally),
             Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and _healthy(state)),
             Step(PhaseName.MLFLOW_DIFF, lambda state: mlflow_diffs(self.versions, state.out)),
-            Step(PhaseName.FAULTS, consequence(PhaseName.FAULTS),
-                 when=lambda state: faults(state) and _key_refused(state)),
-            Step(PhaseName.FAULTS, self.faults, when=lambda state: faults(state) and not _key_refused(state)),
+            Step(PhaseName.FAULTS, self.faults, when=self.faults_due),
         ]
 
     def preflight(self, state: RunState) -> PhaseResult:
         started = time.perf_counter()
         endpoints = self.targets.endpoints
-        preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url, endpoints.api_key)
+        preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url, endpoints.api_key,
+                                  contracts=self.inputs)
         state.facts.parts_down = preflight.findings
+        if not preflight.up("mlflow"):
+            self.targets.faults.mlflow_blocked = MLFLOW_DOWN  # the first cause: the auth faults still run
         result = preflight.result()
         result.timings[PhaseName.PREFLIGHT] = round(time.perf_counter() - started, 3)
         return result
@@ -152,19 +151,21 @@ class LocalPhases:
         state.out("\n— Credentials: refusals on a read, a write and an artifact call; the key sent every way —")
         result = run_credential_probes(self.targets.endpoints, self.inputs.proxy)
         state.facts.key_refused = refuses_valid_key(result)
+        if state.facts.key_refused:
+            self.targets.faults.mlflow_blocked = KEY_REFUSED  # the MLflow faults are its consequences
         _tell(state, result)
         return result
 
     def large_artifact(self, state: RunState) -> PhaseResult:
         endpoints = self.targets.endpoints
         result = run_large_artifact(endpoints.proxy_url, endpoints.api_key, self.options.artifact_mb,
-                                    self.targets.proxy_pid)
+                                    self.targets.proxy_pid, contract=self.inputs.proxy)
         _tell(state, result, "Large artifact: ")
         return result
 
     def concurrency(self, state: RunState) -> PhaseResult:
         state.out("\n— Concurrency: 8 registrations at once —")
-        result = run_concurrency(self.targets.endpoints)
+        result = run_concurrency(self.targets.endpoints, contract=self.inputs.proxy)
         _tell(state, result)
         return result
 
@@ -174,7 +175,7 @@ class LocalPhases:
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         facts.scenario_entries = scenario_entries(targets.endpoints)
-        if options.faults and facts.healthy and not facts.key_refused:
+        if self.faults_due(state):
             targets.faults.start_beside()
         result = run_local_suites(targets.client, targets.root / "suites",
                                   SuiteOptions(chosen, options.max_examples or DEFAULT_MAX_EXAMPLES,
@@ -195,6 +196,10 @@ class LocalPhases:
 
     def clients(self, state: RunState) -> PhaseResult:
         return client_scenarios(self.versions, self.targets.endpoints, self.options.models, state.out)
+
+    def faults_due(self, state: RunState) -> bool:
+        """The auth faults run whenever the auth service and the proxy are up; MLflow's follow the first cause."""
+        return self.options.faults and state.facts.up("auth") and state.facts.up("proxy")
 
     def faults(self, state: RunState) -> PhaseResult:
         state.out("\n— Faults —")
@@ -223,7 +228,8 @@ def consequence(phase: PhaseName) -> Callable[[RunState], PhaseResult]:
 
 def suites_skipped(state: RunState) -> PhaseResult:
     # Fuzzing a stack with a part down would only time out thousands of times.
-    state.out("\nPreflight found a part down or too slow: the contract suites and faults are skipped.")
+    state.out("\nPreflight found a part down or too slow: the contract suites (and the faults that need it) "
+              "are skipped.")
     message = "preflight: " + "; ".join(f"[{f.hop}] {f.kind.value}: {f.observed}" for f in state.facts.parts_down)
     return PhaseResult(checks=[Check(suite=Suite.SUITES, name="skipped", status=CheckStatus.SKIPPED,
                                      message=message)])

@@ -4,6 +4,8 @@ Each registration is its own process with the real MLflow client, as it would be
 developers (``python -m hokusai_contracts.checks.scenario``, the key in its environment).
 Afterwards every version 1..N must exist exactly once, each pointing at its own run;
 and the auth service's own counter says how many validate calls the proxy's cache let through.
+A finding cites the proxy contract's create operation and keeps the listing that shows the versions
+(its exchange, so the report gives a curl that lists them again).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import time
 import httpx
 
 from hokusai_contracts.checks import scenario
+from hokusai_contracts.checks.probes.http import ProbeResult, probe
 from hokusai_contracts.checks.scenario import probe_name
+from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
@@ -24,9 +28,10 @@ from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
 from hokusai_contracts.stack.processes import StackEndpoints
 
-__all__ = ["run_concurrency"]
+__all__ = ["judge_versions", "run_concurrency"]
 
 SUITE = Suite.CONCURRENCY
+CREATE = "POST /api/2.0/mlflow/model-versions/create"
 
 
 def _validate_calls(auth_url: str) -> int | None:
@@ -36,7 +41,51 @@ def _validate_calls(auth_url: str) -> int | None:
         return None
 
 
-def run_concurrency(endpoints: StackEndpoints, registrations: int = 8) -> PhaseResult:
+def _listed(result: ProbeResult) -> list[dict[str, object]] | None:
+    """The versions MLflow lists, or None when it did not answer with a listing."""
+    try:
+        answer = result.response.json() if result.response is not None and result.status == 200 else None
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    versions = answer.get("model_versions", [])
+    return [v for v in versions if isinstance(v, dict)] if isinstance(versions, list) else None
+
+
+def judge_versions(mlflow_url: str, model: str, codes: list[int], contract: Contract) -> Finding | None:
+    """Versions 1..N of ``model``, each of its own run, after N registrations exited with ``codes``."""
+    registrations = len(codes)
+    listing = probe("GET", mlflow_url + "/api/2.0/mlflow/model-versions/search", timeout=30,
+                    params={"filter": f"name='{model}'", "max_results": 1000})
+    listed = _listed(listing)
+    problems = []
+    if listed is None:
+        problems.append(f"MLflow did not list the versions ({listing.status or listing.error})")
+        listed = []
+    versions = sorted(int(str(v["version"])) for v in listed)
+    runs = [v.get("run_id") for v in listed]
+    expected = list(range(1, registrations + 1))
+    if any(codes):
+        problems.append(f"{sum(1 for c in codes if c)} of {registrations} registrations failed")
+    if versions != expected:
+        problems.append(f"versions {versions}, expected {expected}")
+    if len(set(runs)) != len(runs):
+        problems.append("two versions point at the same run")
+    if not problems:
+        return None
+    match = contract.match("POST", "/api/2.0/mlflow/model-versions/create")
+    return Finding(
+        hop=Hop.CLIENT_TO_PROXY, operation=CREATE, kind=FindingKind.SCENARIO_STEP, location="versions", suite=SUITE,
+        expected=f"versions {expected}, each of its own run", observed="; ".join(problems),
+        contract=contract.ref(match.operation.pointer + "/responses/200") if match else None,
+        # What shows the versions: MLflow's own listing of them.
+        exchanges=[listing.exchange()],
+        recommendation="Forward concurrent calls independently: no shared request state, no dropped bodies.",
+    )
+
+
+def run_concurrency(endpoints: StackEndpoints, registrations: int = 8, *, contract: Contract) -> PhaseResult:
     model = probe_name("contract-probe-concurrent")
     before = _validate_calls(endpoints.auth_url)
     started = time.perf_counter()
@@ -49,37 +98,12 @@ def run_concurrency(endpoints: StackEndpoints, registrations: int = 8) -> PhaseR
     codes = [p.wait(timeout=600) for p in processes]
     seconds = time.perf_counter() - started
     after = _validate_calls(endpoints.auth_url)
-
-    problems = []
-    try:
-        answer = httpx.get(endpoints.mlflow_url + "/api/2.0/mlflow/model-versions/search",
-                           params={"filter": f"name='{model}'", "max_results": 1000}, timeout=30).json()
-        listed = answer.get("model_versions", []) if isinstance(answer, dict) else []
-    except (httpx.HTTPError, ValueError) as exc:
-        listed = []
-        problems.append(f"MLflow did not list the versions ({type(exc).__name__})")
-    versions = sorted(int(v["version"]) for v in listed)
-    runs = [v.get("run_id") for v in listed]
-    expected = list(range(1, registrations + 1))
-    if any(codes):
-        problems.append(f"{sum(1 for c in codes if c)} of {registrations} registrations failed")
-    if versions != expected:
-        problems.append(f"versions {versions}, expected {expected}")
-    if len(set(runs)) != len(runs):
-        problems.append("two versions point at the same run")
+    finding = judge_versions(endpoints.mlflow_url, model, codes, contract)
     metrics = {"concurrent_registrations": float(registrations), "concurrency_seconds": round(seconds, 3)}
     validate_note = ""
     if before is not None and after is not None:
         metrics["validate_calls_reaching_auth"] = float(after - before)
         validate_note = f"; {after - before} validate calls reached the auth service"
-    finding = None
-    if problems:
-        finding = Finding(
-            hop=Hop.CLIENT_TO_PROXY, operation="POST /api/2.0/mlflow/model-versions/create",
-            kind=FindingKind.SCENARIO_STEP, location="versions", suite=SUITE,
-            expected=f"versions {expected}, each of its own run", observed="; ".join(problems),
-            recommendation="Forward concurrent calls independently: no shared request state, no dropped bodies.",
-        )
     check = Check(
         suite=SUITE, name=f"{registrations} registrations at once", cases=registrations, seconds=round(seconds, 3),
         status=CheckStatus.PASSED, findings=[finding] if finding else [],

@@ -121,9 +121,17 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> Phas
     """Every refusal on a read, a write and an artifact call, then the key sent every other way."""
     began = time.perf_counter()
     probes = _Probes(endpoints, contract)
-    key = endpoints.api_key
+    _refusals_on_every_call(probes)
+    _key_carriers(probes)
+    _valid_key_with_extras(probes)
+    return PhaseResult(checks=probes.checks,
+                       timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
+
+
+def _refusals_on_every_call(probes: _Probes) -> None:
+    """Each key the proxy must refuse, on a read, a write and an artifact call."""
     for call in CALLS:
-        for name, headers, allowed in _refusals(endpoints):
+        for name, headers, allowed in _refusals(probes.endpoints):
             result = probes.send(call, headers)
             findings = probes.judged(call, result)
             let_in = result.status is not None and 200 <= result.status < 300
@@ -144,7 +152,10 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> Phas
                     f"request with a {name}."))
             probes.record(call, name, result, findings, "let in" if let_in else "refused")
 
-    read = CALLS[0]
+
+def _key_carriers(probes: _Probes) -> None:
+    """The valid key sent as real clients and attackers send it, anywhere but Authorization: Bearer."""
+    key, read = probes.endpoints.api_key, CALLS[0]
     # Only Authorization: Bearer is declared (bearerAuth). A key the proxy also takes from another
     # header is noted, not a finding: the contract requires Bearer to work, and a header stays out
     # of logs. A key taken from the URL is a finding: URLs land in every access log on the way.
@@ -165,9 +176,14 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> Phas
                 "ends up in access logs and browser history)."))
         probes.record(read, name, result, findings, "let in" if let_in else "refused")
 
-    # A real client with extras: the valid Bearer key, plus the same key in X-API-Key and the query.
-    # It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal.
-    for call in (read, CALLS[2]):
+
+def _valid_key_with_extras(probes: _Probes) -> None:
+    """A real client with extras: the valid Bearer key, plus the same key in X-API-Key and the query.
+
+    It must get in; whatever of it the proxy passes on shows in the proxy->MLflow journal.
+    """
+    key = probes.endpoints.api_key
+    for call in (CALLS[0], CALLS[2]):
         result = probes.send(call, {"Authorization": f"Bearer {key}", "X-API-Key": key}, {"api_key": key})
         findings = probes.judged(call, result)
         if result.status in (401, 403):
@@ -179,8 +195,6 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract) -> Phas
                 evidence=Evidence.PROXY_REFUSES_VALID_KEY))
         probes.record(call, "valid Bearer key with the key also in X-API-Key and the query", result, findings,
                       "let in" if result.status == 200 else "refused")
-    return PhaseResult(checks=probes.checks,
-                       timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
 
 
 def refuses_valid_key(result: PhaseResult) -> bool:

@@ -7,11 +7,20 @@ proxy must answer, within a bounded time, with a status its contract
 documents for that situation; a 500, a hang, a reset passed on to the client,
 or a 401 (an outage reported as a bad key, incident 5) is a finding. Each
 probe uses a key the proxy has never seen, so no validation cache hides the
-fault.
+fault. A slow upstream's own answer, passed on after the delay, is right too
+(``fault_verdicts``): the proxy's timeout is then longer than the delay.
+
+The auth cases are judged whatever the proxy makes of the valid key (or of MLflow):
+the answer due to an auth outage (503, or 502/504) does not depend on a key that
+works. The MLflow cases need a key that gets through and an MLflow that answers:
+when the proxy refuses the valid key, or MLflow is down, they are skipped as a
+consequence of that first cause (``mlflow_blocked``).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,10 +29,10 @@ from typing import Protocol
 
 import httpx
 
+from hokusai_contracts.checks.probes.fault_verdicts import judge_fault
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
 from hokusai_contracts.checks.probes.keys import platform_key_request
-from hokusai_contracts.domain.findings import Finding, FindingKind
-from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
@@ -31,7 +40,8 @@ from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import Part
 from hokusai_contracts.stack.processes import Stack, StackEndpoints
 
-__all__ = ["FAULTS", "AuthFault", "FaultCase", "Kill", "MlflowFault", "run_faults"]
+__all__ = ["DEFAULT_WAIT_S", "FAULTS", "KEY_REFUSED", "MLFLOW_DOWN", "AuthFault", "FaultCase", "Kill", "MlflowFault",
+           "run_faults"]
 
 SUITE = Suite.FAULTS
 OPERATION = "GET /api/2.0/mlflow/experiments/search"
@@ -42,6 +52,12 @@ UPLOAD_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
 #: How much longer than the proxy's timeout a slow upstream waits: the proxy must have given up by then.
 SLOW_MARGIN_S = 3.0
+#: How long past the longest fault's delay a probe waits for the proxy's answer (HOKUSAI_FAULT_WAIT_S):
+#: a proxy still silent by then hangs its clients.
+DEFAULT_WAIT_S = 10.0
+#: Why the MLflow cases are not run: each the first cause a run found, of which they are a consequence.
+KEY_REFUSED = "a consequence of the proxy refusing the valid platform key (see bearer-auth)"
+MLFLOW_DOWN = "a consequence of MLflow being down or too slow (see verify-proxy)"
 
 
 class Breakage(Protocol):
@@ -100,13 +116,15 @@ class FaultCase:
     expected: frozenset[int]  # statuses the proxy contract documents for this situation
     breakage: Breakage
     operation: str = OPERATION  # what the probe asks of the proxy while the part is broken
+    #: The part answers, late: its own answer after the delay is right too (a proxy that waits longer).
+    slow: bool = False
 
 
 FAULTS = (
     FaultCase("auth answers 500", "auth", frozenset({502, 503}), AuthFault("error")),
     FaultCase("auth down (load balancer 503)", "auth", frozenset({502, 503}), AuthFault("down")),
-    FaultCase("auth slower than the proxy's timeout", "auth", frozenset({503, 504}), AuthFault("slow")),
-    FaultCase("MLflow slower than the proxy's timeout", "mlflow", frozenset({504}), MlflowFault("slow")),
+    FaultCase("auth slower than the proxy's timeout", "auth", frozenset({503, 504}), AuthFault("slow"), slow=True),
+    FaultCase("MLflow slower than the proxy's timeout", "mlflow", frozenset({504}), MlflowFault("slow"), slow=True),
     # Only the upload is cut: the validating call before it must reach MLflow whole.
     FaultCase("MLflow drops the connection mid-upload", "mlflow", frozenset({502, 503, 504}),
               MlflowFault("drop", path_contains="/mlflow-artifacts/artifacts/"), UPLOAD),
@@ -119,11 +137,13 @@ class FaultControls:
     """The means to break the stack's parts, and to probe the proxy meanwhile."""
 
     def __init__(self, stack: Stack, endpoints: StackEndpoints, delay_s: float,
-                 timeouts: UpstreamTimeouts | None = None) -> None:
+                 timeouts: UpstreamTimeouts | None = None, wait_s: float = DEFAULT_WAIT_S) -> None:
         self.stack, self.endpoints, self.timeouts = stack, endpoints, timeouts or UpstreamTimeouts()
-        self.base_delay_s = delay_s
+        self.base_delay_s, self.wait_s = delay_s, wait_s
         # The longest wait any case may need: a slow upstream beyond the longest declared timeout.
         self.delay_s = max(delay_s, self.delay_for("auth"), self.delay_for("mlflow"))
+        #: How long a probe waits for the proxy: a proxy silent for longer hangs its clients.
+        self.bound_s = self.delay_s + wait_s
         self.admin = {"Authorization": f"Bearer {endpoints.admin_token}"}
         self.serial = 0
 
@@ -153,18 +173,18 @@ class FaultControls:
                          "path_contains": path_contains}).raise_for_status()
 
     def call(self, key: str) -> ProbeResult:
-        # Bounded: the delay plus a margin; a proxy that waits longer than that hangs its clients.
         return probe("GET", self.endpoints.proxy_url + "/api/2.0/mlflow/experiments/search",
-                     params={"max_results": 1}, headers={"Authorization": f"Bearer {key}"},
-                     timeout=self.delay_s + 10)
+                     params={"max_results": 1}, headers={"Authorization": f"Bearer {key}"}, timeout=self.bound_s)
 
     def upload(self, key: str) -> ProbeResult:
         """A streamed artifact upload, as the MLflow client sends one (sized, not chunked)."""
         self.serial += 1
         path = f"contract-probe/fault-upload-{os.getpid()}-{self.serial}.bin"
-        return probe("PUT", f"{self.endpoints.proxy_url}/api/2.0/mlflow-artifacts/artifacts/{path}",
-                     headers={"Authorization": f"Bearer {key}", "Content-Length": str(UPLOAD_BYTES)},
-                     content=_upload_body(), timeout=self.delay_s + 10)
+        result = probe("PUT", f"{self.endpoints.proxy_url}/api/2.0/mlflow-artifacts/artifacts/{path}",
+                       headers={"Authorization": f"Bearer {key}", "Content-Length": str(UPLOAD_BYTES)},
+                       content=_upload_body(), timeout=self.bound_s)
+        result.body_size, result.body_sha256 = UPLOAD_BYTES, _upload_sha256()
+        return result
 
     def baseline(self, case: FaultCase) -> ProbeResult:
         """The same call, with a fresh key, and nothing broken."""
@@ -189,81 +209,93 @@ def _upload_body() -> Iterator[bytes]:
         yield b"\x00" * _CHUNK
 
 
-def _finding(case: FaultCase, result: ProbeResult, delay_s: float) -> Finding | None:
-    hop = Hop.CLIENT_TO_PROXY
-    base = dict(hop=hop, operation=case.operation, suite=SUITE, exchanges=[result.exchange()])
-    expected = f"one of {sorted(case.expected)} (documented for {case.name}) within {delay_s + 10:.0f} s"
-    if result.error == "timeout":
-        return Finding(kind=FindingKind.TIMEOUT, location="connection", expected=expected,
-                       observed=f"no answer in {result.seconds:.1f} s: the proxy hangs its clients",
-                       recommendation=f"Give the proxy a timeout on calls to {case.part} and answer 504 when "
-                                      "it expires.", **base)  # type: ignore[arg-type]
-    if result.error:
-        return Finding(kind=FindingKind.UNREACHABLE, location="connection", expected=expected,
-                       observed=f"the proxy itself did not answer ({result.error})",
-                       recommendation=f"The proxy must survive {case.part} failing and answer "
-                                      f"{sorted(case.expected)[0]} itself, not drop its client's connection "
-                                      "(after an upload is cut, read the rest of the client's body or close "
-                                      "only after answering).", **base)  # type: ignore[arg-type]
-    if result.status in case.expected:
-        return None
-    if result.status in (401, 403):
-        kind, advice = FindingKind.AUTH_REJECTED, (
-            f"Tell an outage of {case.part} apart from a bad key: answer 503/504, not {result.status}.")
-    elif result.status is not None and result.status >= 500:
-        kind, advice = FindingKind.SERVER_ERROR, (
-            f"Catch the failure of {case.part} and answer {sorted(case.expected)[0]} with the proxy's error body.")
-    else:
-        kind, advice = FindingKind.UNDOCUMENTED_STATUS, f"Answer {sorted(case.expected)} when {case.part} fails."
-    return Finding(kind=kind, location="status", expected=expected, observed=f"{result.status} {result.text()}",
-                   recommendation=advice, **base)  # type: ignore[arg-type]
+@functools.cache
+def _upload_sha256() -> str:
+    """The upload's digest, which its exchange gives instead of the body (computed once, when needed)."""
+    digest = hashlib.sha256()
+    for chunk in _upload_body():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+Baseline = ProbeResult | httpx.HTTPError
 
 
 def run_faults(stack: Stack, endpoints: StackEndpoints, delay_s: float, out: Callable[[str], None] = print,
-               cases: Sequence[FaultCase] = FAULTS, timeouts: UpstreamTimeouts | None = None) -> PhaseResult:
-    """Run the fault cases (all by default), in an order that leaves the stack usable until the last two."""
-    controls = FaultControls(stack, endpoints, delay_s, timeouts)
-    checks: list[Check] = []
+               cases: Sequence[FaultCase] = FAULTS, timeouts: UpstreamTimeouts | None = None, *,
+               contract: Contract, mlflow_blocked: str | None = None, wait_s: float = DEFAULT_WAIT_S) -> PhaseResult:
+    """Run the fault cases (all by default), in an order that leaves the stack usable until the last two.
+
+    ``mlflow_blocked``: why the MLflow cases would only meet a failure the run already found (the
+    valid key refused, MLflow down): they are skipped as its consequence; the auth cases run all the same.
+    """
+    controls = FaultControls(stack, endpoints, delay_s, timeouts, wait_s)
     began = time.perf_counter()
+    runnable = [case for case in cases if not (mlflow_blocked and case.part == "mlflow")]
     # Every baseline before the first fault: the cases that stop a part for good come last, and
     # the call of the last one could not succeed without the part the one before it stopped.
-    baselines: dict[str, ProbeResult | httpx.HTTPError] = {}
-    for case in cases:
+    baselines: dict[str, Baseline] = {}
+    for case in runnable:
         try:
             baselines[case.name] = controls.baseline(case)
         except httpx.HTTPError as exc:
             baselines[case.name] = exc
+    checks: list[Check] = []
     for case in cases:
-        started = time.perf_counter()
-        try:
-            baseline = baselines[case.name]
-            if isinstance(baseline, httpx.HTTPError):
-                raise baseline
-            if baseline.status is None or not 200 <= baseline.status < 300:
-                # Without the fault the call already fails (a refused key, say): what the proxy
-                # answers with the fault would be that same failure, not its fault handling.
-                reason = f"baseline failed: without the fault the proxy answered {baseline.status or baseline.error}"
-                checks.append(Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.SKIPPED,
-                                    seconds=round(time.perf_counter() - started, 3), message=reason[:500]))
-                out(f"  - {case.name}: skipped ({reason[:120]})")
-                continue
-            result = controls.run(case)
-        except httpx.HTTPError as exc:
-            # Our own fault controls failed (the fake or the journal did not take the order): the
-            # case could not be run, which says nothing of the proxy.
-            checks.append(Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.ERROR,
-                                seconds=round(time.perf_counter() - started, 3),
-                                message=f"the fault could not be set up: {type(exc).__name__}: {exc}"[:500]))
-            out(f"  ! {case.name}: the fault could not be set up ({type(exc).__name__})")
-            continue
-        finding = _finding(case, result, controls.delay_s)
-        answer = result.status if result.status is not None else result.error
-        checks.append(Check(
-            suite=SUITE, name=case.name, operation=case.operation, cases=1,
-            seconds=round(time.perf_counter() - started, 3), status=CheckStatus.PASSED,
-            findings=[finding] if finding else [],
-            message=f"proxy answered {answer} in {result.seconds:.1f} s"
-                    + (f": {finding.kind.value}" if finding else ""),
-        ))
-        out(f"  {'✓' if finding is None else '✗'} {case.name}: {answer} in {result.seconds:.1f} s")
+        if case.name in baselines:
+            check, line = _run_case(controls, case, baselines[case.name], contract)
+        else:
+            check = Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.SKIPPED,
+                          message=f"skipped: {mlflow_blocked}")
+            line = f"  - {case.name}: skipped ({mlflow_blocked})"
+        checks.append(check)
+        out(line)
     return PhaseResult(checks=checks, timings={PhaseName.FAULTS: round(time.perf_counter() - began, 3)})
+
+
+def _unusable(case: FaultCase, baseline: ProbeResult) -> str | None:
+    """Why the case cannot be judged, given what the proxy answered without the fault."""
+    if baseline.status is None:
+        return f"baseline failed: without the fault the proxy did not answer ({baseline.error})"
+    if case.part == "auth" or 200 <= baseline.status < 300:
+        # An auth outage has its documented answer whatever the proxy makes of the key.
+        return None
+    # Without the fault the call already fails (a refused key, say): what the proxy answers
+    # with the fault would be that same failure, not its fault handling.
+    return f"baseline failed: without the fault the proxy answered {baseline.status}"
+
+
+def _run_case(controls: FaultControls, case: FaultCase, baseline: Baseline, contract: Contract) -> tuple[Check, str]:
+    """The case's check, and the line that tells it."""
+    started = time.perf_counter()
+
+    def seconds() -> float:
+        return round(time.perf_counter() - started, 3)
+
+    try:
+        if isinstance(baseline, httpx.HTTPError):
+            raise baseline
+        reason = _unusable(case, baseline)
+        if reason:
+            return (Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.SKIPPED,
+                          seconds=seconds(), message=reason[:500]), f"  - {case.name}: skipped ({reason[:120]})")
+        result = controls.run(case)
+    except httpx.HTTPError as exc:
+        # Our own fault controls failed (the fake or the journal did not take the order): the
+        # case could not be run, which says nothing of the proxy.
+        return (Check(suite=SUITE, name=case.name, operation=case.operation, status=CheckStatus.ERROR,
+                      seconds=seconds(), message=f"the fault could not be set up: {type(exc).__name__}: {exc}"[:500]),
+                f"  ! {case.name}: the fault could not be set up ({type(exc).__name__})")
+    verdict = judge_fault(case, result, baseline, delay_s=controls.delay_for(case.part), wait_s=controls.wait_s,
+                          contract=contract)
+    answer = result.status if result.status is not None else result.error
+    told = f"proxy answered {answer} in {result.seconds:.1f} s" + (f": {verdict.note}" if verdict.note else "")
+    if verdict.findings:
+        told += ": " + ", ".join(f.kind.value for f in verdict.findings)
+    # A slow part that answered before the proxy gave up: what was due on a timeout was not seen.
+    status = CheckStatus.PASSED if verdict.exercised else CheckStatus.SKIPPED
+    check = Check(suite=SUITE, name=case.name, operation=case.operation, cases=1, seconds=seconds(), status=status,
+                  findings=verdict.findings, message=told[:500])
+    mark = "✗" if verdict.findings else "✓" if verdict.exercised else "-"
+    return check, f"  {mark} {case.name}: {answer} in {result.seconds:.1f} s" + (
+        "" if verdict.exercised else " (its timeout answer not exercised)")

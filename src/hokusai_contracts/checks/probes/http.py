@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,9 @@ class ProbeResult:
     seconds: float
     response: httpx.Response | None = None
     error: str | None = None  # "timeout" or "unreachable: <exception>"
+    #: A streamed request body, not kept: its size and SHA-256, which the exchange (and its curl) give instead.
+    body_size: int | None = None
+    body_sha256: str | None = None
 
     @property
     def status(self) -> int | None:
@@ -38,10 +42,15 @@ class ProbeResult:
             content = request.content if request is not None else b""
         except httpx.RequestNotRead:  # a streamed upload: not kept
             content = b""
-        # A large body (the artifact probe's) stays out of the report; the curl then says none was sent.
+        # A large body (the artifact probe's) stays out of the report: its size and SHA-256 stand for it.
         body = content.decode("utf-8", "replace") if content and len(content) <= 4096 else None
+        size, digest = self.body_size, self.body_sha256
+        if body is None and content and size is None:
+            size, digest = len(content), hashlib.sha256(content).hexdigest()
         return Exchange(method=self.method, url=redact(self.url), status=self.status,
                         request_headers=dict(request.headers) if request is not None else {}, request_body=body,
+                        request_body_size=size if body is None else None,
+                        request_body_sha256=digest if body is None else None,
                         response_body=self.text(300) if self.response is not None else None,
                         elapsed_ms=round(self.seconds * 1000, 1), error=self.error)
 

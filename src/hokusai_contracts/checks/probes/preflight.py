@@ -5,27 +5,52 @@ load balancer; the scripts of the day reported both as authentication
 failures. Preflight asks each part directly, and the proxy for its own view,
 and turns silence, refusals and 5xx into ``unreachable``/``timeout``/
 ``server_error`` findings on the hop that failed, so the diagnosis can say
-"infrastructure: auth" instead of "bad key".
+"infrastructure: auth" instead of "bad key". Each finding cites the documented answers of the
+operation it asked (``contracts``: the run's auth, MLflow and proxy contracts) and keeps its
+exchange, so the report gives a curl for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
-from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
+from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.findings import ContractRef, Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
 
-__all__ = ["Preflight", "run_preflight"]
+__all__ = ["ContractSet", "Preflight", "run_preflight"]
 
 SUITE = Suite.VERIFY_PROXY
 #: Answers that mean the part, or what stands in front of it, is down.
 _DOWN_STATUSES = frozenset({502, 503, 504})
+
+
+class ContractSet(Protocol):
+    """The contracts of a run's three parts (``run.inputs.Inputs`` is one)."""
+
+    @property
+    def auth(self) -> Contract: ...
+    @property
+    def mlflow(self) -> Contract: ...
+    @property
+    def proxy(self) -> Contract: ...
+
+
+def _ref(contracts: ContractSet | None, hop: Hop, operation: str) -> ContractRef | None:
+    """Where the receiver's contract documents the answers of ``operation``."""
+    if contracts is None:
+        return None
+    contract = {"auth": contracts.auth, "mlflow": contracts.mlflow, "proxy": contracts.proxy}[hop.receiver]
+    method, _, path = operation.partition(" ")
+    match = contract.match(method, path)
+    return contract.ref(match.operation.pointer + "/responses") if match else None
 
 
 @dataclass
@@ -40,6 +65,10 @@ class Preflight:
     def healthy(self) -> bool:
         # A part that is down is down, whatever a known deviation says about its answer.
         return not self.findings
+
+    def up(self, part: str) -> bool:
+        """Whether ``part`` (``auth``, ``mlflow``, ``proxy``) answered: no finding on a hop it receives."""
+        return not any(f.hop.receiver == part for f in self.findings)
 
     def result(self) -> PhaseResult:
         return PhaseResult(checks=list(self.checks))
@@ -66,7 +95,8 @@ def _json(result: ProbeResult) -> object:
         return None
 
 
-def _judge(result: ProbeResult, hop: Hop, operation: str, slow_after_s: float) -> Finding | None:
+def _judge(result: ProbeResult, hop: Hop, operation: str, slow_after_s: float,
+           contract: ContractRef | None = None) -> Finding | None:
     """A finding when the part is silent, refuses, answers 5xx, or takes too long; None when fine."""
     if result.error == "timeout" or (result.response is not None and result.seconds > slow_after_s):
         kind, observed = FindingKind.TIMEOUT, f"no answer within {result.seconds:.1f} s"
@@ -87,13 +117,13 @@ def _judge(result: ProbeResult, hop: Hop, operation: str, slow_after_s: float) -
         expected=f"an answer within {slow_after_s:.0f} s and no 5xx", observed=observed,
         recommendation=f"Check that the {hop.receiver} is up and reachable from the {hop.sender} "
                        "(service, load balancer, network) before looking at keys or contracts.",
-        suite=SUITE, exchanges=[result.exchange()],
+        suite=SUITE, exchanges=[result.exchange()], contract=contract,
     )
 
 
 def run_preflight(proxy_url: str, auth_url: str, mlflow_url: str | None, api_key: str, *,
                   timeout: float = 15.0, slow_after_s: float = 5.0, verify: str | bool = True,
-                  client: httpx.Client | None = None) -> Preflight:
+                  client: httpx.Client | None = None, contracts: ContractSet | None = None) -> Preflight:
     """Probe auth, MLflow and the proxy; ``proxy_url`` is the tracking URI (with the mount)."""
     outcome = Preflight()
     probes: list[tuple[str, Hop, str, ProbeResult]] = [
@@ -115,7 +145,7 @@ def run_preflight(proxy_url: str, auth_url: str, mlflow_url: str | None, api_key
                headers={"Authorization": f"Bearer {api_key}"})),
     ]
     for name, hop, operation, result in probes:
-        finding = _judge(result, hop, operation, slow_after_s)
+        finding = _judge(result, hop, operation, slow_after_s, _ref(contracts, hop, operation))
         answer = f"{result.status}" if result.status is not None else (result.error or "")
         down = result.error is not None or result.status in _DOWN_STATUSES or (
             finding is not None and finding.kind in (FindingKind.UNREACHABLE, FindingKind.TIMEOUT))
