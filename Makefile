@@ -52,6 +52,12 @@ TEST_WORKERS ?= 2
 MLFLOW_VERSION ?=
 #: contract-local: MLflow client versions for the registration scenario, comma-separated (e.g. 2.9.2,3.17.2)
 MLFLOW_CLIENTS ?=
+#: contract-local: MLflow's backend store: sqlite (empty) or postgresql (a PostgreSQL 15 server on loopback, as production's)
+BACKEND_STORE ?=
+#: contract-local: MLflow's artifact store: local (empty) or s3 (a moto S3 server on loopback)
+ARTIFACT_STORE ?=
+#: contract-local: how MLflow serves artifacts: proxied (empty) or root (production's entrypoint: the store as artifact root)
+MLFLOW_ARTIFACTS ?=
 #: mlflow-diff: the older MLflow version
 OLD ?=
 #: mlflow-diff: the newer MLflow version
@@ -93,6 +99,16 @@ contract-local: export HOKUSAI_MLFLOW_VERSION = $(MLFLOW_VERSION)
 endif
 ifneq ($(MLFLOW_CLIENTS),)
 contract-local: export HOKUSAI_MLFLOW_CLIENTS = $(MLFLOW_CLIENTS)
+endif
+# BACKEND_STORE / ARTIFACT_STORE / MLFLOW_ARTIFACTS the same way, as HOKUSAI_BACKEND_STORE, ... (empty: the defaults).
+ifneq ($(BACKEND_STORE),)
+contract-local: export HOKUSAI_BACKEND_STORE = $(BACKEND_STORE)
+endif
+ifneq ($(ARTIFACT_STORE),)
+contract-local: export HOKUSAI_ARTIFACT_STORE = $(ARTIFACT_STORE)
+endif
+ifneq ($(MLFLOW_ARTIFACTS),)
+contract-local: export HOKUSAI_MLFLOW_ARTIFACTS = $(MLFLOW_ARTIFACTS)
 endif
 
 contract-local: $(STAMP) ## Start the local stack, run the scenario and the suites, stop it

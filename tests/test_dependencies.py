@@ -36,6 +36,8 @@ USED_WITHOUT_IMPORT = {
     "pytest-xdist": "a pytest plugin: `make test` runs `pytest -n`",
     "ruff": "`make test` / `make lint` run it",
     "types-pyyaml": "type stubs for mypy",
+    "flask-cors": "moto's S3 server imports it (stack/s3_server.py: ARTIFACT_STORE=s3); moto[s3] does not declare it",
+    "psycopg2-binary": "MLflow's PostgreSQL driver (BACKEND_STORE=postgresql): the store URI names psycopg2",
 }
 
 

@@ -157,3 +157,22 @@ def test_the_local_settings_read_dotenv_and_the_environment_wins(monkeypatch: py
     assert settings.artifact_mb == 7
     assert settings.proxy_cmd == "from-environment --port {port}"
     assert load_local_settings(env_file=None).artifact_mb == 50
+
+
+def test_the_stores_default_to_sqlite_and_local_and_refuse_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hokusai_contracts.settings import load_local_settings
+
+    settings = load_local_settings()
+    assert (settings.backend_store, settings.artifact_store, settings.mlflow_artifacts) == ("sqlite", "local",
+                                                                                          "proxied")
+    monkeypatch.setenv("HOKUSAI_BACKEND_STORE", "postgresql")
+    monkeypatch.setenv("HOKUSAI_ARTIFACT_STORE", "s3")
+    monkeypatch.setenv("HOKUSAI_MLFLOW_ARTIFACTS", "root")
+    settings = load_local_settings()
+    assert (settings.backend_store, settings.artifact_store, settings.mlflow_artifacts) == ("postgresql", "s3", "root")
+    for name, bad in (("HOKUSAI_BACKEND_STORE", "mysql"), ("HOKUSAI_ARTIFACT_STORE", "minio"),
+                      ("HOKUSAI_MLFLOW_ARTIFACTS", "direct")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(UsageError, match=f"^{name}: "):
+            load_local_settings()
+        monkeypatch.delenv(name)

@@ -26,10 +26,15 @@ from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.durations import parse_duration
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
-__all__ = ["KEY_FORMAT", "CacheSettings", "LiveSettings", "LocalSettings", "UpstreamTimeouts", "cache_root",
-           "env_file_secrets", "http_url", "load_cache_settings", "load_live_settings", "load_local_settings",
-           "settings_error"]
+__all__ = ["KEY_FORMAT", "ArtifactStore", "BackendStore", "CacheSettings", "LiveSettings", "LocalSettings",
+           "MlflowArtifacts", "UpstreamTimeouts", "cache_root", "env_file_secrets", "http_url", "load_cache_settings",
+           "load_live_settings", "load_local_settings", "settings_error"]
 __all__ += ["WatchSettings", "load_watch_settings", "webhook_url"]
+
+#: MLflow's stores in the local stack (BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS); defaults first.
+BackendStore = Literal["sqlite", "postgresql"]
+ArtifactStore = Literal["local", "s3"]
+MlflowArtifacts = Literal["proxied", "root"]
 
 
 class LocalSettings(BaseSettings):
@@ -55,6 +60,16 @@ class LocalSettings(BaseSettings):
     #: How long past a fault's delay a fault case waits for the proxy's answer before it calls the proxy
     #: hung (HOKUSAI_FAULT_WAIT_S): raise it for a proxy that retries its upstream before it answers.
     fault_wait_s: float = Field(default=10.0, gt=0, le=600)
+    #: MLflow's backend store (``BACKEND_STORE``): SQLite in the stack's directory, or a PostgreSQL
+    #: server started on loopback as production's RDS PostgreSQL 15 (``stack/postgres.py``).
+    backend_store: BackendStore = "sqlite"
+    #: Where MLflow keeps artifacts (``ARTIFACT_STORE``): a local folder, or an S3 bucket on a moto
+    #: server on loopback (``stack/s3.py``).
+    artifact_store: ArtifactStore = "local"
+    #: How MLflow serves them (``MLFLOW_ARTIFACTS``): ``proxied`` (an artifacts destination, clients get
+    #: ``mlflow-artifacts:`` locations) or ``root`` (production's entrypoint: the store as default
+    #: artifact root, serve-artifacts without a destination, clients get the store's own locations).
+    mlflow_artifacts: MlflowArtifacts = "proxied"
 
     @field_validator("proxy_timeouts")
     @classmethod

@@ -28,7 +28,15 @@ from hokusai_contracts.stack.compose_render import (
     mlflow_version,
     render,
 )
-from hokusai_contracts.stack.definition import DEFAULT_PORTS, HEALTH, Expect, HealthRule, Part, StackDefinition
+from hokusai_contracts.stack.definition import (
+    CORE_PARTS,
+    DEFAULT_PORTS,
+    HEALTH,
+    Expect,
+    HealthRule,
+    Part,
+    StackDefinition,
+)
 from hokusai_contracts.stack.plan import build_plan
 
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -68,7 +76,7 @@ def test_compose_render_check_passes_on_the_committed_files() -> None:
 @pytest.mark.parametrize("network", list(Network))
 def test_every_part_is_a_service_with_its_port_and_health_rule(network: Network) -> None:
     services = _document(network)["services"]
-    for part in Part:
+    for part in CORE_PARTS:
         service = services[part.value]
         port = DEFAULT_PORTS[part]
         if network is Network.BRIDGE:

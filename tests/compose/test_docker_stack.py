@@ -23,7 +23,7 @@ from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.domain.redact import mask, redact
 from hokusai_contracts.stack import docker_stack
 from hokusai_contracts.stack.compose_render import Network, compose_file, render
-from hokusai_contracts.stack.definition import HEALTH_PATHS, Part, StackDefinition
+from hokusai_contracts.stack.definition import CORE_PARTS, HEALTH_PATHS, Part, StackDefinition
 from hokusai_contracts.stack.docker_stack import (
     COMPOSE_PROJECT,
     DockerStack,
@@ -150,7 +150,7 @@ def test_a_run_is_compose_up_wait_on_the_generated_file_and_down_after(fake_dock
     assert variables["HOKUSAI_ADMIN_TOKEN"] == stack.definition.admin_token
     assert variables["HOKUSAI_RUN_DIR"] == str(root / "run")
     assert variables["HOKUSAI_MLFLOW_IMAGE"] == "ghcr.io/mlflow/mlflow:v3.17.2"
-    secrets = [variables["HOKUSAI_ADMIN_TOKEN"], variables["HOKUSAI_SEED_KEY"], variables["HOKUSAI_MINIO_PASSWORD"]]
+    secrets = [variables["HOKUSAI_ADMIN_TOKEN"], variables["HOKUSAI_SEED_KEY"], variables["HOKUSAI_S3_SECRET_KEY"]]
     for call in fake_docker.calls():
         assert not any(secret in arg for secret in secrets for arg in call["argv"]), call["argv"]
 
@@ -158,7 +158,7 @@ def test_a_run_is_compose_up_wait_on_the_generated_file_and_down_after(fake_dock
     assert endpoints.keys["cli-1"]["key"] == variables["HOKUSAI_SEED_KEY"]
     assert endpoints.proxy_url == f"http://127.0.0.1:{variables['HOKUSAI_PROXY_PORT']}/api/mlflow"
     assert endpoints.mlflow_journal == root / "run" / "journals" / "mlflow-journal.jsonl"
-    assert {f"start.{part}" for part in Part} | {"images+up", "start"} <= set(stack.timings)
+    assert {f"start.{part}" for part in CORE_PARTS} | {"images+up", "start"} <= set(stack.timings)
     assert httpx.get(endpoints.auth_url + HEALTH_PATHS[Part.AUTH]).status_code == 200
 
     stack.kill(Part.AUTH)
@@ -206,7 +206,7 @@ def test_a_definitions_choices_reach_the_files_variables(fake_docker: FakeDocker
     assert variables["HOKUSAI_AUTH_PROFILE"] == "contract"
     assert variables["HOKUSAI_PROXY_IMAGE"] == "registry.example.com/team/proxy:1.2.3"
     assert variables["HOKUSAI_MLFLOW_IMAGE"] == "ghcr.io/mlflow/mlflow:v3.17.2-full"
-    assert variables["HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlflow-artifacts"
+    assert variables["HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION"] == "s3://hokusai-mlflow-artifacts/artifacts"
     assert endpoints.auth_journal is None
     stack.stop()
 
@@ -325,7 +325,7 @@ def test_a_local_run_on_docker_passes_and_leaves_the_engine_as_it_was(real_engin
     report = run_local(options, out=lambda line: None)
     assert report.verdict == "pass", [(f.kind, f.observed) for f in report.findings if not f.known]
     assert {"contract-report.json", "contract-report.md", "junit.xml"} <= {p.name for p in tmp_path.iterdir()}
-    assert {f"{part}.log" for part in Part} <= {p.name for p in (tmp_path / "logs").iterdir()}
+    assert {f"{part}.log" for part in CORE_PARTS} <= {p.name for p in (tmp_path / "logs").iterdir()}
     assert any(check.suite == "faults" for check in report.checks)
     assert _everything() == before
 

@@ -164,3 +164,20 @@ def test_entries_naming_mlflow_versions_apply_to_those_versions_only(tmp_path: P
     assert [d.id for d in loaded.for_mlflow("2.9.2").deviations] == ["every", "old"]
     assert [d.id for d in loaded.for_mlflow("3.17.2").deviations] == ["every"]
     assert [d.id for d in loaded.for_mlflow(None).deviations] == ["every", "old"]
+
+
+def test_entries_naming_stores_apply_to_those_stores_only(tmp_path: Path) -> None:
+    path = tmp_path / "known-deviations.yaml"
+    entry = ("  - id: {id}\n    operation: GET /api/2.0/mlflow/*\n    kind: server_error\n{limit}"
+             "    reason: r\n    evidence: e\n    reviewed_by: t\n    expires: '2099-01-01'\n")
+    path.write_text("deviations:\n" + entry.format(id="every", limit="")
+                    + entry.format(id="pg", limit="    backends: [postgresql]\n")
+                    + entry.format(id="sqlite", limit="    backends: [sqlite]\n")
+                    + entry.format(id="s3", limit="    artifact_stores: [s3]\n"))
+    loaded = KnownDeviations.load(path, root=tmp_path)
+    assert [d.id for d in loaded.for_stores("postgresql", "s3").deviations] == ["every", "pg", "s3"]
+    assert [d.id for d in loaded.for_stores("sqlite", "local").deviations] == ["every", "sqlite"]
+    assert [d.id for d in loaded.for_stores(None, None).deviations] == ["every", "pg", "sqlite", "s3"]
+    path.write_text("deviations:\n" + entry.format(id="typo", limit="    backends: [mysql]\n"))
+    with pytest.raises(ContractError, match="entry 'typo': backends"):
+        KnownDeviations.load(path, root=tmp_path)

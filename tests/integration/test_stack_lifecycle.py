@@ -16,7 +16,7 @@ import pytest
 
 from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.domain.redact import mask
-from hokusai_contracts.stack.definition import Part, StackDefinition
+from hokusai_contracts.stack.definition import CORE_PARTS, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def test_no_secret_in_any_childs_argv_private_files_and_nothing_left_after_stop(
         root = stack.root
         assert root is not None and root.exists()
         children = _descendants([os.getpid()]) - before
-        assert len(children) >= len(Part) + 1  # every part, MLflow's workers, the watchdog
+        assert len(children) >= len(CORE_PARTS) + 1  # every part, MLflow's workers, the watchdog
         secrets = [endpoints.admin_token, *(key["key"] for key in endpoints.keys.values())]
         assert len(secrets) >= 3
         for pid in children:
@@ -115,7 +115,7 @@ def test_a_runner_killed_with_sigkill_leaves_no_process_and_no_temp_dir() -> Non
     assert root.name.startswith("hokusai-stack-") and root.exists()
     everything = _descendants([runner.pid]) - {runner.pid}
     names = {psutil.Process(pid).name() for pid in everything}
-    assert "sleep" in names and len(everything) >= len(Part) + 2, names  # the parts, the sleep, the watchdog
+    assert "sleep" in names and len(everything) >= len(CORE_PARTS) + 2, names  # the parts, the sleep, the watchdog
 
     runner.send_signal(signal.SIGKILL)
     killed = time.monotonic()

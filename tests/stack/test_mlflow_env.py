@@ -53,11 +53,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
+STORES = ("psycopg2-binary==2.9.13", "boto3==1.44.18")
+
+
 @pytest.mark.parametrize(("version", "expected"), [
-    ("2.9.2", ("mlflow==2.9.2", "setuptools<81", "sqlalchemy<2.1", "scikit-learn==1.9.1")),
-    ("3.4.0", ("mlflow==3.4.0", "sqlalchemy<2.1", "scikit-learn==1.9.1")),
-    ("3.9.0", ("mlflow==3.9.0", "scikit-learn==1.9.1")),
-    ("3.17.2", ("mlflow==3.17.2", "scikit-learn==1.9.1")),
+    ("2.9.2", ("mlflow==2.9.2", "setuptools<81", "sqlalchemy<2.1", *STORES, "scikit-learn==1.9.1")),
+    ("3.4.0", ("mlflow==3.4.0", "sqlalchemy<2.1", *STORES, "scikit-learn==1.9.1")),
+    ("3.9.0", ("mlflow==3.9.0", *STORES, "scikit-learn==1.9.1")),
+    ("3.17.2", ("mlflow==3.17.2", *STORES, "scikit-learn==1.9.1")),
 ])
 def test_requirements_by_version(version: str, expected: tuple[str, ...]) -> None:
     assert requirements_for(version) == expected
@@ -71,6 +74,13 @@ def test_the_scenarios_scikit_learn_is_the_projects_pin() -> None:
     locked = re.search(r"^scikit-learn==(\S+)$", (ROOT / "constraints.txt").read_text(), re.MULTILINE)
     assert locked is not None
     assert f"scikit-learn=={locked.group(1)}" in requirements_for("3.9.0")
+
+
+@pytest.mark.parametrize("name", ["psycopg2-binary", "boto3"])
+def test_the_stores_drivers_are_the_projects_pins(name: str) -> None:
+    locked = re.search(rf"^{name}==(\S+)$", (ROOT / "constraints.txt").read_text(), re.MULTILINE)
+    assert locked is not None
+    assert f"{name}=={locked.group(1)}" in requirements_for("2.9.2")
 
 
 @pytest.mark.parametrize(("text", "setting", "message"), [

@@ -51,8 +51,8 @@ def test_the_proxy_starts_once_auth_and_the_journals_are_healthy() -> None:
     plan = build_plan(StackDefinition(), _site())
     assert list(plan.parts) == [Part.MLFLOW, Part.AUTH, Part.AUTH_JOURNAL, Part.MLFLOW_JOURNAL, Part.PROXY]
     assert set(plan.parts[Part.PROXY].needs) == {Part.AUTH, *JOURNALS}
-    assert {p.part for p in plan.startable(set(), set())} == set(Part) - {Part.PROXY}
-    assert [p.part for p in plan.startable(set(Part) - {Part.PROXY}, {Part.AUTH, *JOURNALS})] == [Part.PROXY]
+    assert {p.part for p in plan.startable(set(), set())} == set(plan.parts) - {Part.PROXY}
+    assert [p.part for p in plan.startable(set(plan.parts) - {Part.PROXY}, {Part.AUTH, *JOURNALS})] == [Part.PROXY]
     assert plan.parts[Part.PROXY].env["HOKUSAI_AUTH_SERVICE_URL"] == "http://127.0.0.1:8101"
 
 

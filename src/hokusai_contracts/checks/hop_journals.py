@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from hokusai_contracts.checks.artifact_locations import judge_artifact_locations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Finding
@@ -93,6 +95,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
     if client_journal is not None and endpoints.mlflow_journal is not None:
         phase.extend(_judge_transit(sent, read_journal(endpoints.mlflow_journal), mlflow, mount))
     if proxy is not None:
+        phase.checks.append(_artifact_locations(sent, proxy, mount, endpoints.proxy_root))
         # What the clients called through the proxy counts as exercised (the scenario's deletes,
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
         unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
@@ -101,6 +104,14 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
+
+
+def _artifact_locations(sent: list[HttpExchange], proxy: Contract, mount: str, proxy_root: str) -> Check:
+    """Every artifact location the clients were handed through the proxy, writable through it or a finding."""
+    found = judge_artifact_locations(sent, proxy, mount, urlsplit(proxy_root).netloc)
+    return Check(suite=SUITE, name="artifact locations", status=CheckStatus.PASSED, cases=len(sent), findings=found,
+                 note=UnknownNote.REPLACE, message="every artifact location handed to a client is writable through "
+                                                   "the proxy (mlflow-artifacts:)")
 
 
 def _judge_transit(sent: list[HttpExchange], received: list[HttpExchange], mlflow: Contract,

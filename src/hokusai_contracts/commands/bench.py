@@ -6,9 +6,11 @@ and metrics (read from its report) are printed as a table and give ``ratio_to_fl
 ``--full --suites none --no-faults`` for the concurrency figures (8 registrations at once, validate
 calls that reached the auth service), which only ``FULL=1`` measures. In the same bench run it
 measures the yardsticks (``bench_yardsticks``): the floor (MLflow start plus one plain
-registration) and, per suite, ours and a plain ``schemathesis run`` of the same work, each alone on
-one stack (``ratio_to_plain_schemathesis``); and the peak RSS of ``judge`` on a ~200 MB NDJSON
-capture (``bench_traffic``: ``judge_peak_rss_mb``, which must stay under 200). The figures are also
+registration); the default run again on production's stores (PostgreSQL + S3) against the floor
+on those stores (``stores``, its own ``ratio_to_floor``); per suite, ours and a plain
+``schemathesis run`` of the same work, each alone on one stack (``ratio_to_plain_schemathesis``);
+and the peak RSS of ``judge`` on a ~200 MB NDJSON capture (``bench_traffic``:
+``judge_peak_rss_mb``, which must stay under 200). The figures are also
 written to ``REPORT_DIR/bench.json``.
 """
 
@@ -24,7 +26,12 @@ from typing import Any
 
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES
 from hokusai_contracts.commands.bench_traffic import CAPTURE_MB, measure_judge_memory
-from hokusai_contracts.commands.bench_yardsticks import PlainRun, measure_floor, measure_plain_schemathesis
+from hokusai_contracts.commands.bench_yardsticks import (
+    PlainRun,
+    measure_floor,
+    measure_floor_on_stores,
+    measure_plain_schemathesis,
+)
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.names import Suite
 
@@ -87,6 +94,22 @@ def _timed_run(args: list[str]) -> tuple[float, int, str, dict[str, Any] | None]
     return wall, completed.returncode, completed.stderr, report
 
 
+#: Production's stores, measured beside the default run: the twin must not make the daily run slow.
+STORES = "postgresql+s3"
+
+
+def _on_production_stores(extra_args: list[str]) -> dict[str, Any]:
+    """The default run on PostgreSQL + S3, against the floor on the same stores."""
+    print(f"bench: the default run on {STORES} (BACKEND_STORE=postgresql ARTIFACT_STORE=s3), and its floor ...",
+          flush=True)
+    floor_s = measure_floor_on_stores("postgresql", "s3")
+    wall, code, _, report = _timed_run(["--backend-store", "postgresql", "--artifact-store", "s3", *extra_args])
+    return {"default_run_s": round(wall, 3), "floor_s": round(floor_s, 3),
+            "ratio_to_floor": round(wall / floor_s, 2) if floor_s > 0 else None, "exit_code": code,
+            "verdict": report.get("verdict") if report else None,
+            "timings_s": report.get("timings", {}) if report else {}}
+
+
 def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
     print("bench: measuring the floor (MLflow start + one plain registration) ...", flush=True)
     floor_s = measure_floor()
@@ -106,6 +129,7 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
                       if k.startswith(("concurren", "validate_calls", "proxy_rss"))}}
     print("bench: each suite alone, ours and plain `schemathesis run` ...", flush=True)
     compared = ratios(wall, timings, floor_s, measure_plain_schemathesis(DEFAULT_MAX_EXAMPLES, files.contracts_dir()))
+    stores = _on_production_stores(extra_args or [])
     print(f"bench: a {CAPTURE_MB} MB NDJSON capture judged (peak RSS of `hokusai-contracts judge`) ...", flush=True)
     memory = measure_judge_memory()
     rows = table_rows(wall, timings)
@@ -123,6 +147,8 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
         print(f"{suite}: {figures['suite_s']} s in the run; alone {figures['suite_alone_s']} s, "
               f"{figures['plain_schemathesis_s']} s plain: ratio_to_plain_schemathesis "
               f"{figures['ratio_to_plain_schemathesis']}")
+    print(f"{STORES}: default run {stores['default_run_s']} s, floor on the same stores {stores['floor_s']} s: "
+          f"ratio_to_floor {stores['ratio_to_floor']} (verdict {stores['verdict']}, exit {stores['exit_code']})")
     print(f"judge_peak_rss_mb {memory['judge_peak_rss_mb']} ({memory['judge_capture_mb']} MB, "
           f"{memory['judge_exchanges']} exchanges, {memory['judge_s']} s)")
     print(f"\nverdict of the measured run: {report.get('verdict')} (exit {code}; FULL=1 concurrency run: exit "
@@ -131,6 +157,6 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
     out = report_dir / "bench.json"
     out.write_text(json.dumps({"wall_s": round(wall, 3), "exit_code": code, "verdict": report.get("verdict"),
                                "timings_s": timings, "metrics": report.get("metrics", {}), "concurrency": concurrency,
-                               **compared, **memory}, indent=2) + "\n", "utf-8")
+                               **compared, **memory, "stores": {STORES: stores}}, indent=2) + "\n", "utf-8")
     print(f"written: {out}")
     return 0 if code == 0 and full_code == 0 else 1

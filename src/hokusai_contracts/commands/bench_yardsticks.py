@@ -40,12 +40,14 @@ from hokusai_contracts.checks.suites.runner import SHARDS, SuiteOptions, run_loc
 from hokusai_contracts.checks.suites.schemas import EXCLUDED_PATH_REGEX, TARGETS, schema_config
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.journal.front import front_journal
+from hokusai_contracts.settings import ArtifactStore, BackendStore
 from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.health import StackEndpoints, is_healthy
 from hokusai_contracts.stack.plan import PartPlan, Site, build_plan
 from hokusai_contracts.stack.processes import free_port, running_stack, terminate_group
 
-__all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_plain_schemathesis", "plain_equivalent", "toml_of"]
+__all__ = ["PLAIN_SUITES", "PlainRun", "measure_floor", "measure_floor_on_stores", "measure_plain_schemathesis",
+           "plain_equivalent", "toml_of"]
 
 #: The suites that have a plain ``schemathesis run`` equivalent (the stateful suite walks links).
 PLAIN_SUITES = (Suite.AUTH_SERVICE, Suite.MLFLOW_DIRECT, Suite.PROXY)
@@ -93,6 +95,24 @@ def measure_floor() -> float:
     if registered.returncode != 0:
         raise StackError(f"the floor's plain registration failed (exit {registered.returncode}): "
                          f"{registered.stderr[-500:]}")
+    return seconds
+
+
+def measure_floor_on_stores(backend: BackendStore, artifacts: ArtifactStore) -> float:
+    """The floor on other stores: the stack's start (its MLflow and stores the long pole) plus a plain
+    registration straight to MLflow, so that a run on these stores is compared with its own floor."""
+    definition = StackDefinition(with_journals=False, backend_store=backend, artifact_store=artifacts)
+    started = time.perf_counter()
+    with running_stack(definition) as stack:
+        assert stack.endpoints is not None
+        token = "hk_live_" + secrets.token_hex(16)
+        registered = subprocess.run([sys.executable, "-c", _FLOOR_REGISTRATION, stack.endpoints.mlflow_url,
+                                     scenario.probe_name("bench")], env={**os.environ, "MLFLOW_TRACKING_TOKEN": token},
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+        seconds = time.perf_counter() - started
+    if registered.returncode != 0:
+        raise StackError(f"the floor's plain registration on {backend}+{artifacts} failed (exit "
+                         f"{registered.returncode}): {registered.stderr[-500:]}")
     return seconds
 
 

@@ -50,6 +50,16 @@ def add_local_parser(commands: Any) -> None:
                        help="replay the client->proxy exchanges of a recording (HAR, JSONL, NDJSON) against the local "
                             "stack, in order, the seeded key in the placeholder's place (make contract-local "
                             "REPLAY=path.har)")
+    local.add_argument("--backend-store", choices=["sqlite", "postgresql"], default=None,
+                       help="MLflow's backend store: sqlite, or a PostgreSQL server started on loopback as "
+                            "production's (default: HOKUSAI_BACKEND_STORE, else sqlite)")
+    local.add_argument("--artifact-store", choices=["local", "s3"], default=None,
+                       help="MLflow's artifact store: a local folder, or an S3 bucket on a moto server on loopback "
+                            "(default: HOKUSAI_ARTIFACT_STORE, else local)")
+    local.add_argument("--mlflow-artifacts", choices=["proxied", "root"], default=None,
+                       help="proxied: MLflow serves artifacts with a destination (mlflow-artifacts: locations); "
+                            "root: production's entrypoint, the store as default artifact root (default: "
+                            "HOKUSAI_MLFLOW_ARTIFACTS, else proxied)")
 
 
 def local(args: argparse.Namespace) -> int:
@@ -63,6 +73,9 @@ def local(args: argparse.Namespace) -> int:
     if args.stack == "docker" and proxy_cmd:
         raise UsageError("PROXY_CMD runs a process, which the docker stack cannot use: give your proxy's image "
                          "with PROXY_IMAGE=... (or drop STACK=docker)")
+    if args.stack == "docker" and (args.mlflow_artifacts or settings.mlflow_artifacts) == "root":
+        raise UsageError("MLFLOW_ARTIFACTS=root runs with the process stack only for now: drop STACK=docker (or "
+                         "MLFLOW_ARTIFACTS)")
     options = LocalOptions(report_dir=args.report_dir, proxy_cmd=proxy_cmd, auth_profile=args.auth_profile,
                            full=args.full, max_examples=args.max_examples, faults=not args.no_faults,
                            mlflow_fault=settings.mlflow_fault, fault_delay_s=settings.fault_delay_s,
@@ -70,7 +83,10 @@ def local(args: argparse.Namespace) -> int:
                            fault_wait_s=settings.fault_wait_s,
                            artifact_mb=settings.artifact_mb, stack=args.stack, proxy_image=args.proxy_image,
                            update_consumers=args.update_consumers, replay=args.replay,
-                           mlflow_version=args.mlflow_version or settings.mlflow_version)
+                           mlflow_version=args.mlflow_version or settings.mlflow_version,
+                           backend_store=args.backend_store or settings.backend_store,
+                           artifact_store=args.artifact_store or settings.artifact_store,
+                           mlflow_artifacts=args.mlflow_artifacts or settings.mlflow_artifacts)
     clients = args.mlflow_clients or settings.mlflow_clients
     if clients:
         from hokusai_contracts.contracts.mlflow_versions import parse_versions

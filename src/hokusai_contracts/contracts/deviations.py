@@ -29,13 +29,15 @@ from hokusai_contracts._errors import ContractError
 from hokusai_contracts.contracts._source import join_pointer, nearest_line, parse_with_lines
 from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.settings import ArtifactStore, BackendStore
 
 __all__ = ["KnownDeviation", "KnownDeviations"]
 
 _OPERATION = re.compile(r"(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE|\*) /\S*")
 _FORMAT_HINT = (
     "Each entry needs id, operation (METHOD /path), kind, reason, evidence, reviewed_by and "
-    "expires (YYYY-MM-DD); hop, location and observed are optional. See the file's header."
+    "expires (YYYY-MM-DD); hop, location, observed, mlflow_versions, backends and artifact_stores are optional. "
+    "See the file's header."
 )
 
 
@@ -52,6 +54,10 @@ class KnownDeviation(BaseModel):
     observed: str | None = Field(default=None, description="Glob on the redacted observed text.")
     mlflow_versions: list[str] | None = Field(default=None, description="The MLflow server versions it was seen "
                                               "with; unset: every version.")
+    backends: list[BackendStore] | None = Field(default=None, description="The backend stores it was seen with "
+                                                "(BACKEND_STORE: sqlite, postgresql); unset: every store.")
+    artifact_stores: list[ArtifactStore] | None = Field(default=None, description="The artifact stores it was seen "
+                                                        "with (ARTIFACT_STORE: local, s3); unset: every store.")
     reason: str = Field(min_length=1)
     evidence: str = Field(min_length=1)
     reviewed_by: str = Field(min_length=1)
@@ -148,6 +154,15 @@ class KnownDeviations(BaseModel):
         kept = self.model_copy(update={"deviations": [d for d in self.deviations
                                                       if d.mlflow_versions is None or version in d.mlflow_versions]})
         kept._file, kept._lines = self._file, self._lines  # expiry warnings keep pointing at the file's lines
+        return kept
+
+    def for_stores(self, backend: BackendStore | None, artifacts: ArtifactStore | None) -> KnownDeviations:
+        """The entries that apply to MLflow on these stores (None: not known, as a live run: every entry)."""
+        kept = self.model_copy(update={"deviations": [
+            d for d in self.deviations
+            if (backend is None or d.backends is None or backend in d.backends)
+            and (artifacts is None or d.artifact_stores is None or artifacts in d.artifact_stores)]})
+        kept._file, kept._lines = self._file, self._lines
         return kept
 
     def expired(self, today: date) -> list[str]:

@@ -54,6 +54,9 @@ class FindingKind(StrEnum):
     #: A candidate auth-service spec breaks a consumer of the current one (``spec-check``).
     BREAKING_CHANGE = "breaking_change"
     ALTERED_IN_TRANSIT = "altered_in_transit"
+    #: MLflow, through the proxy, gave a client an artifact location it cannot write through the proxy
+    #: (``s3://``, ``gs://``, ``file://``, another host): ``checks.artifact_locations``.
+    UNREACHABLE_ARTIFACT_LOCATION = "unreachable_artifact_location"
 
 
 class Evidence(StrEnum):

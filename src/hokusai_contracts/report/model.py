@@ -94,6 +94,15 @@ class Targets(BaseModel):
                                        "a live run: what the server's GET /version answered).")
     client_versions: list[str] = Field(default_factory=list, description="The MLflow client versions the "
                                        "registration scenario ran with (MLFLOW_CLIENTS).")
+    backend_store: str | None = Field(default=None, description="MLflow's backend store (BACKEND_STORE): `sqlite`, "
+                                      "or `postgresql <version> (<locale>)`.")
+    artifact_store: str | None = Field(default=None, description="MLflow's artifact store (ARTIFACT_STORE) and how "
+                                       "it serves artifacts (MLFLOW_ARTIFACTS): `local, proxied`, `s3 (s3://...), "
+                                       "root`...")
+    artifact_location_scheme: str | None = Field(
+        default=None, description="A live run: the scheme of the artifact location MLflow gave the run's own probe "
+        "experiment through the proxy (`mlflow-artifacts`, `s3`...): which local ARTIFACT_STORE and "
+        "MLFLOW_ARTIFACTS mirror production.")
 
 
 class Report(BaseModel):

@@ -36,6 +36,7 @@ from hokusai_contracts.checks.live.performance import (
     render_performance,
 )
 from hokusai_contracts.checks.live.probing import LiveProbes
+from hokusai_contracts.checks.live.stores import StoreWatch
 from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.scenario import ModelKind, run_registration, scenario_checks, warm_imports
 from hokusai_contracts.checks.suites.context import SuiteContext
@@ -154,6 +155,8 @@ class _LiveRun:
                          log_path=traffic)
         if recorder is not None:
             self.gate.listener = recorder.add
+        self.stores = StoreWatch(then=self.gate.listener)  # which stores production shows (its own traffic)
+        self.gate.listener = self.stores
         direct = settings.mlflow_url or "(skipped)"
         self.out(f"Live run: proxy {settings.proxy_url}, auth {settings.auth_url}, MLflow {direct}")
         self.out(f"  key {mask(settings.key)}, at most {settings.rate_limit:g} requests/s and "
@@ -183,6 +186,7 @@ class _LiveRun:
                     recorder.close()
         fold.add(PhaseResult(timings={"total": round(time.perf_counter() - started, 3)}))
         fold.add(_gate_record(self.gate))
+        fold.add(_stores_seen(self.stores, inputs.proxy, settings.proxy_url, fold.report.targets))
         fold.add(PhaseResult(files={PERFORMANCE_FILE: render_performance(self.perf)}))
         report = fold.finish(rewrite=say)
         fold.write(options.report_dir)
@@ -338,6 +342,16 @@ class _LiveRun:
         probe = self.options.probe
         spare = frozenset({probe.experiment_id}) if probe is not None and probe.experiment_id else frozenset()
         return cleanup_phase(self.probes, self.policy.created, self.options.keep, spare)
+
+
+def _stores_seen(watch: StoreWatch, proxy: Contract, proxy_url: str, targets: Targets) -> PhaseResult:
+    """The probe experiment's artifact-location scheme in the targets; unreachable locations as findings."""
+    found = watch.findings(proxy, proxy_url)
+    check = Check(suite=Suite.SCENARIO, name="artifact locations", status=CheckStatus.PASSED, findings=found,
+                  cases=len(watch.answers), message=f"artifact location scheme of the probe experiment: "
+                                                    f"{watch.scheme or 'not seen'}")
+    return PhaseResult(checks=[check] if watch.answers else [],
+                       targets=targets.model_copy(update={"artifact_location_scheme": watch.scheme}))
 
 
 def _gate_record(gate: Gate) -> PhaseResult:

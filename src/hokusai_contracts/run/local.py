@@ -48,7 +48,8 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
         inputs = replace(inputs, mlflow=Contract.load(versions.contracts.mlflow, root=inputs.root),
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
-                         deviations=inputs.deviations.for_mlflow(versions.server))
+                         deviations=inputs.deviations.for_mlflow(versions.server).for_stores(
+                             options.backend_store, options.artifact_store))
         # A recording that cannot be replayed is exit 2 before the stack starts.
         replay = load_replay(options.replay, inputs.auth, inputs.mlflow, inputs.proxy) if options.replay else None
         return _run(options, inputs, versions, replay, out)
@@ -67,12 +68,15 @@ def _run(options: LocalOptions, inputs: Inputs, versions: VersionPlan, replay: l
     warm.start()
     definition = StackDefinition(
         auth_profile=options.auth_profile,  # type: ignore[arg-type]
-        mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s, mlflow_version=versions.server)
+        mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s, mlflow_version=versions.server,
+        backend_store=options.backend_store, artifact_store=options.artifact_store,
+        mlflow_artifacts=options.mlflow_artifacts)
     with _stack(options, definition) as stack:
         endpoints = stack.endpoints
         assert endpoints is not None
         targets = Targets(proxy_url=endpoints.proxy_url, auth_url=endpoints.auth_url,
-                          mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference")
+                          mlflow_url=endpoints.mlflow_url, proxy=options.proxy_cmd or "reference",
+                          backend_store=stack.stores[0], artifact_store=stack.stores[1])
         fold.add(PhaseResult(timings={k: round(v, 3) for k, v in stack.timings.items()},
                              targets=versions.targets(targets), warnings=versions.warnings()))
         faults = _faults(options, inputs, stack, definition)
@@ -93,7 +97,10 @@ def _stack(options: LocalOptions, definition: StackDefinition) -> AbstractContex
     if options.stack == "docker":
         from hokusai_contracts.stack.docker_stack import running_docker_stack
 
-        return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs)
+        # The stores as the compose file's profiles (postgres, s3: moto's server as in the process stack).
+        profiles = [name for name, on in (("postgres", options.backend_store == "postgresql"),
+                                          ("s3", options.artifact_store == "s3")) if on]
+        return running_docker_stack(definition, options.proxy_image, keep_logs_in=logs, profiles=profiles)
     return running_stack(definition, options.proxy_cmd, keep_logs_in=logs)
 
 

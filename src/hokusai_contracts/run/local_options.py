@@ -8,6 +8,7 @@ from pathlib import Path
 from hokusai_contracts.checks.scenario import ModelKind
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.run.mlflow_diff import ContractsFor, committed_only
+from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifacts
 
 __all__ = ["LocalOptions"]
 
@@ -43,3 +44,7 @@ class LocalOptions:
     contracts_for: ContractsFor = committed_only
     #: REPLAY=path.har: a recording whose client->proxy exchanges are sent again, in order (checks.replay).
     replay: Path | None = None
+    #: BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS: the stores MLflow runs on (StackDefinition's fields).
+    backend_store: BackendStore = "sqlite"
+    artifact_store: ArtifactStore = "local"
+    mlflow_artifacts: MlflowArtifacts = "proxied"

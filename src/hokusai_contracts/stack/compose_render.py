@@ -29,8 +29,18 @@ import yaml
 
 from hokusai_contracts import __version__
 from hokusai_contracts.domain.redact import register_secrets
-from hokusai_contracts.stack.definition import DEFAULT_PORTS, Expect, HealthRule, Part, StackDefinition, project_root
+from hokusai_contracts.stack.definition import (
+    BUCKET,
+    DEFAULT_PORTS,
+    HEALTH,
+    Expect,
+    HealthRule,
+    Part,
+    StackDefinition,
+    project_root,
+)
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan
+from hokusai_contracts.stack.stores import ARTIFACT_ROOT, REGION
 
 __all__ = ["COMPOSE_DIR", "PROFILES", "STACK_IMAGE", "ComposeSite", "Network", "RunSecrets", "check_rendered",
            "compose_file", "health_command", "mlflow_image", "mlflow_version", "render", "write_rendered"]
@@ -44,6 +54,8 @@ RUN_MOUNT = "/hokusai/run"
 SEED_MOUNT = "/hokusai/seed/keys.yaml"
 _USER = "${HOKUSAI_UID:-1000}:${HOKUSAI_GID:-1000}"
 _KEY_ALPHABET = string.ascii_letters + string.digits
+#: The S3 access key id of the s3 profile (not a secret: the secret key is HOKUSAI_S3_SECRET_KEY).
+_S3_KEY_ID = "hokusai"
 
 
 class Network(StrEnum):
@@ -66,16 +78,16 @@ class RunSecrets:
 
     seed_key: str
     postgres_password: str
-    minio_password: str
+    s3_secret_key: str
 
     def __post_init__(self) -> None:
-        register_secrets(self.seed_key, self.postgres_password, self.minio_password)
+        register_secrets(self.seed_key, self.postgres_password, self.s3_secret_key)
 
     @classmethod
     def generate(cls) -> RunSecrets:
         # The fake auth service takes hk_live_ + 32 letters and digits; hex passwords stay URL-safe.
         key = "hk_live_" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
-        return cls(seed_key=key, postgres_password=secrets.token_hex(16), minio_password=secrets.token_hex(16))
+        return cls(seed_key=key, postgres_password=secrets.token_hex(16), s3_secret_key=secrets.token_hex(20))
 
 
 def mlflow_version() -> str:
@@ -132,7 +144,7 @@ def compose_site(network: Network, run_secrets: RunSecrets | None = None, profil
         ports=DEFAULT_PORTS, hosts={part: part.value for part in Part}, run_dir=RUN_MOUNT, seed_file=SEED_MOUNT,
         unreachable_url="http://127.0.0.1:1",
         mlflow_stores=(f"postgresql+psycopg2://mlflow:{password}@postgres:5432/mlflow" if "postgres" in profiles
-                       else "sqlite:////mlflow/mlflow.db", "s3://mlflow-artifacts" if "s3" in profiles
+                       else "sqlite:////mlflow/mlflow.db", ARTIFACT_ROOT if "s3" in profiles
                        else "/mlflow/artifacts"),
         secrets=run_secrets,
     )
@@ -140,10 +152,11 @@ def compose_site(network: Network, run_secrets: RunSecrets | None = None, profil
         # MLflow refuses Host headers it does not know (DNS-rebinding protection): the journal and
         # the proxy call it by its service name.
         "MLFLOW_SERVER_ALLOWED_HOSTS": "mlflow,mlflow:*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
-        # Used by the s3 profile only.
-        "MLFLOW_S3_ENDPOINT_URL": "http://minio:9000", "AWS_ACCESS_KEY_ID": "hokusai",
-        "AWS_SECRET_ACCESS_KEY": site.optional_secret("HOKUSAI_MINIO_PASSWORD",
-                                                      run_secrets.minio_password if run_secrets else ""),
+        # Used by the s3 profile only (moto's S3 server, as the process stack's ARTIFACT_STORE=s3).
+        "MLFLOW_S3_ENDPOINT_URL": f"http://{Part.S3.value}:{DEFAULT_PORTS[Part.S3]}", "AWS_ACCESS_KEY_ID": _S3_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": site.optional_secret("HOKUSAI_S3_SECRET_KEY",
+                                                      run_secrets.s3_secret_key if run_secrets else ""),
+        "AWS_DEFAULT_REGION": REGION,
     }
     if run_secrets:
         site.variables["HOKUSAI_POSTGRES_PASSWORD"] = run_secrets.postgres_password
@@ -197,7 +210,8 @@ def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
         service["ports"] = [f"127.0.0.1:${{{port_variable(part)}:-{plan.port}}}:{plan.port}"]
     else:
         service["network_mode"] = "host"
-        service["extra_hosts"] = [f"{name}:127.0.0.1" for name in (*(p.value for p in Part), "postgres", "minio")]
+        names = dict.fromkeys(p.value for p in Part)
+        service["extra_hosts"] = [f"{name}:127.0.0.1" for name in names]
     if part is not Part.PROXY:
         # A user's proxy image may have no python: the runner asks its health from the host instead.
         service["healthcheck"] = {"test": health_command(plan.health, plan.port), "interval": "2s", "timeout": "3s",
@@ -205,7 +219,7 @@ def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
     depends: dict[str, Any] = {need.value: {"condition": "service_healthy"} for need in plan.needs}
     if part is Part.MLFLOW:
         depends = {"postgres": {"condition": "service_healthy", "required": False},
-                   "minio-bucket": {"condition": "service_completed_successfully", "required": False}}
+                   "s3": {"condition": "service_healthy", "required": False}}
     if depends:
         service["depends_on"] = depends
     return service
@@ -214,7 +228,7 @@ def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
 def _profile_services(network: Network) -> dict[str, Any]:
     bind = "0.0.0.0" if network is Network.BRIDGE else "127.0.0.1"
     host = {"network_mode": "host"} if network is Network.HOST else {}
-    minio_image = "minio/minio:RELEASE.2025-04-22T22-12-26Z"
+    s3_port = DEFAULT_PORTS[Part.S3]
     return {
         "postgres": {"image": "postgres:16.4-alpine", "profiles": ["postgres"],
                      "command": ["postgres", "-c", f"listen_addresses={bind}"],
@@ -223,17 +237,17 @@ def _profile_services(network: Network) -> dict[str, Any]:
                      "volumes": ["postgres-data:/var/lib/postgresql/data"], **host,
                      "healthcheck": {"test": ["CMD", "pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"],
                                      "interval": "2s", "timeout": "3s", "retries": 30}},
-        "minio": {"image": minio_image, "profiles": ["s3"],
-                  "command": ["server", "/data", "--address", f"{bind}:9000", "--console-address", f"{bind}:9001"],
-                  "environment": {"MINIO_ROOT_USER": "hokusai", "MINIO_ROOT_PASSWORD": "${HOKUSAI_MINIO_PASSWORD:-}"},
-                  "volumes": ["minio-data:/data"], **host,
-                  "healthcheck": {"test": ["CMD", "mc", "ready", "local"], "interval": "2s", "timeout": "3s",
-                                  "retries": 30}},
-        "minio-bucket": {"image": minio_image, "profiles": ["s3"], "entrypoint": ["mc"],
-                         "command": ["mb", "--ignore-existing", "local/mlflow-artifacts"],
-                         "environment": {"MC_HOST_local": "http://hokusai:${HOKUSAI_MINIO_PASSWORD:-}@minio:9000"},
-                         **host, **({"extra_hosts": ["minio:127.0.0.1"]} if network is Network.HOST else {}),
-                         "depends_on": {"minio": {"condition": "service_healthy"}}},
+        # moto's S3 server from the project's own image (MinIO's images are no longer published): the
+        # same part as the process stack's ARTIFACT_STORE=s3, the bucket made before it is healthy.
+        "s3": {"image": STACK_IMAGE, "user": _USER, "profiles": ["s3"],
+               "command": ["python", "-m", "hokusai_contracts.stack.s3_server", "--host", bind, "--port", str(s3_port),
+                           "--bucket", BUCKET, "--region", REGION],
+               "environment": {"AWS_ACCESS_KEY_ID": _S3_KEY_ID, "AWS_SECRET_ACCESS_KEY": "${HOKUSAI_S3_SECRET_KEY:-}",
+                               "AWS_DEFAULT_REGION": REGION}, **host,
+               **({"ports": [f"127.0.0.1:${{{port_variable(Part.S3)}:-{s3_port}}}:{s3_port}"]}
+                  if network is Network.BRIDGE else {}),
+               "healthcheck": {"test": health_command(HEALTH[Part.S3], s3_port), "interval": "2s", "timeout": "3s",
+                               "retries": 30}},
     }
 
 
@@ -258,7 +272,7 @@ _VARIANT = {Network.BRIDGE: "One bridge network; ports published on loopback.",
 def render_plan(plan: StackPlan, network: Network) -> str:
     services = {part.value: _service(p, network) for part, p in plan.parts.items()}
     document = {"name": "hokusai-contracts", "services": {**services, **_profile_services(network)},
-                "volumes": {"mlflow-data": {}, "postgres-data": {}, "minio-data": {}}}
+                "volumes": {"mlflow-data": {}, "postgres-data": {}}}
     body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
     return _HEADER.format(variant=_VARIANT[network], name=f"compose/{compose_file(network).name}") + body
 

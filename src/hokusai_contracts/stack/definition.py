@@ -16,9 +16,11 @@ from typing import Literal
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.masked import masked_repr
+from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifacts
 
-__all__ = ["AUTH_PROFILES", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS",
-           "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed", "project_root"]
+__all__ = ["AUTH_PROFILES", "BUCKET", "CORE_PARTS", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS", "JOURNALS",
+           "JOURNAL_FAULTS", "MLFLOW_FAULTS", "Expect", "HealthRule", "Part", "StackDefinition", "journals_needed",
+           "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
 #: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
@@ -35,9 +37,17 @@ class Part(StrEnum):
     PROXY = "proxy"
     AUTH_JOURNAL = "auth-journal"
     MLFLOW_JOURNAL = "mlflow-journal"
+    #: MLflow's stores, when a run asks for production's (``stores.py``).
+    POSTGRES = "postgres"
+    S3 = "s3"
 
     def __str__(self) -> str:
         return self.value
+
+
+#: The parts every stack has (less what a definition leaves out: journals, a borrowed MLflow); the
+#: stores' parts come only with BACKEND_STORE=postgresql / ARTIFACT_STORE=s3.
+CORE_PARTS = (Part.MLFLOW, Part.AUTH, Part.PROXY, Part.AUTH_JOURNAL, Part.MLFLOW_JOURNAL)
 
 
 #: Fixed ports for the compose stack and for ``serve`` without ``--port``; the
@@ -48,7 +58,11 @@ DEFAULT_PORTS: dict[Part, int] = {
     Part.PROXY: 8080,
     Part.AUTH_JOURNAL: 8101,
     Part.MLFLOW_JOURNAL: 8102,
+    Part.POSTGRES: 5432,
+    Part.S3: 9000,
 }
+#: The bucket of ARTIFACT_STORE=s3 (production's: hokusai-mlflow-artifacts-<env>).
+BUCKET = "hokusai-mlflow-artifacts"
 
 #: Each journal, the part it fronts and the hop it records.
 JOURNALS: dict[Part, tuple[Part, Hop]] = {
@@ -62,6 +76,7 @@ class Expect(StrEnum):
 
     OK = "200"  # exactly 200
     ANSWER = "any HTTP answer"  # listening and speaking HTTP, whatever the status
+    LOGIN = "a PostgreSQL login"  # asks a client to authenticate: past its start-up (postgres.accepts_logins)
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,9 @@ HEALTH: dict[Part, HealthRule] = {
     Part.PROXY: HealthRule("/api/mlflow/health/mlflow", Expect.ANSWER),
     Part.AUTH_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
     Part.MLFLOW_JOURNAL: HealthRule("/__journal__/entries", Expect.OK),
+    Part.POSTGRES: HealthRule("", Expect.LOGIN),
+    # The bucket, not the server: MLflow must find somewhere to write once it is up.
+    Part.S3: HealthRule(f"/{BUCKET}", Expect.OK),
 }
 #: Where each part answers its health check, relative to its base URL.
 HEALTH_PATHS: dict[Part, str] = {part: rule.path for part, rule in HEALTH.items()}
@@ -122,6 +140,10 @@ class StackDefinition:
     #: own environment; another runs from its cached environment (``mlflow_env``) or, with docker,
     #: as the official image of that version.
     mlflow_version: str | None = None
+    #: MLflow's stores (BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS): see ``settings.LocalSettings``.
+    backend_store: BackendStore = "sqlite"
+    artifact_store: ArtifactStore = "local"
+    mlflow_artifacts: MlflowArtifacts = "proxied"
     with_journals: bool = True
     #: Another stack's MLflow to use instead of starting one (the faults' own stack, ``run.faults``):
     #: the journal in front of MLflow forwards there, and killing MLflow stops only that journal.

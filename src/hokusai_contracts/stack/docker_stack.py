@@ -107,6 +107,7 @@ class DockerStack:
     timings: dict[str, float] = field(default_factory=dict)
     root: Path | None = None
     endpoints: StackEndpoints | None = None
+    stores: tuple[str, str] = ("sqlite", "local, proxied")
     urls: dict[Part, str] = field(default_factory=dict)
     compose: Compose | None = field(default=None, repr=False)
     _secrets: RunSecrets | None = field(default=None, init=False, repr=False)
@@ -158,6 +159,8 @@ class DockerStack:
             folder.mkdir(mode=0o700)
         self._secrets = RunSecrets.generate()
         network = Network(self.network or "bridge")
+        self.stores = ("postgresql (compose profile postgres)" if "postgres" in self.profiles else "sqlite",
+                       "s3 (compose profile s3), proxied" if "s3" in self.profiles else "local, proxied")
         site = compose_site(network, self._secrets, self.profiles)
         plan = build_plan(d, site)  # records this run's values of the file's variables
         uid, gid = (0, 0) if rootless_engine() else (os.getuid(), os.getgid())
@@ -193,7 +196,7 @@ class DockerStack:
 
     def _hidden(self) -> list[str]:
         known = self._secrets
-        return [self.definition.admin_token, *((known.seed_key, known.postgres_password, known.minio_password)
+        return [self.definition.admin_token, *((known.seed_key, known.postgres_password, known.s3_secret_key)
                                                if known else ())]
 
     # -- the launcher start_in_order drives: compose started every part already ---------------

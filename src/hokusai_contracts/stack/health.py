@@ -13,14 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.domain.masked import masked_repr
 from hokusai_contracts.domain.redact import register_secrets
-from hokusai_contracts.stack.definition import Part, StackDefinition
+from hokusai_contracts.stack.definition import Expect, Part, StackDefinition
 from hokusai_contracts.stack.plan import PartPlan, StackPlan
+from hokusai_contracts.stack.postgres import accepts_logins
 
 __all__ = ["Launcher", "Stack", "StackEndpoints", "assemble_endpoints", "is_healthy", "start_in_order"]
 
@@ -54,6 +56,8 @@ class Stack(Protocol):
     root: Path | None
     timings: dict[str, float]
     endpoints: StackEndpoints | None
+    #: MLflow's backend and artifact stores, as the report's targets name them.
+    stores: tuple[str, str]
 
     def kill(self, part: Part) -> None: ...
 
@@ -75,6 +79,9 @@ class Launcher(Protocol):
 
 
 def is_healthy(client: httpx.Client, base_url: str, part: PartPlan) -> bool:
+    if part.health.expect is Expect.LOGIN:  # not HTTP: PostgreSQL's wire protocol
+        address = urlsplit(base_url)
+        return accepts_logins(address.hostname or "127.0.0.1", address.port or 5432)
     try:
         answer = client.get(base_url + part.health.path)
     except httpx.HTTPError:

@@ -47,6 +47,8 @@ class PartPlan:
     needs: tuple[Part, ...] = ()
     #: argv is one shell command line (a user's PROXY_CMD).
     shell: bool = False
+    #: The account it runs as (PostgreSQL refuses root); None: the runner's.
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,16 @@ class Site:
         """Extra environment of the fake auth service (the compose site seeds a key of its own)."""
         return {}
 
+    def store_parts(self, definition: StackDefinition) -> dict[Part, PartPlan]:
+        """The parts of MLflow's stores that run beside it (the process site's ``stores.store_parts``)."""
+        return {}
+
+    def mlflow_store_env(self, definition: StackDefinition) -> dict[str, str]:
+        """MLflow's environment for its stores: here ``mlflow_stores`` as they are."""
+        backend, artifacts = self.mlflow_stores
+        return {"MLFLOW_BACKEND_STORE_URI": self.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
+                "MLFLOW_ARTIFACTS_DESTINATION": self.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts)}
+
     @property
     def state_file(self) -> str:
         return f"{self.run_dir}/state/auth-state.json"
@@ -121,15 +133,14 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     delay = site.value("HOKUSAI_FAULT_DELAY_S", f"{d.fault_delay_s:g}")
     parts: dict[Part, PartPlan] = {}
 
-    backend, artifacts = site.mlflow_stores
     if d.mlflow_url is None:
+        stores = site.store_parts(d)
+        parts |= stores
         parts[Part.MLFLOW] = PartPlan(
             Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port[Part.MLFLOW]),
                           "--workers", "1"),
-            {"MLFLOW_BACKEND_STORE_URI": site.value("HOKUSAI_MLFLOW_BACKEND_STORE_URI", backend),
-             "MLFLOW_ARTIFACTS_DESTINATION": site.value("HOKUSAI_MLFLOW_ARTIFACTS_DESTINATION", artifacts),
-             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env},
-            port[Part.MLFLOW], HEALTH[Part.MLFLOW])
+            {**site.mlflow_store_env(d), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env},
+            port[Part.MLFLOW], HEALTH[Part.MLFLOW], needs=tuple(stores))
     upstreams = {Part.AUTH: url(Part.AUTH), Part.MLFLOW: d.mlflow_url or url(Part.MLFLOW)}
     parts[Part.AUTH] = PartPlan(
         Part.AUTH, (site.python, "-m", "hokusai_mocks.fake_auth", "--host", site.bind_host,

@@ -32,6 +32,8 @@ from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, Part, Sta
 from hokusai_contracts.stack.health import Stack, StackEndpoints, assemble_endpoints, start_in_order
 from hokusai_contracts.stack.mlflow_env import mlflow_environment
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_proxy_cmd
+from hokusai_contracts.stack.postgres import PostgresInstall, find_postgres
+from hokusai_contracts.stack.stores import StoreSecrets, describe_stores, mlflow_store_env, store_parts
 
 __all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "describe", "free_port", "running_stack",
            "sigterm_as_interrupt", "terminate_group", "terminate_groups"]
@@ -67,6 +69,20 @@ class RunningPart:
 
 
 @dataclass
+class ProcessSite(Site):
+    """Loopback, free ports, the stack's temporary directory; MLflow's stores as parts of their own."""
+
+    postgres: PostgresInstall | None = None
+    store_secrets: StoreSecrets = field(default_factory=StoreSecrets.generate)
+
+    def store_parts(self, definition: StackDefinition) -> dict[Part, PartPlan]:
+        return store_parts(definition, self, self.postgres, self.store_secrets)
+
+    def mlflow_store_env(self, definition: StackDefinition) -> dict[str, str]:
+        return mlflow_store_env(definition, self, self.store_secrets)
+
+
+@dataclass
 class ProcessStack:
     definition: StackDefinition = field(default_factory=StackDefinition)
     proxy_cmd: str | None = None
@@ -75,6 +91,8 @@ class ProcessStack:
     root: Path | None = None
     endpoints: StackEndpoints | None = None
     plan: StackPlan | None = None
+    #: The backend and artifact stores MLflow ran on, as the report's targets name them.
+    stores: tuple[str, str] = ("sqlite", "local, proxied")
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     __repr__ = masked_repr("endpoints", "proxy_cmd", "root")  # where it answers, secrets masked
 
@@ -85,27 +103,33 @@ class ProcessStack:
         check_proxy_cmd(self.proxy_cmd)
         borrowed = self.definition.mlflow_url is not None
         mlflow = "" if borrowed else mlflow_environment(self.definition.mlflow_version).mlflow
+        # No PostgreSQL server on this machine: exit 2 with how to get one, before anything starts.
+        postgres = find_postgres() if self.definition.backend_store == "postgresql" and not borrowed else None
         started = time.perf_counter()
         self.root = Path(tempfile.mkdtemp(prefix="hokusai-stack-"))  # mode 0700
         try:
             self._start_watchdog()
-            return self._start(mlflow, started)
+            return self._start(mlflow, postgres, started)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, mlflow: str, started: float) -> StackEndpoints:
+    def _start(self, mlflow: str, postgres: PostgresInstall | None, started: float) -> StackEndpoints:
         d, root = self.definition, self.root
         assert root is not None
         for folder in ("state", "journals", Part.MLFLOW.value):
             (root / folder).mkdir(mode=0o700)
-        site = Site(
+        site = ProcessSite(
             python=sys.executable, mlflow=mlflow, bind_host=d.host, ports={part: free_port(d.host) for part in Part},
             hosts=dict.fromkeys(Part, d.host), run_dir=str(root), seed_file=str(d.seed_file),
             unreachable_url=f"http://{d.host}:{free_port(d.host)}",
             mlflow_stores=(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}", str(root / "mlflow" / "artifacts")),
+            postgres=postgres,
         )
+        if postgres is not None and postgres.account is not None:
+            _hand_over(root / Part.POSTGRES.value, postgres.account)
         self.plan = build_plan(d, site, self.proxy_cmd)
+        self.stores = describe_stores(d, postgres)
         start_in_order(self.plan, self, d.start_timeout_s, self.timings)
         self.timings["start"] = time.perf_counter() - started
         urls = {part: running.url for part, running in self.parts.items()}
@@ -148,7 +172,7 @@ class ProcessStack:
                 # they meant, and makes its files as the user's umask says; its log is still ours.
                 cwd=Path.cwd() if plan.shell else workdir, umask=-1 if plan.shell else 0o077,
                 env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, user=plan.user, group=_group_of(plan.user), extra_groups=_no_groups(plan.user),
             )
         finally:
             os.close(log)
@@ -236,6 +260,31 @@ class ProcessStack:
         except subprocess.TimeoutExpired:
             watchdog.kill()
             watchdog.wait()
+
+
+def _hand_over(folder: Path, account: str) -> None:
+    """A folder of the stack's directory for a part that runs as another account (PostgreSQL, when we are root).
+
+    The stack's directory becomes traversable by others (0711: a name must be known, nothing can be
+    listed; every other folder in it stays 0700), and the folder is that account's alone.
+    """
+    import pwd
+
+    entry = pwd.getpwnam(account)
+    folder.mkdir(mode=0o700)
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
+    os.chmod(folder.parent, 0o711)
+
+
+def _group_of(user: str | None) -> int | None:
+    import pwd
+
+    return None if user is None else pwd.getpwnam(user).pw_gid
+
+
+def _no_groups(user: str | None) -> list[int] | None:
+    # root's supplementary groups must not go along to the unprivileged account.
+    return None if user is None else []
 
 
 def terminate_group(process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -1,0 +1,174 @@
+"""Production's stores for real: MLflow on a PostgreSQL server and an S3 bucket (moto), started and ended
+with the stack; nothing left after a normal end or a SIGKILL of the runner; the end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from hokusai_contracts.stack.definition import BUCKET, Part, StackDefinition
+from hokusai_contracts.stack.postgres import find_postgres
+from hokusai_contracts.stack.processes import ProcessStack
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BOTH = StackDefinition(backend_store="postgresql", artifact_store="s3")
+
+
+def _everything_under(pid: int) -> set[int]:
+    """A process's descendants, and the PostgreSQL server's own children, which leave its session (setsid)."""
+    found = {pid}
+    try:
+        found |= {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+    servers = [p for p in found if _name(p) == "postgres"]
+    for server in servers:
+        try:
+            found |= {child.pid for child in psutil.Process(server).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _name(pid: int) -> str:
+    try:
+        return psutil.Process(pid).name()
+    except psutil.NoSuchProcess:
+        return ""
+
+
+def _alive(pids: set[int]) -> dict[int, str]:
+    alive = {}
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive[pid] = " ".join(process.cmdline()[:3])
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _settle(pids: set[int], root: Path, seconds: float = 15.0) -> tuple[dict[int, str], bool]:
+    deadline = time.monotonic() + seconds
+    while (_alive(pids) or root.exists()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _alive(pids), root.exists()
+
+
+def test_mlflow_runs_on_both_stores_the_credentials_stay_in_its_environment_and_nothing_is_left() -> None:
+    find_postgres()  # CI and this machine have Debian's postgresql-15: a missing one is a broken setup, not a skip
+    before = _everything_under(os.getpid())  # a whole session's runner may have children of its own
+    stack = ProcessStack(BOTH)
+    endpoints = stack.start()
+    root = stack.root
+    assert root is not None
+    try:
+        assert stack.stores[0].startswith("postgresql 15.") and stack.stores[1].startswith("s3 (s3://")
+        mlflow = endpoints.mlflow_url
+        created = httpx.post(f"{mlflow}/api/2.0/mlflow/experiments/create", json={"name": "stores-probe"})
+        experiment = httpx.get(f"{mlflow}/api/2.0/mlflow/experiments/get",
+                               params={"experiment_id": created.json()["experiment_id"]}).json()["experiment"]
+        assert experiment["artifact_location"].startswith("mlflow-artifacts:")
+        put = httpx.put(f"{mlflow}/api/2.0/mlflow-artifacts/artifacts/probe/hello.txt", content=b"hello")
+        assert put.status_code == 200
+        # The bytes are in the bucket, not on MLflow's disk.
+        s3 = stack.parts[Part.S3].url
+        listing = httpx.get(f"{s3}/{BUCKET}", params={"prefix": "artifacts/probe/"}).text
+        assert "artifacts/probe/hello.txt" in listing
+        assert not list((root / "mlflow").rglob("hello.txt"))
+        # PostgreSQL, production's constraint: a name past the column's 256 characters is a 400 (SQLite: 200).
+        long_name = httpx.post(f"{mlflow}/api/2.0/mlflow/experiments/create", json={"name": "x" * 300})
+        assert long_name.status_code == 400 and "character varying(256)" in long_name.text
+
+        server = stack.parts[Part.POSTGRES].process.pid
+        everything = (_everything_under(os.getpid()) | _everything_under(server)) - before
+        if os.geteuid() == 0:
+            assert {psutil.Process(p).username() for p in _everything_under(server)} <= {"postgres", "nobody"}
+        plan = stack.plan
+        assert plan is not None
+        secrets = (plan.parts[Part.POSTGRES].env["HOKUSAI_POSTGRES_PASSWORD"],
+                   plan.parts[Part.S3].env["AWS_SECRET_ACCESS_KEY"])
+        assert all(secrets)
+        for pid in everything:
+            try:
+                argv = psutil.Process(pid).cmdline()
+            except psutil.NoSuchProcess:
+                continue
+            assert not any(secret in arg for secret in secrets for arg in argv), argv[:3]
+        assert not any(secret in value for secret in secrets for value in os.environ.values())  # the client's
+    finally:
+        stack.stop()
+    left, kept = _settle(everything, root)
+    assert left == {} and not kept
+
+
+_RUNNER = """
+import sys, time
+from hokusai_contracts.stack.definition import StackDefinition
+from hokusai_contracts.stack.processes import ProcessStack
+stack = ProcessStack(StackDefinition(backend_store="postgresql", artifact_store="s3"))
+stack.start()
+print(stack.root, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_runner_killed_with_sigkill_leaves_no_store_process_and_no_temp_dir() -> None:
+    runner = subprocess.Popen([sys.executable, "-c", _RUNNER], stdout=subprocess.PIPE, text=True)
+    assert runner.stdout is not None
+    root = Path(runner.stdout.readline().strip())
+    assert root.name.startswith("hokusai-stack-") and (root / "postgres").exists()
+    everything = _everything_under(runner.pid) - {runner.pid}
+    assert "postgres" in {_name(p) for p in everything}
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(10)
+    runner.stdout.close()
+    left, kept = _settle(everything, root)
+    assert left == {} and not kept
+
+
+def test_contract_local_on_both_stores_passes_and_names_them(tmp_path: Path) -> None:
+    """`make contract-local BACKEND_STORE=postgresql ARTIFACT_STORE=s3`, lean: the scenario, the probes, the
+    large artifact and the hop journals, without the suites and the faults (their own tests cover them)."""
+    reports = tmp_path / "reports"
+    env = {**os.environ, "HOKUSAI_BACKEND_STORE": "postgresql", "HOKUSAI_ARTIFACT_STORE": "s3",
+           "HOKUSAI_ARTIFACT_MB": "24"}
+    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts", "local", "--report-dir", str(reports),
+                                "--suites", "none", "--no-faults"], capture_output=True, text=True, timeout=600,
+                               cwd=tmp_path, env=env)
+    output = completed.stdout + completed.stderr
+    report = json.loads((reports / "contract-report.json").read_text())
+    unknown = [(f["hop"], f["operation"], f["kind"], f["observed"][:200]) for f in report["findings"] if not f["known"]]
+    assert completed.returncode == 0, (unknown, output[-3000:])
+    assert report["targets"]["backend_store"].startswith("postgresql 15.")
+    assert report["targets"]["artifact_store"].startswith("s3 (s3://hokusai-mlflow-artifacts/artifacts, moto)")
+    multipart = [c for c in report["checks"] if "multipart" in c["name"]]
+    assert [c["status"] for c in multipart] == ["passed"], multipart
+    assert "straight to the store's presigned URLs" in multipart[0]["message"]
+
+
+def test_with_local_artifacts_a_multipart_client_gets_the_501_through_the_proxy_and_falls_back() -> None:
+    from hokusai_contracts.checks.probes.multipart import fallback_upload, run_multipart
+    from hokusai_contracts.report.model import CheckStatus
+
+    stack = ProcessStack(StackDefinition(with_journals=False))
+    endpoints = stack.start()
+    try:
+        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False).checks
+        fallback = fallback_upload(endpoints.proxy_url, endpoints.api_key)
+    finally:
+        stack.stop()
+    assert (unchanged.status, unchanged.findings) == (CheckStatus.PASSED, [])
+    assert fallback.status is CheckStatus.PASSED, fallback.message
+    assert "fell back to one PUT" in fallback.message
