@@ -30,7 +30,9 @@ FIRST_PARTY = frozenset({"hokusai_contracts", "hokusai_mlflow_openapi", "hokusai
 USED_WITHOUT_IMPORT = {
     "build": "`make dist` and tests/packaging/test_wheel.py run `python -m build`",
     "check-jsonschema": "tests/packaging/test_action.py runs its executable on action.yml",
+    "dask": "distributed's core, pinned with it; its `dask` command runs `dask scheduler` / `dask worker`",
     "import-linter": "`make test` runs `lint-imports`",
+    "moto": "tests/traffic/test_sources.py runs its `moto_server` (S3 on loopback)",
     "mypy": "`make test` / `make typecheck` run it",
     "pytest-timeout": "a pytest plugin: the `timeout` in [tool.pytest.ini_options]",
     "pytest-xdist": "a pytest plugin: `make test` runs `pytest -n`",

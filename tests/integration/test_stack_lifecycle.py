@@ -120,6 +120,7 @@ def test_a_runner_killed_with_sigkill_leaves_no_process_and_no_temp_dir() -> Non
     runner.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     runner.wait(10)
+    runner.stdout.close()  # filterwarnings = error: an unclosed pipe is a ResourceWarning
     while _alive(everything) and time.monotonic() - killed < 15:
         time.sleep(0.1)
     took = time.monotonic() - killed
@@ -149,6 +150,7 @@ def test_serve_stack_stops_everything_on_ctrl_c_or_sigterm(sig: signal.Signals) 
     roots = {Path(p.cwd()).parent for p in map(psutil.Process, children) if _safe_cwd(p)}
     process.send_signal(sig)
     process.wait(90)  # generous: a loaded CI machine stops MLflow slowly; a hang still fails
+    process.stdout.close()
     assert not _alive(children)
     assert all(not root.exists() for root in roots if root.name.startswith("hokusai-stack-"))
 
@@ -184,6 +186,7 @@ def test_sigterm_during_the_suites_stops_their_pytest_children_too(tmp_path: Pat
         time.sleep(0.2)
     assert not _alive(suites)
     process.wait(60)  # a loaded machine stops MLflow slowly; a hang still fails
+    process.stdout.close()
     assert process.returncode == 143  # SIGTERM, as shells count it
     assert not _alive(everything)
 

@@ -699,6 +699,9 @@ def fake_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for pipe in (process.stdout, process.stderr):  # filterwarnings = error: an open pipe warns
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.mark.integration

@@ -130,7 +130,8 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
     print("bench: each suite alone, ours and plain `schemathesis run` ...", flush=True)
     compared = ratios(wall, timings, floor_s, measure_plain_schemathesis(DEFAULT_MAX_EXAMPLES, files.contracts_dir()))
     stores = _on_production_stores(extra_args or [])
-    print(f"bench: a {CAPTURE_MB} MB NDJSON capture judged (peak RSS of `hokusai-contracts judge`) ...", flush=True)
+    print(f"bench: a {CAPTURE_MB} MB NDJSON capture judged (peak RSS of `hokusai-contracts judge`; then on 1 and 2 "
+          "Dask workers) ...", flush=True)
     memory = measure_judge_memory()
     rows = table_rows(wall, timings)
     width = max(len(name) for name, _ in rows)
@@ -151,6 +152,9 @@ def run_bench(report_dir: Path, extra_args: list[str] | None = None) -> int:
           f"ratio_to_floor {stores['ratio_to_floor']} (verdict {stores['verdict']}, exit {stores['exit_code']})")
     print(f"judge_peak_rss_mb {memory['judge_peak_rss_mb']} ({memory['judge_capture_mb']} MB, "
           f"{memory['judge_exchanges']} exchanges, {memory['judge_s']} s)")
+    print(f"judge_exchanges_per_s {memory['judge_exchanges_per_s']} (1 Dask worker; 2 workers: "
+          f"{memory['judge_exchanges_per_s_2_workers']}), judge_scaling {memory['judge_scaling']} "
+          f"(load average {memory['judge_load_average']})")
     print(f"\nverdict of the measured run: {report.get('verdict')} (exit {code}; FULL=1 concurrency run: exit "
           f"{full_code})")
     report_dir.mkdir(parents=True, exist_ok=True)

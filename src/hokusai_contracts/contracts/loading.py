@@ -133,6 +133,15 @@ class Contract:
         return contract
 
     @classmethod
+    def from_bytes(cls, data: bytes, path: str, display: str) -> Contract:
+        """A contract from its file's bytes (sent to a Dask worker), checked as ``load`` checks it."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ContractError(display, f"cannot read the contract ({exc})") from None
+        return cls._from_text(text, Path(path), display, is_json=path.lower().endswith(".json"))
+
+    @classmethod
     def _from_text(cls, text: str, path: Path, display: str, *, is_json: bool) -> Contract:
         document, lines = parse_with_lines(text, display, is_json=is_json)
         version = document.get("openapi") if isinstance(document, dict) else None

@@ -29,10 +29,10 @@ from hokusai_contracts.journal.lines import parse_journal_line
 from hokusai_contracts.traffic.har import LEAKS_ONLY
 from hokusai_contracts.traffic.records import Unreadable
 
-__all__ = ["Format", "detect_format", "read_traffic"]
+__all__ = ["PEEK", "Format", "detect_format", "detect_format_of", "parse_har", "parse_line", "read_traffic"]
 
 # Enough of the start of a file to tell its format by: a HAR's first line may be one long line.
-_PEEK = 64 * 1024
+PEEK = 64 * 1024
 _FORMATS = "a HAR 1.2 file, the toolkit's journal JSONL, or NDJSON of {method, url, status, headers, body}"
 
 
@@ -45,7 +45,12 @@ class Format(StrEnum):
 def detect_format(path: Path) -> Format:
     """The capture's format by its content; ``UsageError`` (exit 2) for anything else."""
     with path.open("rb") as handle:
-        head = handle.read(_PEEK)
+        head = handle.read(PEEK)
+    return detect_format_of(head, str(path))
+
+
+def detect_format_of(head: bytes, path: str) -> Format:
+    """The format of the capture whose first bytes are ``head`` (``path`` names it in an error)."""
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -77,7 +82,7 @@ def read_traffic(path: Path, fmt: Format | None = None) -> Iterator[HttpExchange
     fmt = fmt or detect_format(path)
     with path.open("rb") as handle:
         if fmt is Format.HAR:
-            yield from _har(handle, path)
+            yield from parse_har(handle, str(path))
         else:
             yield from _lines(handle, fmt)
 
@@ -85,16 +90,19 @@ def read_traffic(path: Path, fmt: Format | None = None) -> Iterator[HttpExchange
 def _lines(handle: IO[bytes], fmt: Format) -> Iterator[HttpExchange | Unreadable]:
     # Split on b"\n" only: JSON leaves U+2028 unescaped, which a text-mode reader takes for a line end.
     for index, raw in enumerate(handle, start=1):
-        if not raw.strip():
-            continue
-        try:
-            if fmt is Format.JOURNAL:
-                yield dataclasses.replace(parse_journal_line(raw), seq=index)
-            else:
-                yield _from_ndjson(index, json.loads(raw))
-        except (ValueError, ValidationError, TypeError, AttributeError) as exc:
-            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else type(exc).__name__
-            yield Unreadable(index, f"line {index}: not a {fmt.value.upper()} exchange ({reason}); skipped")
+        if raw.strip():
+            yield parse_line(raw, fmt, index)
+
+
+def parse_line(raw: bytes, fmt: Format, index: int) -> HttpExchange | Unreadable:
+    """One line of a JSONL or NDJSON capture (``index``: its 1-based number, for messages)."""
+    try:
+        if fmt is Format.JOURNAL:
+            return dataclasses.replace(parse_journal_line(raw), seq=index)
+        return _from_ndjson(index, json.loads(raw))
+    except (ValueError, ValidationError, TypeError, AttributeError) as exc:
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else type(exc).__name__
+        return Unreadable(index, f"line {index}: not a {fmt.value.upper()} exchange ({reason}); skipped")
 
 
 def _text(value: Any) -> str | None:
@@ -149,7 +157,8 @@ def _from_ndjson(index: int, line: dict[str, Any]) -> HttpExchange:
     )
 
 
-def _har(handle: IO[bytes], path: Path) -> Iterator[HttpExchange | Unreadable]:
+def parse_har(handle: IO[bytes], path: str) -> Iterator[HttpExchange | Unreadable]:
+    """A HAR's entries one at a time, streamed (``path`` names it in an error)."""
     index = 0
     try:
         # use_float: numbers as floats, not Decimals (HAR times are milliseconds, not money).
