@@ -40,6 +40,10 @@ KEEP ?=
 RECORD ?=
 #: contract-local REPLAY=path.har: replay a recording's client->proxy exchanges against the local stack
 REPLAY ?=
+#: contract-watch: time between rounds (20s, 15m, 1h); empty: HOKUSAI_WATCH_EVERY, else 15m
+EVERY ?=
+#: contract-watch ONCE=1: one round, exit 0 (pass) or 1 (fail), for cron and CI
+ONCE ?=
 #: test: extra pytest arguments, e.g. PYTEST_ARGS='-m "not integration"'
 PYTEST_ARGS ?=
 #: test: pytest worker processes (pytest-xdist; each test file runs whole on one worker); 0: none
@@ -74,6 +78,7 @@ NEW ?=
 export REPORT_DIR
 
 .DEFAULT_GOAL := help
+.PHONY: contract-watch
 .PHONY: help venv contract-local contract-live contract-spec test lint typecheck bench contracts mlflow-diff dist lock \
 	compose-up compose-down clean
 .PHONY: test-fast
@@ -146,6 +151,10 @@ contract-local: $(STAMP) ## Start the local stack, run the scenario and the suit
 contract-live: $(STAMP) ## Safe checks against the real endpoints (HOKUSAI_API_KEY=...)
 	$(BIN)/hokusai-contracts live --report-dir "$(REPORT_DIR)" $(if $(filter 1 true yes,$(KEEP)),--keep) \
 		$(if $(filter 1 true yes,$(RECORD)),--record)
+
+contract-watch: $(STAMP) ## A live run every EVERY with metrics, history, alerts and a status page (HOKUSAI_API_KEY=...)
+	$(BIN)/hokusai-contracts watch --report-dir "$(REPORT_DIR)" $(if $(EVERY),--every '$(EVERY)') \
+		$(if $(filter 1 true yes,$(ONCE)),--once)
 
 contract-spec: $(STAMP) ## Check a candidate auth-service spec: make contract-spec SPEC=path
 	@test -n "$(SPEC)" || { echo "usage: make contract-spec SPEC=path/to/candidate.yaml" >&2; exit 2; }

@@ -29,6 +29,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import trustme
 import uvicorn
 
@@ -36,7 +37,7 @@ from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.journal.listening import loopback_listener
 from hokusai_contracts.journal.recording import HopJournal
-from hokusai_contracts.stack.definition import Part, StackDefinition
+from hokusai_contracts.stack.definition import JOURNALS, Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack, running_stack
 
 __all__ = ["FRONTED_PARTS", "HttpsFront", "LiveDeployment", "live_deployment"]
@@ -58,10 +59,13 @@ class HttpsFront:
     server: uvicorn.Server
     thread: threading.Thread
     listener: socket.socket
+    upstream: str = ""
+    cert_file: Path | None = None
 
     @classmethod
-    def start(cls, upstream: str, hop: str, journal: Path, cert_file: Path) -> HttpsFront:
-        listener = loopback_listener(_HOST)
+    def start(cls, upstream: str, hop: str, journal: Path, cert_file: Path, port: int = 0) -> HttpsFront:
+        """``port``: a given one (a front brought back where it was), else a free one."""
+        listener = _listener_on(port) if port else loopback_listener(_HOST)
         port = int(listener.getsockname()[1])
         config = uvicorn.Config(
             HopJournal(upstream, hop, journal), ssl_certfile=cert_file, ssl_keyfile=cert_file,
@@ -84,7 +88,13 @@ class HttpsFront:
                 raise RuntimeError(f"the HTTPS front {hop!r} (upstream {upstream}) did not start within "
                                    f"{_START_TIMEOUT_S:.0f} s")
             time.sleep(0.01)
-        return cls(hop, f"https://{_HOST}:{port}", journal, server, thread, listener)
+        return cls(hop, f"https://{_HOST}:{port}", journal, server, thread, listener, upstream, cert_file)
+
+    def restarted(self) -> HttpsFront:
+        """The same front again, on the same port and journal, after ``stop``."""
+        assert self.cert_file is not None
+        return HttpsFront.start(self.upstream, self.hop, self.journal, self.cert_file,
+                                port=int(self.url.rsplit(":", 1)[1]))
 
     @property
     def running(self) -> bool:
@@ -161,6 +171,49 @@ class LiveDeployment:
         if part in self.fronts:
             self.fronts[part].stop()
 
+    def stop_service(self, part: Part) -> None:
+        """Make ``part`` down for every caller so that it can come back as it was (``resume_service``).
+
+        Its front goes (the tool's connections are refused) and so does the stack's hop journal in
+        front of it (the proxy's are refused too): from outside, the service is down. The service's
+        own process lives on, so that it comes back with its state: a fake auth service started
+        again would hand out other keys.
+        """
+        self.stack.kill(_JOURNAL_OF[part])
+        self.fronts[part].stop()
+
+    def resume_service(self, part: Part) -> None:
+        """``part`` reachable again, at the same addresses: its hop journal relaunched, its front restarted."""
+        journal = _JOURNAL_OF[part]
+        assert self.stack.plan is not None
+        self.stack.launch(self.stack.plan.parts[journal])
+        health = self.stack.parts[journal].health_url
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not _answers(health):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {journal} did not come back within {_START_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+        self.fronts[part] = self.fronts[part].restarted()
+
+
+#: The stack's hop journal in front of a part: what the proxy calls instead of the part itself.
+_JOURNAL_OF = {upstream: journal for journal, (upstream, _) in JOURNALS.items()}
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def _listener_on(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((_HOST, port))
+    return sock
+
 
 @contextmanager
 def live_deployment(workdir: Path, definition: StackDefinition | None = None) -> Iterator[LiveDeployment]:
@@ -189,8 +242,11 @@ def live_deployment(workdir: Path, definition: StackDefinition | None = None) ->
             fronts[part] = front
             # Registered one by one, so a front that fails to start still stops the ones before it.
             cleanup.callback(_stop_if_running, front)
-        yield LiveDeployment(stack=stack, fronts=fronts, ca_bundle=ca_bundle,
-                             keys={name: entry["key"] for name, entry in endpoints.keys.items()})
+        deployment = LiveDeployment(stack=stack, fronts=fronts, ca_bundle=ca_bundle,
+                                    keys={name: entry["key"] for name, entry in endpoints.keys.items()})
+        # Fronts brought back (``resume_service``) replace their first instance in ``fronts``.
+        cleanup.callback(lambda: [_stop_if_running(front) for front in deployment.fronts.values()])
+        yield deployment
 
 
 def _stop_if_running(front: HttpsFront) -> None:

@@ -36,3 +36,15 @@ def test_record_and_replay_reach_the_command_line() -> None:
     recording = "reports/traffic/client-proxy.har"
     assert f'--replay "{recording}"' in dry("contract-local", f"REPLAY={recording}")
     assert "--replay" not in dry("contract-local")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_every_and_once_reach_watch() -> None:
+    def dry(*args: str) -> str:
+        return subprocess.run(["make", "-s", "-n", "-C", str(ROOT), "--assume-old=.venv/.installed", *args],
+                              capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+
+    assert "watch --report-dir" in dry("contract-watch")
+    assert "--every '20s'" in dry("contract-watch", "EVERY=20s", "ONCE=1")
+    assert "--once" in dry("contract-watch", "EVERY=20s", "ONCE=1")
+    assert "--every" not in dry("contract-watch") and "--once" not in dry("contract-watch")

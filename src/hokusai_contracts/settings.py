@@ -23,11 +23,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hokusai_contracts._errors import UsageError
+from hokusai_contracts.domain.durations import parse_duration
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, register_secrets
 
 __all__ = ["KEY_FORMAT", "ArtifactStore", "BackendStore", "CacheSettings", "LiveSettings", "LocalSettings",
            "MlflowArtifacts", "UpstreamTimeouts", "cache_root", "env_file_secrets", "http_url", "load_cache_settings",
            "load_live_settings", "load_local_settings", "mlflow_prefix", "settings_error"]
+__all__ += ["WatchSettings", "load_watch_settings", "webhook_url"]
 
 #: MLflow's stores in the local stack (BACKEND_STORE, ARTIFACT_STORE, MLFLOW_ARTIFACTS); defaults first.
 BackendStore = Literal["sqlite", "postgresql"]
@@ -326,3 +328,58 @@ class UpstreamTimeouts:
             except (KeyError, ValueError):
                 return None
         return cls(auth=number("PROXY_AUTH_TIMEOUT_S"), mlflow=number("PROXY_MLFLOW_TIMEOUT_S"))
+
+
+class WatchSettings(BaseSettings):
+    """``hokusai-contracts watch``: how often, how much, where the metrics, history and alerts go.
+
+    The rounds themselves are live runs: ``LiveSettings`` (the key, URLs, rate limit) apply to each.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HOKUSAI_", env_file=".env", extra="ignore")
+
+    #: Time between the starts of two rounds (``20s``, ``15m``, ``1h``).
+    watch_every: str = "15m"
+    #: Requests the watch sends in any hour, all rounds together; a round gets what is left (at most
+    #: HOKUSAI_REQUEST_BUDGET) and waits when too little is left.
+    watch_requests_per_hour: int = Field(default=2000, ge=40, le=1_000_000)
+    #: History kept (rounds in the database and their reports), by age.
+    watch_keep: str = "30d"
+    #: The SQLite history; unset: REPORT_DIR/watch.sqlite.
+    watch_state: Path | None = None
+    #: Prometheus' /metrics and the status page at /.
+    metrics_port: int = Field(default=9477, ge=1, le=65535)
+    #: Where the metrics port listens: loopback unless told (0.0.0.0 in a container Prometheus scrapes).
+    metrics_host: str = "127.0.0.1"
+    #: Gets a JSON POST when a cause appears (firing) and when it is gone (resolved).
+    alert_webhook: str | None = None
+
+    @field_validator("watch_every", "watch_keep")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)  # raises a ValueError saying how to write one
+        return value
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        return webhook_url(value) if value and value.strip() else None
+
+
+def webhook_url(value: str) -> str:
+    """``value`` if an http(s) URL with a host, else ``ValueError`` (which never echoes it: it may hold a token)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://hooks.example.com/...")
+    return value.strip()
+
+
+def load_watch_settings(env_file: Path | None = Path(".env")) -> WatchSettings:
+    try:
+        settings = WatchSettings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise settings_error(exc, secret=frozenset({"HOKUSAI_ALERT_WEBHOOK"})) from None
+    if settings.alert_webhook:
+        # A webhook URL is a credential (Slack's carries its token in the path): masked wherever it shows.
+        register_secrets(settings.alert_webhook)
+    return settings

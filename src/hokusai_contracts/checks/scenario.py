@@ -173,6 +173,7 @@ def run_registration(
     out: Callable[[str], None] = print,
     clean_up: bool = False,
     infer_requirements: bool = False,
+    experiment_id: str | None = None,
 ) -> ScenarioResult:
     """Register one model through ``tracking_uri`` (``registration.steps``); never raises for a failed step.
 
@@ -184,12 +185,16 @@ def run_registration(
     MLflow would otherwise infer them by loading the model in a child Python (3-4 s of every run,
     the largest part of ``log_model``), which sends nothing: the same requests and artifacts reach
     the proxy either way. ``make bench``'s floor infers them, as a plain registration does.
+
+    ``experiment_id``: register into this experiment while it is active (``watch`` reuses one probe
+    experiment, since MLflow only soft-deletes them); gone or deleted, a new one is created as usual.
     """
     name = name or probe_name()
     # Several scenarios may register versions of one model (the concurrency probe); each still
     # creates its own experiment.
     registration = Registration(tracking_uri, api_key, model_kind.value, name, register_as or name,
-                                health_url=health_url, ca_bundle=ca_bundle, infer_requirements=infer_requirements)
+                                health_url=health_url, ca_bundle=ca_bundle, infer_requirements=infer_requirements,
+                                reuse_experiment=experiment_id)
     result = ScenarioResult(model_kind)
 
     def record(outcome: StepOutcome) -> None:

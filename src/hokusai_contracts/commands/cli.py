@@ -20,6 +20,7 @@ from hokusai_contracts.commands.live import add_live_parser, live
 from hokusai_contracts.commands.local import add_local_parser, local
 from hokusai_contracts.commands.serve import add_serve_parser
 from hokusai_contracts.commands.traffic import add_judge_parser, judge
+from hokusai_contracts.commands.watch import add_watch_parser, watch
 from hokusai_contracts.contracts import files
 from hokusai_contracts.stack.processes import sigterm_as_interrupt
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_local_parser(commands)
     add_live_parser(commands)
     add_judge_parser(commands)
+    add_watch_parser(commands)
 
     add_serve_parser(commands)
 
@@ -132,6 +134,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return live(args)
     if args.command == "judge":
         return judge(args)
+    if args.command == "watch":
+        return watch(args)
     if args.command == "serve":
         from hokusai_contracts.commands.serve import serve
 

@@ -28,7 +28,7 @@ from hokusai_contracts.domain.findings import Cause, Exchange, Finding
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.report.model import Report
 
-__all__ = ["REGISTRATION_CALLS", "build_causes", "cause_key", "cause_lines", "shape_of"]
+__all__ = ["REGISTRATION_CALLS", "build_causes", "cause_key", "cause_lines", "cause_rule", "shape_of"]
 
 #: What one registration with the MLflow client calls (shared/reference/mlflow-registration-calls.md),
 #: and what the proxy asks the auth service on each (contracts/consumers/mlflow-proxy.yaml).
@@ -52,7 +52,7 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER = re.compile(r"\b\d{4,}\b|\b[0-9a-f]{8,}\b")
 
 
-def _rule(finding: Finding) -> str:
+def _rule(finding: Finding | Cause) -> str:
     if finding.contract is None:
         return ""
     if finding.location.lower().startswith("header."):
@@ -60,6 +60,12 @@ def _rule(finding: Finding) -> str:
         # does not document, when the pointer falls back to the operation): the location names it.
         return finding.contract.file
     return f"{finding.contract.file}#{_PATH_OF_OPERATION.sub('', finding.contract.pointer)}"
+
+
+def cause_rule(cause: Cause) -> str:
+    """The contract rule a cause breaks, its operation taken off: with hop, kind and location, what makes it
+    the same cause in another run (``watch`` alerts on a cause once, whatever id each run gives it)."""
+    return _rule(cause)
 
 
 def _body_shape(body: str | None) -> str:

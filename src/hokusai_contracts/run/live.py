@@ -60,7 +60,7 @@ from hokusai_contracts.safety.transport import gated_client
 from hokusai_contracts.settings import LiveSettings
 from hokusai_contracts.traffic.har import TrafficRecorder
 
-__all__ = ["CLEANUP_RESERVE", "LiveOptions", "check_hosts_resolve", "run_live"]
+__all__ = ["CLEANUP_RESERVE", "LiveOptions", "ProbeExperiment", "check_hosts_resolve", "run_live"]
 
 #: Requests kept back from the budget so that cleanup can always run.
 CLEANUP_RESERVE = 20
@@ -74,6 +74,16 @@ class LiveOptions:
     models: list[ModelKind] = field(default_factory=lambda: [ModelKind.LOGISTIC])
     #: RECORD=1: every exchange the run had, as HAR per hop in REPORT_DIR/traffic/, the key a placeholder.
     record: bool = False
+    #: ``watch``: the scenario registers into this experiment, which cleanup keeps (it deletes the run's
+    #: runs and models instead); the run sets it when it had to create one.
+    probe: ProbeExperiment | None = None
+
+
+@dataclass
+class ProbeExperiment:
+    """A ``contract-probe-*`` experiment shared by the runs of a watch (MLflow only soft-deletes experiments)."""
+
+    experiment_id: str | None = None
 
 
 def _from_gate(finding: Finding) -> bool:
@@ -300,10 +310,19 @@ class _LiveRun:
         self.warm.join()
         gate, tracking_uri = self.egress.gate, self.egress.base(Target.PROXY)
         result = PhaseResult()
+        probe = self.options.probe
         for kind in self.options.models:
             waited_before, began = gate.waited_s, time.perf_counter()
+            reused = probe.experiment_id if probe is not None else None
+            if reused:
+                self.policy.created.experiment.add(reused)  # the watch's own, made by an earlier run
             outcome = run_registration(tracking_uri, self.settings.key, model_kind=kind,
-                                       health_url=tracking_uri + "/health/mlflow", out=state.out)
+                                       health_url=tracking_uri + "/health/mlflow", out=state.out,
+                                       experiment_id=reused)
+            if probe is not None and outcome.experiment_id:
+                if reused and outcome.experiment_id != reused:
+                    self.policy.created.experiment.discard(reused)  # it was gone: a new one took its place
+                probe.experiment_id = outcome.experiment_id
             result.checks += scenario_checks(outcome)
             if outcome.ok:
                 # The scenario's own time, without the pauses the rate limit imposed on it.
@@ -347,7 +366,9 @@ class _LiveRun:
 
     def cleanup(self, state: RunState) -> PhaseResult:
         self.gate.budget += CLEANUP_RESERVE
-        return cleanup_phase(self.probes, self.policy.created, self.options.keep)
+        probe = self.options.probe
+        spare = frozenset({probe.experiment_id}) if probe is not None and probe.experiment_id else frozenset()
+        return cleanup_phase(self.probes, self.policy.created, self.options.keep, spare)
 
 
 def _stores_seen(watch: StoreWatch, proxy: Contract, proxy_url: str, targets: Targets) -> PhaseResult:

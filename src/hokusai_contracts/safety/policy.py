@@ -44,7 +44,9 @@ _LOGGED_MODELS = "/api/2.0/mlflow/logged-models/"
 #: Cleanup's own calls. The contracts describe the registration workflow, which deletes nothing;
 #: these two are the tool's, and like every write they must name what the run created.
 CLEANUP_OPERATIONS = {("DELETE", "/api/2.0/mlflow/registered-models/delete"),
-                      ("POST", "/api/2.0/mlflow/experiments/delete")}
+                      ("POST", "/api/2.0/mlflow/experiments/delete"),
+                      # watch: a round's runs, in the probe experiment the rounds share
+                      ("POST", "/api/2.0/mlflow/runs/delete")}
 
 
 class Target(StrEnum):

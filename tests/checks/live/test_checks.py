@@ -205,6 +205,25 @@ def test_cleanup_deletes_exactly_what_the_run_created() -> None:
     ]
 
 
+def test_cleanup_spares_the_watchs_probe_experiment_and_deletes_the_runs_in_it() -> None:
+    probes, policy, sent = _probes(lambda request: httpx.Response(200, json={}))
+    policy.created.experiment.add("7")  # the watch's, from an earlier round
+    policy.observe(OutgoingRequest(target=Target.PROXY, method="POST", path="/api/2.0/mlflow/runs/create",
+                                   body=b'{"experiment_id": "7"}'), 200, b'{"run": {"info": {"run_id": "r1"}}}')
+    policy.observe(OutgoingRequest(target=Target.PROXY, method="POST", path="/api/2.0/mlflow/registered-models/create",
+                                   body=b'{"name": "contract-probe-2-b"}'), 200, b"{}")
+    outcome = clean_up(probes, policy.created, spare=frozenset({"7"}))
+    assert outcome.failed == []
+    assert [(r.method, r.url.path, json.loads(r.content)) for r in sent] == [
+        ("POST", "/api/mlflow/api/2.0/mlflow/runs/delete", {"run_id": "r1"}),
+        ("DELETE", "/api/mlflow/api/2.0/mlflow/registered-models/delete", {"name": "contract-probe-2-b"}),
+    ]
+    # And the policy lets a run delete reach only the run's own runs.
+    foreign = OutgoingRequest(target=Target.PROXY, method="POST", path="/api/2.0/mlflow/runs/delete",
+                              body=b'{"run_id": "somebody-elses"}')
+    assert "did not create" in (policy.refusal(foreign) or "")
+
+
 def test_cleanup_reports_what_it_could_not_delete() -> None:
     probes, policy, _ = _probes(lambda request: httpx.Response(503, json={"error_code": "SERVICE_UNAVAILABLE"}))
     policy.observe(OutgoingRequest(target=Target.PROXY, method="POST", path="/api/2.0/mlflow/experiments/create",

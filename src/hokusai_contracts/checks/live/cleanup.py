@@ -30,13 +30,17 @@ class CleanupResult:
     failed: list[str] = field(default_factory=list)
 
 
-def clean_up(probes: LiveProbes, created: Created) -> CleanupResult:
+def clean_up(probes: LiveProbes, created: Created, spare: frozenset[str] = frozenset()) -> CleanupResult:
+    """``spare``: experiments kept for the next run (``watch``'s probe experiment); the run's runs are
+    deleted instead, since they would stay in it."""
     outcome = CleanupResult()
-    # MLflow's REST API: DELETE with a JSON body for registered models, POST for experiments.
-    calls = [("registered model", "DELETE", "/api/2.0/mlflow/registered-models/delete", {"name": name})
-             for name in sorted(created.registered_model)]
+    # MLflow's REST API: DELETE with a JSON body for registered models, POST for experiments and runs.
+    calls = [("run", "POST", "/api/2.0/mlflow/runs/delete", {"run_id": run})
+             for run in sorted(created.run)] if spare else []
+    calls += [("registered model", "DELETE", "/api/2.0/mlflow/registered-models/delete", {"name": name})
+              for name in sorted(created.registered_model)]
     calls += [("experiment", "POST", "/api/2.0/mlflow/experiments/delete", {"experiment_id": experiment})
-              for experiment in sorted(created.experiment, key=lambda e: (len(e), e))]
+              for experiment in sorted(created.experiment - spare, key=lambda e: (len(e), e))]
     headers = {"Authorization": f"Bearer {probes.api_key}"}
     for kind, method, path, body in calls:
         what = f"{kind} {next(iter(body.values()))}"
@@ -46,10 +50,12 @@ def clean_up(probes: LiveProbes, created: Created) -> CleanupResult:
     return outcome
 
 
-def cleanup_phase(probes: LiveProbes, created: Created, keep: bool) -> PhaseResult:
+def cleanup_phase(probes: LiveProbes, created: Created, keep: bool,
+                  spare: frozenset[str] = frozenset()) -> PhaseResult:
     """Delete what the run created (or say what was kept): one check, none when nothing was made."""
     made = [f"registered model {n}" for n in sorted(created.registered_model)] + \
-           [f"experiment {e}" for e in sorted(created.experiment)]
+           [f"experiment {e}" for e in sorted(created.experiment - spare)] + \
+           ([f"run {r}" for r in sorted(created.run)] if spare else [])
     if not made:
         return PhaseResult()
     tell = probes.out
@@ -60,7 +66,7 @@ def cleanup_phase(probes: LiveProbes, created: Created, keep: bool) -> PhaseResu
                                          message="kept on request: " + ", ".join(made))])
     name = "delete what the run created"
     try:
-        outcome = clean_up(probes, created)
+        outcome = clean_up(probes, created, spare)
     except (Refused, OSError) as exc:
         tell(f"✗ cleanup stopped: {exc}; left behind: {', '.join(made)}")
         return PhaseResult(checks=[Check(suite=SUITE, name=name, status=CheckStatus.ERROR,

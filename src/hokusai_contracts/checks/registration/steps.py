@@ -26,8 +26,8 @@ from typing import Any
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, redact
 
 __all__ = ["MODEL_KINDS", "STEPS", "TRUSTED_TYPES", "Registration", "Step", "StepFailed", "StepOutcome",
-           "failure_detail", "log_model_arguments", "mlflow_environment", "pinned_requirements", "probe_name",
-           "run_step", "run_steps", "train"]
+           "active_experiment", "failure_detail", "log_model_arguments", "mlflow_environment",
+           "pinned_requirements", "probe_name", "run_step", "run_steps", "train"]
 
 MODEL_KINDS = ("logistic", "random_forest", "pipeline")
 # MLflow 3 saves scikit-learn models with skops, which refuses types it does not know unless the
@@ -59,6 +59,8 @@ class Registration:
     #: MLflow infers the model's pip requirements by loading it in a child Python (3-4 s, nothing sent):
     #: a plain registration does; the in-process scenario names them (``pinned_requirements``) instead.
     infer_requirements: bool = True
+    #: An experiment to register into while it is active, instead of creating one (``watch``'s probe experiment).
+    reuse_experiment: str | None = None
     client: Any = field(default=None, repr=False)
     experiment_id: str | None = None
     model: Any = field(default=None, repr=False)
@@ -214,11 +216,28 @@ def connect(registration: Registration) -> str:
 def create_experiment(registration: Registration) -> str:
     import mlflow
 
-    name = registration.experiment_name
-    registration.experiment_id = experiment_id = registration.client.create_experiment(name)
+    reused = active_experiment(registration.client, registration.reuse_experiment)
+    name = reused.name if reused is not None else registration.experiment_name
+    registration.experiment_id = experiment_id = reused.experiment_id if reused is not None else \
+        registration.client.create_experiment(name)
     mlflow.set_tracking_uri(registration.tracking_uri)
     mlflow.set_experiment(experiment_id=experiment_id)
-    return f"Experiment created: {name} (id {experiment_id})"
+    return f"Experiment {'reused' if reused is not None else 'created'}: {name} (id {experiment_id})"
+
+
+def active_experiment(client: Any, experiment_id: str | None) -> Any:
+    """The experiment ``experiment_id`` if it is there and active, else None (any other error is the step's)."""
+    if experiment_id is None:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.get_experiment(experiment_id)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    return found if found is not None and found.lifecycle_stage == "active" else None
 
 
 def fit(registration: Registration) -> str:

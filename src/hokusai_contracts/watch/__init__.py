@@ -1,0 +1,1 @@
+"""watch: the history, alerts, metrics and status page of scheduled live runs (``hokusai-contracts watch``)."""
