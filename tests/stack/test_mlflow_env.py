@@ -53,7 +53,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-STORES = ("psycopg2-binary==2.9.13", "boto3==1.44.18")
+STORES = ("psycopg2-binary==2.9.13", "boto3==1.43.117")
 
 
 @pytest.mark.parametrize(("version", "expected"), [

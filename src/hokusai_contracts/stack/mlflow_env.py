@@ -72,7 +72,7 @@ COMPATIBILITY: Final[tuple[CompatRule, ...]] = (
     CompatRule("3.9", ("sqlalchemy<2.1",),
                "mlflow/store/db/utils.py imports sqlalchemy.pool.FallbackAsyncAdaptedQueuePool, gone in SQLAlchemy "
                "2.1: 3.4.0 with 2.1.9 fails 'Error initializing backend store' (measured); 3.9.0 runs on 2.1"),
-    CompatRule(None, ("psycopg2-binary==2.9.13", "boto3==1.44.18"),
+    CompatRule(None, ("psycopg2-binary==2.9.13", "boto3==1.43.117"),
                "production's stores (BACKEND_STORE=postgresql, ARTIFACT_STORE=s3): MLflow's image installs "
                "psycopg2-binary and boto3 beside it; the project's own pins (constraints.txt)"),
     CompatRule(None, ("scikit-learn==1.9.1",),

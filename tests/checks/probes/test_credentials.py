@@ -68,6 +68,9 @@ def bad_request_without_key(request: httpx.Request) -> httpx.Response:
 @pytest.fixture
 def proxy() -> Iterator[Callable[[Proxy], None]]:
     with respx.mock(assert_all_called=False) as router:
+        # The probes ask the auth service for the valid key's scopes, which a refusal's diagnosis names.
+        router.post("http://auth.test/api/v1/keys/validate").mock(
+            return_value=httpx.Response(200, json={"is_valid": True, "scopes": ["read", "write"]}))
         yield lambda answer: router.route(host="proxy.test").mock(side_effect=answer) and None
 
 
