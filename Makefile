@@ -164,7 +164,7 @@ test: $(STAMP) ## Run the test suite (lint, types, import layers, unit and integ
 	$(BIN)/ruff check src mocks tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) --durations=25 $(PYTEST_ARGS)
 
 # test-fast: the edit-test loop. Unit tests only (no `integration`, no `slow`: nothing starts a stack or
 # builds an environment); no ruff, mypy or lint-imports, which `make lint typecheck` run on their own

@@ -126,3 +126,44 @@ def test_every_credential_finding_is_reproducible(proxy: Callable[[Proxy], None]
     assert {f.kind for f in findings} >= {FindingKind.IGNORED_AUTH, FindingKind.CONTENT_TYPE}
     for finding in findings:
         assert PROXY in assert_reproducible(finding)
+
+
+PLAIN_KEY = "hk_live_plain" + "p" * 27
+WITH_PLAIN = StackEndpoints(**{**ENDPOINTS.__dict__, "keys": {**SEEDED, "plain": {"name": "plain", "key": PLAIN_KEY}}})
+ADMIN_REQUIRED = (403, "REGISTRY_ADMIN_REQUIRED")
+
+
+def _plain_key_check(answer: Proxy, contract: Contract, proxy: Callable[[Proxy], None]) -> list[Finding]:
+    proxy(lambda request: answer(request) if request.headers.get("Authorization") == f"Bearer {PLAIN_KEY}"
+          else correct(request))
+    result = run_credential_probes(WITH_PLAIN, contract, plain_key_refusal=ADMIN_REQUIRED)
+    [check] = [c for c in result.checks if c.name == "plain platform key (read)"]
+    assert not result.warnings
+    return check.findings
+
+
+def test_a_plain_key_refused_in_the_contracts_shape_passes(proxy: Callable[[Proxy], None], contract: Contract) -> None:
+    def refusal(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"error_code": "PERMISSION_DENIED", "message": "admins only",
+                                         "error": "REGISTRY_ADMIN_REQUIRED"})
+    assert _plain_key_check(refusal, contract, proxy) == []
+
+
+def test_a_plain_key_refused_in_productions_shape_is_judged_by_the_contract(proxy: Callable[[Proxy], None],
+                                                                           contract: Contract) -> None:
+    """Production's {detail, error} is the documented refusal but not the proxy contract's 403 body."""
+    def refusal(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"detail": "Admin access required for the model registry",
+                                         "error": "REGISTRY_ADMIN_REQUIRED"})
+    findings = _plain_key_check(refusal, contract, proxy)
+    [finding] = findings  # one cause: the body's shape, not one finding per missing field
+    assert (finding.kind, finding.location) == (FindingKind.RESPONSE_SCHEMA, "body")
+    assert finding.observed.startswith("403 ") and "REGISTRY_ADMIN_REQUIRED" in finding.observed
+    assert finding.contract and finding.contract.file == "contracts/mlflow-proxy.yaml"
+    assert "error_code" in finding.expected and "message" in finding.expected
+
+
+def test_a_plain_key_let_in_or_refused_otherwise_is_found(proxy: Callable[[Proxy], None], contract: Contract) -> None:
+    assert {f.kind for f in _plain_key_check(let_in, contract, proxy)} == {FindingKind.IGNORED_AUTH}
+    assert {(f.kind, f.location) for f in _plain_key_check(refuse, contract, proxy)} == {
+        (FindingKind.CHECK_FAILED, "status")}

@@ -129,10 +129,9 @@ def run_credential_probes(endpoints: StackEndpoints, contract: Contract,
     _refusals_on_every_call(probes)
     _key_carriers(probes)
     _valid_key_with_extras(probes)
-    warnings = []
     if plain_key_refusal is not None and endpoints.keys.get(PLAIN, {}).get("key"):
-        warnings += _plain_key(probes, plain_key_refusal)
-    return PhaseResult(checks=probes.checks, warnings=warnings,
+        _plain_key(probes, plain_key_refusal)
+    return PhaseResult(checks=probes.checks,
                        timings={PhaseName.CREDENTIALS: round(time.perf_counter() - began, 3)})
 
 
@@ -212,14 +211,17 @@ def _valid_key_with_extras(probes: _Probes) -> None:
 PLAIN = "plain"
 
 
-def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> list[str]:
-    """The plain platform key on a read: the deployment's documented refusal, in its own words."""
+def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> None:
+    """The plain platform key on a read: the deployment's documented refusal, judged by the proxy contract.
+
+    The answer's status and body ``error`` must be the deployment's refusal; its body, like every probe's,
+    must fit the contract's 403 ({error_code, message}). Production's is FastAPI's {detail, error}: that
+    is a ``response_schema`` finding, acknowledged (or not) in contracts/known-deviations.yaml.
+    """
     status, code = refusal
     read = CALLS[0]
     result = probes.send(read, {"Authorization": f"Bearer {probes.endpoints.keys[PLAIN]['key']}"})
-    # Judged by the deployment's documented refusal, not the proxy contract's 403 ({error_code, message}):
-    # production's is {detail, error}, which contracts/mlflow-proxy.yaml does not describe (a warning says so).
-    findings: list[Finding] = []
+    findings = _one_body_finding(probes, read, result, probes.judged(read, result))
     try:
         said = result.response.json().get("error") if result.response is not None else None
     except (ValueError, AttributeError):
@@ -230,16 +232,27 @@ def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> list[str]:
             f"{status} {code}: the key is a plain platform key, which the deployment refuses",
             "The proxy (or the gateway behind it) must refuse a key without the rights its policy requires."))
     elif result.status is not None and result.status < 500 and (result.status, said) != (status, code):
+        findings = [f for f in findings if f.location != "status"]
         findings.append(probes.finding(
             read, result, FindingKind.CHECK_FAILED, "status",
             f"{status} with error {code}: the deployment's documented refusal of a plain platform key",
             f"Answer a key without the required rights with {status} and error {code}."))
     probes.record(read, "plain platform key", result, findings, "refused" if result.status == status else "let in"
                   if result.status is not None and result.status < 300 else "answered")
-    if result.status == status and said == code:
-        return [f"the plain platform key got the deployment's documented refusal ({status} {code}), whose body "
-                f"is not the proxy contract's {status} (error_code, message): {result.text()[:160]}"]
-    return []
+
+
+def _one_body_finding(probes: _Probes, call: Call, result: ProbeResult, found: list[Finding]) -> list[Finding]:
+    """The body's schema findings of one refusal as one: one cause, observed as the whole body it came in."""
+    body = [f for f in found if f.kind is FindingKind.RESPONSE_SCHEMA]
+    if len(body) < 2:
+        return found
+    merged = probes.finding(call, result, FindingKind.RESPONSE_SCHEMA, "body",
+                            f"the contract's {result.status} body: " + "; ".join(
+                                f"{f.location}: {f.expected}" for f in body),
+                            "Answer the refusal with the proxy contract's error body {error_code, message} "
+                            "(extra fields such as error may stay), or have the contract document this shape.")
+    merged.contract = body[0].contract
+    return [f for f in found if f not in body] + [merged]
 
 
 def key_scopes(endpoints: StackEndpoints, key: str) -> list[str] | None:
