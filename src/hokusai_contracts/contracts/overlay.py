@@ -7,11 +7,12 @@ gateway's rules (``MLFLOW_OVERLAY``: production's admin gateway is
 gateway answers itself, the operations it leaves open. The receiver's contract decides what may
 arrive on a hop, so the proxy->mlflow journal and the direct checks are judged by the result.
 
-An overlay has the shape of ``mlflow-proxy.overlay.yaml`` (which ``make contracts`` merges at build
-time; the rules are ``hokusai_mlflow_openapi.overlay``'s, restated here because the runtime never
-imports the generator): ``x-apply-to-all-operations`` is deep-merged into every operation, the rest
-over the document; mappings merge key by key, anything else replaces, ``null`` deletes. An overlay
-applies to a contract only if every path it names is one of the contract's.
+An overlay has the shape of ``mlflow-proxy.overlay.yaml``, and one definition of how it merges:
+``hokusai_mlflow_openapi.overlay.merge_overlay``, which ``make contracts`` applies at build time
+(``x-apply-to-all-operations`` is deep-merged into every operation, the rest over the document;
+mappings merge key by key, anything else replaces, ``null`` deletes). The runtime imports only that
+pure module of the generator (the import rules name it). An overlay applies to a contract only if
+every path it names is one of the contract's.
 """
 
 from __future__ import annotations
@@ -27,24 +28,12 @@ from hokusai_contracts._errors import UsageError
 from hokusai_contracts.contracts._credentials import required_here
 from hokusai_contracts.contracts._source import check_document
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_mlflow_openapi.overlay import APPLY_TO_ALL_OPERATIONS, merge_overlay
 
 __all__ = ["apply_overlay", "key_required_at", "load_overlay", "mlflow_side", "requires_credentials",
            "with_server_prefix"]
 
-_APPLY_TO_ALL = "x-apply-to-all-operations"
-_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = copy.deepcopy(dict(base))
-    for key, value in overlay.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+_APPLY_TO_ALL = APPLY_TO_ALL_OPERATIONS
 
 
 def load_overlay(path: Path, setting: str = "MLFLOW_OVERLAY") -> dict[str, Any]:
@@ -73,13 +62,7 @@ def apply_overlay(contract: Contract, overlay: Mapping[str, Any], source: str,
     if foreign:
         raise UsageError(f"{setting}: the overlay {source} does not apply to {contract.display_path}: it names "
                          f"{', '.join(foreign[:3])}, which that contract does not declare")
-    per_operation = overlay.get(_APPLY_TO_ALL) or {}
-    document = copy.deepcopy(contract.document)
-    for item in (document.get("paths") or {}).values():
-        for method, operation in list(item.items()):
-            if method in _METHODS and isinstance(operation, Mapping):
-                item[method] = _merge(operation, per_operation)
-    document = _merge(document, {k: v for k, v in overlay.items() if k != _APPLY_TO_ALL})
+    document = merge_overlay(contract.document, overlay)
     display = f"{contract.display_path} + {source}"
     try:
         check_document(document, display, {})
