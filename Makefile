@@ -56,7 +56,7 @@ MLFLOW_CLIENTS ?=
 PROFILE ?=
 #: contract-local: a command run in MLflow's place ({port} {backend_store_uri} {default_artifact_root} {artifacts_destination} {auth_url} {mlflow_python})
 MLFLOW_CMD ?=
-#: contract-local: the path MLflow serves under (production: /mlflow)
+#: contract-local: the path MLflow serves under, its --static-prefix (production: /mlflow; / for none)
 MLFLOW_PREFIX ?=
 #: contract-local/live: an overlay of MLflow's contract with the security it requires (contracts/mlflow-gateway.overlay.yaml)
 MLFLOW_OVERLAY ?=

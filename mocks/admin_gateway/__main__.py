@@ -1,6 +1,7 @@
-"""``python -m hokusai_mocks.admin_gateway --port P --auth-url U [--prefix /mlflow] -- mlflow server ...``.
+"""``python -m hokusai_mocks.admin_gateway --port P --auth-url U [--static-prefix /mlflow] -- mlflow server ...``.
 
-MLflow runs at its own root; the gateway serves it under ``--prefix``.
+Production's shape: the gateway wraps MLflow and passes every path as it comes; ``--static-prefix`` is
+the one MLflow serves under (it is added to the mlflow server command), whose health stays open.
 
 Starts the ``mlflow server`` command after ``--`` on a free loopback port of its own (in this
 process's group, so a stop of the gateway's group stops it too), waits until it answers an API
@@ -30,18 +31,20 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(mlflow: subprocess.Popen[bytes], url: str, timeout_s: float = 120.0) -> None:
+def _wait_ready(mlflow: subprocess.Popen[bytes], urls: list[str], timeout_s: float = 120.0) -> None:
+    """Until an API call answers 200: under the static prefix from MLflow 3.12 on, at the root before."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if mlflow.poll() is not None:
             sys.exit(f"admin gateway: mlflow server exited with code {mlflow.returncode}")
-        try:
-            if httpx.get(url, timeout=5.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        for url in urls:
+            try:
+                if httpx.get(url, timeout=5.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
         time.sleep(0.2)
-    sys.exit(f"admin gateway: mlflow server did not answer {url} within {timeout_s:.0f} s")
+    sys.exit(f"admin gateway: mlflow server did not answer {' or '.join(urls)} within {timeout_s:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--auth-url", required=True)
     parser.add_argument("--service-id", default="platform")
-    parser.add_argument("--prefix", default="")
+    parser.add_argument("--static-prefix", default="", help="the prefix MLflow serves under (its --static-prefix)")
     parser.add_argument("mlflow", nargs=argparse.REMAINDER, help="-- and the mlflow server command (no --port)")
     args = parser.parse_args(argv)
     command = [part for part in args.mlflow if part != "--"]
@@ -59,11 +62,13 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     port = _free_port(args.host)
-    mlflow = subprocess.Popen([*command, "--port", str(port)])
+    prefix = args.static_prefix.rstrip("/")
+    mlflow = subprocess.Popen([*command, "--port", str(port), *(["--static-prefix", prefix] if prefix else [])])
     try:
         mlflow_url = f"http://{args.host}:{port}"
-        _wait_ready(mlflow, mlflow_url + _READY_PATH)
-        gateway = AdminGateway(mlflow_url, args.auth_url, args.service_id, args.prefix)
+        _wait_ready(mlflow, [mlflow_url + prefix + _READY_PATH, mlflow_url + _READY_PATH] if prefix
+                    else [mlflow_url + _READY_PATH])
+        gateway = AdminGateway(mlflow_url, args.auth_url, args.service_id, prefix)
         uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
     finally:
         mlflow.terminate()

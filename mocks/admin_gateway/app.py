@@ -3,9 +3,10 @@
 What ``contracts/mlflow-gateway.overlay.yaml`` declares, the way production's gateway
 (hokusai-data-pipeline's hokusai_mlflow_admin_gateway.py) behaves: the key from
 ``Authorization: Bearer`` or ``X-API-Key``; validated with the auth service for the service id
-``platform``; admin only (``is_admin``, or an admin scope or role); ``/health`` under the prefix open;
-refusals as JSON ``{"detail": ...}`` with 401, 403 or 503. Unlike production's, it asks the auth
-service as the auth contract says (the key in the body), since a reference part follows the contracts.
+``platform``; admin only (``is_admin``, or an admin scope or role); ``/health`` (and under the prefix)
+open, answered by the gateway itself; refusals as JSON ``{"detail": ...}`` with 401, 403 or 503. Unlike
+production's, it asks the auth service as the auth contract says (the key in the body), since a
+reference part follows the contracts.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class AdminGateway:
         self.validate_url = auth_url.rstrip("/") + "/api/v1/keys/validate"
         self.service_id = service_id
         self.prefix = prefix
-        # Open without a key, as production's MLFLOW_ADMIN_AUTH_HEALTH_PATHS.
+        # Open without a key, as production's MLFLOW_ADMIN_AUTH_HEALTH_PATHS (MLflow's health is under its prefix).
         self.open_paths = {"/health", f"{prefix}/health"}
 
     @property
@@ -96,12 +97,11 @@ class AdminGateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # lifespan and websockets: nothing to set up, nothing served
-        path = str(scope["path"])
-        if self.prefix and not (path == self.prefix or path.startswith(self.prefix + "/")) and path != "/health":
-            await _json(send, Verdict(404, {"detail": "Not Found"}))
+        if scope["path"] in self.open_paths:
+            await _json(send, Verdict(200, {"status": "ok"}))  # the gateway's own answer, as production's
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope["path"] not in self.open_paths and scope["method"] != "OPTIONS":
+        if scope["method"] != "OPTIONS":
             key = caller_key(headers)
             verdict = Verdict(401, {"detail": "API key required"}) if key is None else await self.validate(key)
             if verdict.status != 200:
@@ -119,10 +119,8 @@ class AdminGateway:
         return judge_validation(response)
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every path as it came: MLflow serves its own static prefix (production's gateway wraps the app).
         raw_path = scope.get("raw_path") or scope["path"].encode()
-        # MLflow runs at its root behind the gateway, which serves it under the prefix.
-        if self.prefix and raw_path.startswith(self.prefix.encode()):
-            raw_path = raw_path[len(self.prefix):] or b"/"
         query = scope.get("query_string") or b""
         url = httpx.URL(self.mlflow_url).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
         headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in _HOP_BY_HOP]

@@ -1,4 +1,4 @@
-"""The reference admin gateway's rules: admins in, the rest refused in production's words; MLflow under the prefix.
+"""The reference admin gateway's rules: admins in, the rest refused in production's words; paths passed as they come.
 
 Upstreams (the auth service, MLflow) are ``httpx.MockTransport`` handlers; the real processes run in
 tests/integration/test_topology.py.
@@ -38,8 +38,8 @@ def _ask(scopes: list[str], path: str, headers: dict[str, str], seen: list[httpx
 
 
 @pytest.mark.parametrize(("scopes", "headers", "status", "body"), [
-    (["read", "admin"], {"Authorization": f"Bearer {KEY}"}, 200, {"path": "/api/2.0/mlflow/experiments/search"}),
-    (["mlflow:admin"], {"X-API-Key": KEY}, 200, {"path": "/api/2.0/mlflow/experiments/search"}),
+    (["read", "admin"], {"Authorization": f"Bearer {KEY}"}, 200, {"path": "/mlflow/api/2.0/mlflow/experiments/search"}),
+    (["mlflow:admin"], {"X-API-Key": KEY}, 200, {"path": "/mlflow/api/2.0/mlflow/experiments/search"}),
     (["read", "write"], {"Authorization": f"Bearer {KEY}"}, 403,
      {"detail": "Admin access required for the model registry", "error": "REGISTRY_ADMIN_REQUIRED"}),
     (["admin"], {}, 401, {"detail": "API key required"}),
@@ -56,8 +56,16 @@ def test_admins_in_the_rest_refused_in_productions_words(scopes: list[str], head
 
 def test_health_is_open_and_an_unavailable_auth_service_is_503() -> None:
     seen: list[httpx.Request] = []
-    assert _ask([], "/mlflow/health", {}, seen).status_code == 200 and not [r for r in seen if r.url.host == "auth"]
+    health = _ask([], "/mlflow/health", {}, seen)
+    # Answered by the gateway itself, as production's: neither the auth service nor MLflow is asked.
+    assert (health.status_code, health.json(), seen) == (200, {"status": "ok"}, [])
     answer = _ask(["admin"], "/mlflow/api/2.0/mlflow/experiments/search", {"Authorization": f"Bearer {KEY}"}, [],
                   auth_status=502)
     assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
-    assert _ask(["admin"], "/elsewhere", {"Authorization": f"Bearer {KEY}"}, []).status_code == 404
+    assert _ask([], "/health", {}, []).status_code == 200
+
+
+def test_every_path_goes_to_mlflow_as_it_came() -> None:
+    """As production's gateway wraps MLflow's app: MLflow 3.9.0 answers /api/2.0 at its root under a static prefix."""
+    answer = _ask(["admin"], "/api/2.0/mlflow/experiments/search", {"Authorization": f"Bearer {KEY}"}, [])
+    assert answer.json() == {"path": "/api/2.0/mlflow/experiments/search"}

@@ -13,7 +13,7 @@ import pytest
 
 from hokusai_contracts._errors import UsageError
 from hokusai_contracts.domain.hops import Hop
-from hokusai_contracts.stack.definition import DEFAULT_PORTS, Expect, Part, StackDefinition
+from hokusai_contracts.stack.definition import DEFAULT_PORTS, Expect, Part, StackDefinition, mlflow_api_prefix
 from hokusai_contracts.stack.plan import MLFLOW_CMD_PLACEHOLDERS, Site, build_plan, check_mlflow_cmd
 from hokusai_contracts.stack.processes import ProcessStack
 
@@ -51,12 +51,29 @@ def test_a_bare_mlflow_server_has_no_mlflow_side_journal() -> None:
 
 
 def test_the_prefix_reaches_mlflow_its_health_rule_and_the_proxys_mlflow_url() -> None:
+    # The pinned MLflow (3.12 or later) serves its REST API under its static prefix.
     plan = build_plan(StackDefinition(mlflow_prefix="/mlflow"), _site())
     mlflow = plan.parts[Part.MLFLOW]
     assert mlflow.argv[-2:] == ("--static-prefix", "/mlflow")
     assert mlflow.health.path.startswith("/mlflow/api/2.0/mlflow/") and mlflow.health.expect is Expect.OK
     assert plan.parts[Part.PROXY].env["MLFLOW_SERVER_URL"] == \
         f"http://127.0.0.1:{DEFAULT_PORTS[Part.MLFLOW_JOURNAL]}/mlflow"
+
+
+def test_before_mlflow_3_12_the_rest_api_stays_at_the_root_whatever_the_prefix() -> None:
+    """Production's 3.9.0 with _MLFLOW_STATIC_PREFIX=/mlflow: /api/2.0 at the root, as its proxy is pointed."""
+    plan = build_plan(StackDefinition(mlflow_prefix="/mlflow", mlflow_version="3.9.0", mlflow_gateway=True), _site())
+    mlflow = plan.parts[Part.MLFLOW]
+    assert mlflow.argv[mlflow.argv.index("--static-prefix") + 1] == "/mlflow"
+    assert mlflow.health.path.startswith("/api/2.0/mlflow/")
+    assert plan.parts[Part.PROXY].env["MLFLOW_SERVER_URL"] == f"http://127.0.0.1:{DEFAULT_PORTS[Part.MLFLOW_JOURNAL]}"
+
+
+@pytest.mark.parametrize(("prefix", "version", "api"), [
+    ("/mlflow", "3.9.0", ""), ("/mlflow", "3.11.1", ""), ("/mlflow", "3.12.0", "/mlflow"),
+    ("/mlflow", "3.17.2", "/mlflow"), ("", "3.17.2", ""), ("/mlflow", None, "/mlflow")])
+def test_where_the_rest_api_is(prefix: str, version: str | None, api: str) -> None:
+    assert mlflow_api_prefix(prefix, version) == api
 
 
 def test_the_reference_gateway_fronts_an_mlflow_server_it_starts() -> None:
@@ -66,6 +83,8 @@ def test_the_reference_gateway_fronts_an_mlflow_server_it_starts() -> None:
     assert argv[argv.index("--port") + 1] == str(DEFAULT_PORTS[Part.MLFLOW])
     server = argv[argv.index("--") + 1:]
     assert server[:2] == ("/envs/m/bin/mlflow", "server") and "--port" not in server
+    # The gateway gives MLflow its static prefix, as production's entrypoint does, and passes paths as they come.
+    assert argv[argv.index("--static-prefix") + 1] == "/mlflow" and "--static-prefix" not in server
     assert Part.MLFLOW_AUTH_JOURNAL in plan.parts
 
 

@@ -130,7 +130,7 @@ def _mlflow_side(options: Any, args: argparse.Namespace, settings: Any) -> None:
     check_mlflow_cmd(options.mlflow_cmd)
     if args.stack == "docker" and options.mlflow_cmd:
         raise UsageError("MLFLOW_CMD runs a process, which the docker stack cannot use (drop STACK=docker)")
-    prefix = args.mlflow_prefix if args.mlflow_prefix is not None else settings.mlflow_prefix
+    prefix = prefix_given(args, settings)
     if prefix is not None:
         options.mlflow_prefix = prefix
     options.mlflow_packages = parse_packages(settings.mlflow_packages)
@@ -144,6 +144,11 @@ def _mlflow_side(options: Any, args: argparse.Namespace, settings: Any) -> None:
                          "the docker stack cannot use (drop STACK=docker)")
 
 
+def prefix_given(args: argparse.Namespace, settings: Any) -> str | None:
+    """MLFLOW_PREFIX if set at all: "" (given as /) is a choice too, which a profile's /mlflow does not replace."""
+    return str(args.mlflow_prefix) if args.mlflow_prefix is not None else settings.mlflow_prefix
+
+
 def _profile(options: Any, args: argparse.Namespace, settings: Any) -> None:
     """PROFILE's values for what neither an option nor a HOKUSAI_* variable gave."""
     from hokusai_contracts.run.profiles import profile_named
@@ -152,7 +157,7 @@ def _profile(options: Any, args: argparse.Namespace, settings: Any) -> None:
     if profile is None:
         return
     given = {name for name, value in (
-        ("mlflow_version", options.mlflow_version), ("mlflow_prefix", args.mlflow_prefix or settings.mlflow_prefix),
+        ("mlflow_version", options.mlflow_version), ("mlflow_prefix", prefix_given(args, settings)),
         ("mlflow_overlay", options.mlflow_overlay), ("mlflow_packages", settings.mlflow_packages),
         ("seed", options.seed), ("mlflow_gateway", settings.mlflow_gateway),
         ("proxy_forwards_credentials", settings.proxy_forward_credentials),

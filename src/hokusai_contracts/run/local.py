@@ -37,7 +37,7 @@ from hokusai_contracts.run.local_targets import local_targets
 from hokusai_contracts.run.mlflow_versions import VersionPlan, prepare_versions
 from hokusai_contracts.run.pipeline import run_phases
 from hokusai_contracts.settings import UpstreamTimeouts
-from hokusai_contracts.stack.definition import StackDefinition
+from hokusai_contracts.stack.definition import StackDefinition, mlflow_api_prefix
 from hokusai_contracts.stack.processes import Stack, describe, running_stack
 from hokusai_contracts.stack.seed import check_seed
 
@@ -53,8 +53,9 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
             check_seed(options.seed)
         # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
-        mlflow = mlflow_side(Contract.load(versions.contracts.mlflow, root=inputs.root), options.mlflow_prefix,
-                             options.mlflow_overlay, inputs.root)
+        mlflow = mlflow_side(Contract.load(versions.contracts.mlflow, root=inputs.root),
+                             mlflow_api_prefix(options.mlflow_prefix, versions.server), options.mlflow_overlay,
+                             inputs.root)
         inputs = replace(inputs, mlflow=mlflow,
                          proxy=Contract.load(versions.contracts.proxy, root=inputs.root),
                          deviations=inputs.deviations.for_mlflow(versions.server).for_stores(

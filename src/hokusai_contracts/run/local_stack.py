@@ -43,6 +43,14 @@ def mlflow_side_targets(targets: Targets, options: Any, definition: StackDefinit
     """The report's targets with the MLflow side: the profile, what ran there, under which prefix, judged how."""
     ran = options.mlflow_cmd or ("reference gateway + mlflow server" if definition.mlflow_gateway else "mlflow server")
     return targets.model_copy(update={
-        "profile": options.profile, "mlflow": ran, "mlflow_prefix": options.mlflow_prefix or None,
+        "profile": options.profile, "mlflow": ran, "mlflow_prefix": _prefix_shown(definition),
         "mlflow_overlay": mlflow.display_path.partition(" + ")[2] or None,
         "seed": str(options.seed) if options.seed else None})
+
+
+def _prefix_shown(definition: StackDefinition) -> str | None:
+    """MLFLOW_PREFIX as the report shows it, saying so when MLflow's REST API is not under it (before 3.12)."""
+    prefix = definition.mlflow_prefix
+    if prefix and not definition.mlflow_api_prefix:
+        return f"{prefix} (UI, ajax-api and health; the REST API at the root: MLflow before 3.12)"
+    return prefix or None

@@ -10,8 +10,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Literal
+
+from packaging.version import InvalidVersion, Version
 
 from hokusai_contracts.contracts import files
 from hokusai_contracts.domain.hops import Hop
@@ -20,7 +23,7 @@ from hokusai_contracts.settings import ArtifactStore, BackendStore, MlflowArtifa
 
 __all__ = ["AUTH_PROFILES", "BUCKET", "COMPOSE_PARTS", "CORE_PARTS", "DEFAULT_PORTS", "HEALTH", "HEALTH_PATHS",
            "JOURNALS", "JOURNAL_FAULTS", "MLFLOW_FAULTS", "MLFLOW_SIDE_JOURNAL", "Expect", "HealthRule", "Part",
-           "StackDefinition", "journals_needed", "mlflow_side_calls_auth", "project_root"]
+           "StackDefinition", "journals_needed", "mlflow_api_prefix", "mlflow_side_calls_auth", "project_root"]
 
 AUTH_PROFILES = ("contract", "production")
 #: Faults the stack can put between the proxy and MLflow: ``slow``, ``error`` and ``drop`` (the
@@ -167,14 +170,38 @@ class StackDefinition:
     fault_delay_s: float = 6.0
     #: MLFLOW_CMD: a command run in the MLflow part's place (``plan.MLFLOW_CMD_PLACEHOLDERS``).
     mlflow_cmd: str | None = None
-    #: MLFLOW_PREFIX: the path MLflow serves under (production: ``/mlflow``); "" for none.
+    #: MLFLOW_PREFIX: the path MLflow serves under, its ``--static-prefix`` (production: ``/mlflow``); "" for none.
+    #: Where its REST API is depends on the version: ``mlflow_api_prefix``.
     mlflow_prefix: str = ""
     #: MLFLOW_PACKAGES: pip requirements added to the MLflow version's environment.
     mlflow_packages: tuple[str, ...] = ()
     #: The reference admin gateway (``hokusai_mocks.admin_gateway``) in front of MLflow: it validates
     #: every caller's key with the auth service again, as production's does (PROFILE=production).
     mlflow_gateway: bool = False
-    __repr__ = masked_repr()  # the admin token masked
+    __repr__ = masked_repr()
+
+    @property
+    def mlflow_api_prefix(self) -> str:
+        """Where this stack's MLflow serves its REST API: ``mlflow_prefix`` or, before MLflow 3.12, the root."""
+        return mlflow_api_prefix(self.mlflow_prefix, self.mlflow_version)  # the admin token masked
+
+
+#: MLflow's server puts its REST API (``/api/2.0/...``) under ``--static-prefix`` from 3.12 on (mlflow#22159).
+#: Before, only its UI, ``ajax-api`` and health move there and the REST API stays at the root (measured
+#: on 3.9.0, production's: ``/mlflow/api/2.0/...`` answers 404, ``/api/2.0/...`` 200).
+REST_API_PREFIXED_SINCE = Version("3.12")
+
+
+def mlflow_api_prefix(static_prefix: str, mlflow_version: str | None) -> str:
+    """The path MLflow's REST API is under, for MLflow ``mlflow_version`` (None: the installed one) serving
+    under ``static_prefix``: what a client's tracking URI (and so the proxy's ``{mlflow_url}``) must end with."""
+    if not static_prefix:
+        return ""
+    try:
+        server = Version(mlflow_version or installed_version("mlflow"))
+    except InvalidVersion:
+        return static_prefix
+    return static_prefix if server >= REST_API_PREFIXED_SINCE else ""
 
 
 def mlflow_side_calls_auth(definition: StackDefinition) -> bool:

@@ -45,7 +45,8 @@ class StackEndpoints:
     mlflow_journal_url: str | None = None
     #: The journal of the MLflow side's own calls to the auth service (hop mlflow->auth), when it makes any.
     mlflow_auth_journal: Path | None = None
-    #: The path MLflow serves under (MLFLOW_PREFIX); ``mlflow_url`` already ends with it.
+    #: The path MLflow serves its REST API under (MLFLOW_PREFIX from MLflow 3.12 on; ``stack.definition.
+    #: mlflow_api_prefix``); ``mlflow_url`` already ends with it.
     mlflow_prefix: str = ""
     #: The fake auth service's seed: probe keys are made like its primary key (checks.probes.keys).
     seed_file: Path | None = None
@@ -141,7 +142,7 @@ def assemble_endpoints(definition: StackDefinition, urls: Mapping[Part, str], st
     journals = d.with_journals and all(part in urls for part in JOURNALS)
     side = journal_files.get(Part.MLFLOW_AUTH_JOURNAL) if Part.MLFLOW_AUTH_JOURNAL in urls else None
     return StackEndpoints(
-        mlflow_url=urls[Part.MLFLOW] + d.mlflow_prefix, auth_url=urls[Part.AUTH], mlflow_prefix=d.mlflow_prefix,
+        mlflow_url=urls[Part.MLFLOW] + d.mlflow_api_prefix, auth_url=urls[Part.AUTH], mlflow_prefix=d.mlflow_api_prefix,
         mlflow_auth_journal=side if journals else None, seed_file=d.seed_file, proxy_root=urls[Part.PROXY],
         proxy_url=urls[Part.PROXY] + d.proxy_mount, api_key=keys[d.scenario_key_name]["key"],
         admin_token=d.admin_token, keys=keys, service_id=d.service_id,

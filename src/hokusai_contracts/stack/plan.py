@@ -192,7 +192,7 @@ def build_plan(definition: StackDefinition, site: Site, proxy_cmd: str | None = 
     env = {
         "HOST": site.bind_host, "PORT": str(port[Part.PROXY]),
         "HOKUSAI_AUTH_SERVICE_URL": site.value("HOKUSAI_PROXY_AUTH_URL", auth_target),
-        "MLFLOW_SERVER_URL": site.value("HOKUSAI_PROXY_MLFLOW_URL", mlflow_target + d.mlflow_prefix),
+        "MLFLOW_SERVER_URL": site.value("HOKUSAI_PROXY_MLFLOW_URL", mlflow_target + d.mlflow_api_prefix),
         "AUTH_SERVICE_ID": site.value("HOKUSAI_SERVICE_ID", d.service_id), **d.proxy_env,
     }
     # A proxy may look at its upstreams when it starts: it starts once the auth service (and the
@@ -216,10 +216,10 @@ def _mlflow_part(d: StackDefinition, site: Site, auth_url: str, needs: tuple[Par
     port = site.ports[Part.MLFLOW]
     env = {**site.mlflow_store_env(d), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **site.mlflow_env}
     prefix = ("--static-prefix", d.mlflow_prefix) if d.mlflow_prefix else ()
-    # Up means an API call answered (HEALTH's reason), under the prefix; behind a gateway or a
+    # Up means an API call answered (HEALTH's reason), where the REST API is; behind a gateway or a
     # user's command that call may be refused for want of a key: any answer short of 5xx then.
     served = d.mlflow_cmd is not None or d.mlflow_gateway
-    health = HealthRule(d.mlflow_prefix + HEALTH[Part.MLFLOW].path, Expect.SERVED if served else Expect.OK)
+    health = HealthRule(d.mlflow_api_prefix + HEALTH[Part.MLFLOW].path, Expect.SERVED if served else Expect.OK)
     if d.mlflow_cmd is not None:
         check_mlflow_cmd(d.mlflow_cmd)
         # MLFLOW_ARTIFACTS=root: the store is the default root and there is no destination (the entrypoint's shape).
@@ -231,11 +231,10 @@ def _mlflow_part(d: StackDefinition, site: Site, auth_url: str, needs: tuple[Par
                                       auth_url=auth_url, mlflow_python=site.mlflow_python)
         return PartPlan(Part.MLFLOW, (command,), env, port, health, needs, shell=True)
     if d.mlflow_gateway:
-        # The gateway listens on the part's port and starts ``mlflow server`` behind it, on a port of its own.
-        # It serves MLflow under the prefix itself: MLflow 3.9's --static-prefix moves its UI and ajax-api,
-        # not /api/2.0 (measured: /mlflow/api/2.0/mlflow/experiments/search answers 404 on 3.9.0).
+        # The gateway listens on the part's port and starts ``mlflow server`` behind it, on a port of its own,
+        # with the static prefix as production's entrypoint gives it: the gateway passes paths as they come.
         argv = (site.python, "-m", "hokusai_mocks.admin_gateway", "--host", site.bind_host, "--port", str(port),
-                "--auth-url", auth_url, "--service-id", d.service_id, "--prefix", d.mlflow_prefix, "--",
+                "--auth-url", auth_url, "--service-id", d.service_id, "--static-prefix", d.mlflow_prefix, "--",
                 site.mlflow, "server", "--host", site.bind_host, "--workers", "1")
         return PartPlan(Part.MLFLOW, argv, env, port, health, needs)
     return PartPlan(Part.MLFLOW, (site.mlflow, "server", "--host", site.bind_host, "--port", str(port), "--workers",
