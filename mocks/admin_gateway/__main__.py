@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         mlflow_url = f"http://{args.host}:{port}"
         _wait_ready(mlflow, mlflow_url + _READY_PATH)
         gateway = AdminGateway(mlflow_url, args.auth_url, args.service_id, args.prefix)
-        uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="on")
     finally:
         mlflow.terminate()
         try:

@@ -61,3 +61,22 @@ def test_health_is_open_and_an_unavailable_auth_service_is_503() -> None:
                   auth_status=502)
     assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
     assert _ask(["admin"], "/elsewhere", {"Authorization": f"Bearer {KEY}"}, []).status_code == 404
+
+
+def test_at_shutdown_the_gateway_closes_the_client_it_made() -> None:
+    async def go() -> tuple[list[str], bool]:
+        gateway = AdminGateway("http://mlflow", "http://auth", "platform", "/mlflow")
+        client = gateway.client  # made on first use, as by the first request
+        incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent: list[str] = []
+
+        async def receive() -> dict[str, str]:
+            return next(incoming)
+
+        async def send(message: dict[str, str]) -> None:
+            sent.append(message["type"])
+
+        await gateway({"type": "lifespan"}, receive, send)  # type: ignore[arg-type]
+        return sent, client.is_closed
+
+    assert asyncio.run(go()) == (["lifespan.startup.complete", "lifespan.shutdown.complete"], True)
