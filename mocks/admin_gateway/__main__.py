@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         _wait_ready(mlflow, [mlflow_url + prefix + _READY_PATH, mlflow_url + _READY_PATH] if prefix
                     else [mlflow_url + _READY_PATH])
         gateway = AdminGateway(mlflow_url, args.auth_url, args.service_id, prefix)
-        uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="on")
     finally:
         mlflow.terminate()
         try:

@@ -95,8 +95,11 @@ class AdminGateway:
         return self._client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
-            return  # lifespan and websockets: nothing to set up, nothing served
+            return  # websockets: nothing served
         if scope["path"] in self.open_paths:
             await _json(send, Verdict(200, {"status": "ok"}))  # the gateway's own answer, as production's
             return
@@ -108,6 +111,19 @@ class AdminGateway:
                 await _json(send, verdict)
                 return
         await self.forward(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Nothing to set up; at shutdown the client's connections are closed on the loop that opened them."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._client is not None:
+                    await self._client.aclose()
+                    self._client = None
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def validate(self, key: str) -> Verdict:
         try:

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.redact import mask
 from hokusai_contracts.stack.definition import Part, StackDefinition
 
-from ..live_deployment import LiveDeployment, live_deployment
+from ..live_deployment import HttpsFront, LiveDeployment, live_deployment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -424,3 +425,89 @@ def _deployment_for(breakage: Breakage, request: pytest.FixtureRequest, workdir:
         return
     with live_deployment(workdir, StackDefinition(service_id=breakage.service_id)) as own:
         yield own
+
+
+# -- a gateway in front of MLflow (issue 25): noticed, and the key sent there only as its contract says ---------
+
+
+@contextmanager
+def _admin_gateway(deployment: LiveDeployment, workdir: Path) -> Iterator[HttpsFront]:
+    """The reference admin gateway in front of the deployment's MLflow (at its root: no static prefix there), asking
+    the deployment's auth service; behind an HTTPS front whose journal is what reached the gateway."""
+    import uvicorn
+    from hokusai_mocks.admin_gateway.app import AdminGateway
+
+    from hokusai_contracts.journal.listening import serving_in_thread
+
+    endpoints = deployment.stack.endpoints
+    assert endpoints is not None
+    gateway = AdminGateway(endpoints.mlflow_url, endpoints.auth_url, "platform", "")
+    # lifespan: the gateway closes its client at shutdown (an open one is a ResourceWarning, an error here).
+    config = uvicorn.Config(gateway, log_config=None, log_level="warning", access_log=False, lifespan="on")
+    with serving_in_thread(config, "admin gateway", "the admin gateway did not start") as port:
+        cert_file = deployment.fronts[Part.MLFLOW].cert_file
+        assert cert_file is not None
+        front = HttpsFront.start(f"http://127.0.0.1:{port}", "client->mlflow", workdir / "gateway-front.jsonl",
+                                 cert_file)
+        try:
+            yield front
+        finally:
+            front.stop()
+
+
+def _admin_key(deployment: LiveDeployment) -> str:
+    """A platform key with the admin scope the gateway admits, made with the fake's admin API (not by the run)."""
+    endpoints = deployment.stack.endpoints
+    assert endpoints is not None
+    made = httpx.post(endpoints.auth_url + "/api/v1/keys", timeout=30,
+                      headers={"Authorization": f"Bearer {deployment.stack.definition.admin_token}"},
+                      json={"name": "gateway-admin", "service_id": "platform", "scopes": ["read", "write", "admin"]})
+    made.raise_for_status()
+    key: str = made.json()["api_key"]
+    return key
+
+
+def _live_past_gateway(deployment: LiveDeployment, gateway: HttpsFront, report_dir: Path, key: str,
+                       overlay: bool) -> tuple[LiveRun, list[HttpExchange]]:
+    """``hokusai-contracts live`` without the Schemathesis suites, its MLflow URL the gateway's; what reached it."""
+    env = {**_environment(deployment, report_dir, key), "HOKUSAI_MLFLOW_URL": gateway.url,
+           "HOKUSAI_PERF_SAMPLES": "1"}
+    if overlay:
+        env["HOKUSAI_MLFLOW_OVERLAY"] = str(REPO_ROOT / "contracts" / "mlflow-gateway.overlay.yaml")
+    started_at, started = time.time(), time.monotonic()
+    completed = subprocess.run([sys.executable, "-m", "hokusai_contracts", "live", "--suites", "none", "--report-dir",
+                                str(report_dir)], cwd=report_dir.parent, env=env, capture_output=True, text=True,
+                               timeout=RUN_TIMEOUT_S)
+    run = LiveRun(completed.returncode, completed.returncode, time.monotonic() - started, completed.stdout,
+                  completed.stderr, report_dir, [])
+    return run, [e for e in gateway.entries() if (e.started_at or 0) >= started_at]
+
+
+def test_a_gateway_in_front_of_mlflow_is_noticed_and_gets_the_key_only_where_its_contract_requires_it(
+        deployment: LiveDeployment, tmp_path: Path) -> None:
+    key = _admin_key(deployment)
+    with _admin_gateway(deployment, tmp_path) as gateway:
+        judged, judged_reads = _live_past_gateway(deployment, gateway, tmp_path / "overlay", key, overlay=True)
+        blind, blind_reads = _live_past_gateway(deployment, gateway, tmp_path / "plain", key, overlay=False)
+
+    # With the overlay: noticed; the direct reads carried the key in the header the overlay names, the gateway
+    # let them in, and the gate let them go (no refusal, no finding about the key).
+    notice = f"MLflow at {gateway.url} answers 401 without a key (a gateway)"
+    warnings = judged.report["warnings"]
+    assert any(w.startswith(notice + ": direct reads carry the key") for w in warnings), judged.summary()
+    assert judged.report["targets"]["mlflow_overlay"] == "contracts/mlflow-gateway.overlay.yaml"
+    with_key = [e for e in judged_reads if ("header.authorization", mask(key)) in
+                {(c.location.lower(), c.masked) for c in e.credentials}]
+    assert with_key and all(e.status == 200 for e in with_key), [f"{e.method} {e.path} {e.status}"
+                                                                 for e in judged_reads]
+    assert "the API key would go to mlflow" not in json.dumps(judged.report)
+    assert not [f for f in judged.report["findings"] if f["kind"] in ("credential_leak", "missing_credential")]
+    # No false alarm either way: MLflow refusing a key-less direct read is not the proxy differing from it.
+    assert (judged.report["verdict"], blind.report["verdict"]) == ("pass", "pass"), judged.summary() + blind.summary()
+
+    # Without it: noticed, and told what to set; the gateway was asked, but never with the key.
+    assert any(w.startswith(notice + ", and its contract requires none: set HOKUSAI_MLFLOW_OVERLAY=")
+               for w in blind.report["warnings"]), blind.summary()
+    assert blind_reads, "no direct read reached the gateway:\n" + blind.summary()
+    assert [f"{e.method} {e.path}" for e in blind_reads if e.credentials] == []
+    assert leaks(judged, key) == [] and leaks(blind, key) == []

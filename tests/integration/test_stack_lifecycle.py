@@ -19,28 +19,9 @@ from hokusai_contracts.domain.redact import mask
 from hokusai_contracts.stack.definition import CORE_PARTS, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack
 
+from ..process_tree import alive, descendants
+
 pytestmark = pytest.mark.integration
-
-
-def _descendants(pids: list[int]) -> set[int]:
-    found = set(pids)
-    for pid in pids:
-        try:
-            found |= {child.pid for child in psutil.Process(pid).children(recursive=True)}
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.add(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def _proc_cmdline(pid: int) -> list[str]:
@@ -52,13 +33,13 @@ def _proc_cmdline(pid: int) -> list[str]:
 
 def test_no_secret_in_any_childs_argv_private_files_and_nothing_left_after_stop() -> None:
     # Only this stack's processes: in a whole test session the runner may have other children.
-    before = _descendants([os.getpid()])
+    before = descendants(os.getpid())
     stack = ProcessStack(StackDefinition())
     endpoints = stack.start()
     try:
         root = stack.root
         assert root is not None and root.exists()
-        children = _descendants([os.getpid()]) - before
+        children = descendants(os.getpid()) - before
         assert len(children) >= len(CORE_PARTS) + 1  # every part, MLflow's workers, the watchdog
         secrets = [endpoints.admin_token, *(key["key"] for key in endpoints.keys.values())]
         assert len(secrets) >= 3
@@ -72,7 +53,7 @@ def test_no_secret_in_any_childs_argv_private_files_and_nothing_left_after_stop(
         assert {name: mode for name, mode in modes.items() if mode & 0o077} == {}
     finally:
         stack.stop()
-    assert not _alive(children)
+    assert not alive(children)
     assert not root.exists()
 
 
@@ -85,7 +66,7 @@ def test_a_proxy_that_dies_is_named_with_its_log_and_nothing_is_left() -> None:
     assert "proxy exited with code 3" in message
     assert "cannot bind, giving up" in message
     assert stack.root is not None and not stack.root.exists()
-    assert not _alive({p.process.pid for p in stack.parts.values()})
+    assert not alive({p.process.pid for p in stack.parts.values()})
 
 
 def test_a_bad_proxy_cmd_placeholder_is_a_clear_error() -> None:
@@ -113,7 +94,7 @@ def test_a_runner_killed_with_sigkill_leaves_no_process_and_no_temp_dir() -> Non
     assert runner.stdout is not None
     root = Path(runner.stdout.readline().strip())
     assert root.name.startswith("hokusai-stack-") and root.exists()
-    everything = _descendants([runner.pid]) - {runner.pid}
+    everything = descendants(runner.pid) - {runner.pid}
     names = {psutil.Process(pid).name() for pid in everything}
     assert "sleep" in names and len(everything) >= len(CORE_PARTS) + 2, names  # the parts, the sleep, the watchdog
 
@@ -121,10 +102,10 @@ def test_a_runner_killed_with_sigkill_leaves_no_process_and_no_temp_dir() -> Non
     killed = time.monotonic()
     runner.wait(10)
     runner.stdout.close()  # filterwarnings = error: an unclosed pipe is a ResourceWarning
-    while _alive(everything) and time.monotonic() - killed < 15:
+    while alive(everything) and time.monotonic() - killed < 15:
         time.sleep(0.1)
     took = time.monotonic() - killed
-    left = {pid: _proc_cmdline(pid)[:3] for pid in _alive(everything)}
+    left = alive(everything)
     assert left == {}, left
     while root.exists() and time.monotonic() - killed < 15:
         time.sleep(0.1)
@@ -146,12 +127,12 @@ def test_serve_stack_stops_everything_on_ctrl_c_or_sigterm(sig: signal.Signals) 
             break
     assert any("Local stack is up" in line for line in seen), seen
     assert not any(re.search(r"hk_live_[A-Za-z0-9]{32}", line) for line in seen)
-    children = _descendants([process.pid]) - {process.pid}
+    children = descendants(process.pid) - {process.pid}
     roots = {Path(p.cwd()).parent for p in map(psutil.Process, children) if _safe_cwd(p)}
     process.send_signal(sig)
     process.wait(90)  # generous: a loaded CI machine stops MLflow slowly; a hang still fails
     process.stdout.close()
-    assert not _alive(children)
+    assert not alive(children)
     assert all(not root.exists() for root in roots if root.name.startswith("hokusai-stack-"))
 
 
@@ -178,17 +159,17 @@ def test_sigterm_during_the_suites_stops_their_pytest_children_too(tmp_path: Pat
     suites = {p.pid for p in psutil.Process(process.pid).children(recursive=True)
               if "pytest" in " ".join(_cmdline(p))}
     assert suites, "no suite process was running"
-    everything = _descendants([process.pid]) - {process.pid}
+    everything = descendants(process.pid) - {process.pid}
     process.send_signal(signal.SIGTERM)
     # Killed, not waited for: a suite left to finish runs on for 20 s or more.
     killed_by = time.monotonic() + 10
-    while _alive(suites) and time.monotonic() < killed_by:
+    while alive(suites) and time.monotonic() < killed_by:
         time.sleep(0.2)
-    assert not _alive(suites)
+    assert not alive(suites)
     process.wait(60)  # a loaded machine stops MLflow slowly; a hang still fails
     process.stdout.close()
     assert process.returncode == 143  # SIGTERM, as shells count it
-    assert not _alive(everything)
+    assert not alive(everything)
 
 
 def _cmdline(process: psutil.Process) -> list[str]:

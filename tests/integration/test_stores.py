@@ -19,44 +19,13 @@ from hokusai_contracts.stack.definition import BUCKET, Part, StackDefinition
 from hokusai_contracts.stack.postgres import find_postgres
 from hokusai_contracts.stack.processes import ProcessStack
 
+from ..process_tree import alive as _alive
+from ..process_tree import descendants as _everything_under
+from ..process_tree import process_name as _name
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BOTH = StackDefinition(backend_store="postgresql", artifact_store="s3")
-
-
-def _everything_under(pid: int) -> set[int]:
-    """A process's descendants, and the PostgreSQL server's own children, which leave its session (setsid)."""
-    found = {pid}
-    try:
-        found |= {child.pid for child in psutil.Process(pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
-    servers = [p for p in found if _name(p) == "postgres"]
-    for server in servers:
-        try:
-            found |= {child.pid for child in psutil.Process(server).children(recursive=True)}
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
-def _name(pid: int) -> str:
-    try:
-        return psutil.Process(pid).name()
-    except psutil.NoSuchProcess:
-        return ""
-
-
-def _alive(pids: set[int]) -> dict[int, str]:
-    alive = {}
-    for pid in pids:
-        try:
-            process = psutil.Process(pid)
-            if process.status() != psutil.STATUS_ZOMBIE:
-                alive[pid] = " ".join(process.cmdline()[:3])
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def _settle(pids: set[int], root: Path, seconds: float = 15.0) -> tuple[dict[int, str], bool]:

@@ -69,3 +69,22 @@ def test_every_path_goes_to_mlflow_as_it_came() -> None:
     """As production's gateway wraps MLflow's app: MLflow 3.9.0 answers /api/2.0 at its root under a static prefix."""
     answer = _ask(["admin"], "/api/2.0/mlflow/experiments/search", {"Authorization": f"Bearer {KEY}"}, [])
     assert answer.json() == {"path": "/api/2.0/mlflow/experiments/search"}
+
+
+def test_at_shutdown_the_gateway_closes_the_client_it_made() -> None:
+    async def go() -> tuple[list[str], bool]:
+        gateway = AdminGateway("http://mlflow", "http://auth", "platform", "/mlflow")
+        client = gateway.client  # made on first use, as by the first request
+        incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent: list[str] = []
+
+        async def receive() -> dict[str, str]:
+            return next(incoming)
+
+        async def send(message: dict[str, str]) -> None:
+            sent.append(message["type"])
+
+        await gateway({"type": "lifespan"}, receive, send)  # type: ignore[arg-type]
+        return sent, client.is_closed
+
+    assert asyncio.run(go()) == (["lifespan.startup.complete", "lifespan.shutdown.complete"], True)

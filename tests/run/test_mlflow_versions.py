@@ -43,6 +43,21 @@ def test_without_mlflow_direct_the_version_comes_through_the_proxy_with_the_key(
     assert str(seen[0].url) == "https://p/api/mlflow/version" and seen[0].headers["authorization"] == f"Bearer {KEY}"
 
 
+def test_mlflow_behind_a_gateway_refusing_a_keyless_read_is_asked_through_the_proxy() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "mlflow.example":  # the gateway: no key, no answer
+            return httpx.Response(401, json={"detail": "API key required"})
+        return httpx.Response(200, text="3.9.0")
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    assert detect_mlflow_version(client, "https://mlflow.example/mlflow", "https://p/api/mlflow", KEY) == "3.9.0"
+    assert [(str(r.url), "authorization" in r.headers) for r in seen] == [
+        ("https://mlflow.example/mlflow/version", False), ("https://p/api/mlflow/version", True)]
+
+
 @pytest.mark.parametrize(("status", "text"), [(404, "3.9.0"), (200, "<html>not a version</html>")])
 def test_no_version_when_the_server_does_not_say_one(status: int, text: str) -> None:
     assert detect_mlflow_version(client_answering(status, text, []), "https://m", "https://p", KEY) is None

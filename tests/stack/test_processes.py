@@ -3,17 +3,21 @@ temporary directory goes whatever fails while stopping."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import psutil
 import pytest
 
 from hokusai_contracts._errors import StackError
 from hokusai_contracts.stack import processes
+from hokusai_contracts.stack.definition import Part, StackDefinition
 from hokusai_contracts.stack.processes import ProcessStack
 
 
@@ -85,3 +89,27 @@ def test_a_failure_while_keeping_the_logs_still_removes_the_directory(tmp_path: 
         stack.stop(keep_logs_in=not_a_folder / "logs")
     assert not stack.root.exists()
 
+
+
+@pytest.mark.integration
+def test_a_part_whose_port_another_process_took_starts_once_more_on_a_new_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What two pytest-xdist workers did once: both picked the same free port, the other bound it first.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        picked = processes.free_ports
+        monkeypatch.setattr(processes, "free_ports", lambda host: {**picked(host), Part.AUTH: taken})
+        # A borrowed MLflow (nobody listens there): only the light parts start, auth, its journals and the proxy.
+        stack = ProcessStack(StackDefinition(mlflow_url=f"http://127.0.0.1:{processes.free_port()}"))
+        try:
+            endpoints = stack.start()
+            assert urlsplit(endpoints.auth_url).port not in (taken, None)
+            assert "address already in use" not in stack.log_tail(Part.AUTH).lower()
+            # The journal in front of the auth service was launched again too, toward the new port.
+            assert endpoints.auth_journal_url is not None
+            answer = httpx.post(endpoints.auth_journal_url + "/api/v1/keys/validate", timeout=30,
+                                json={"api_key": endpoints.api_key, "service_id": "platform"})
+            assert answer.status_code == 200 and answer.json()["is_valid"] is True
+        finally:
+            stack.stop()

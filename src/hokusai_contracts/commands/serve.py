@@ -12,16 +12,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hokusai_contracts._errors import StackError, UsageError
 from hokusai_contracts.commands.argtypes import url
 from hokusai_contracts.domain.redact import mask
-from hokusai_contracts.stack.definition import StackDefinition
+from hokusai_contracts.stack.definition import AUTH_PROFILES, StackDefinition
 from hokusai_contracts.stack.processes import StackEndpoints, running_stack
 
-__all__ = ["KEY_FILE", "add_serve_parser", "serve", "stack_lines"]
+__all__ = ["KEY_FILE", "add_serve_parser", "chosen_profiles", "serve", "stack_lines"]
 
 #: The file in the stack's directory that holds the seeded key.
 KEY_FILE = "api-key"
@@ -37,8 +38,11 @@ def add_serve_parser(commands: Any) -> None:
     s_auth.add_argument("--api-key", action="append", default=[], metavar="KEY[@SERVICE]",
                         help="a key to seed, valid for SERVICE; repeatable (default: none)")
     s_auth.add_argument("--admin-token", help="the admin token it accepts (default: a new random one)")
-    s_auth.add_argument("--auth-profile", "--profile", dest="profile", choices=["contract", "production"],
-                        default="production", help="how it answers bad keys (--profile: the deprecated spelling)")
+    s_auth.add_argument("--auth-profile", choices=AUTH_PROFILES, default=None,
+                        help="how it answers bad keys (default: production, as the real one)")
+    s_auth.add_argument("--profile", default=None, metavar="AUTH_PROFILE",
+                        help="the deprecated spelling of --auth-profile (--profile names a deployment profile, as in "
+                             "`local`; serve auth has none)")
     s_proxy = parts.add_parser("proxy", help="the reference MLflow proxy")
     s_proxy.add_argument("--port", type=int, default=8080, help="port to listen on")
     s_proxy.add_argument("--auth-url", required=True, type=url, help="the auth service's base URL (required)")
@@ -46,12 +50,12 @@ def add_serve_parser(commands: Any) -> None:
     s_proxy.add_argument("--service-id", default="platform", help="the service_id it validates keys for")
     s_stack = parts.add_parser("stack", help="all three, printing their URLs and the seeded key (masked)")
     s_stack.add_argument("--proxy-cmd", help="your proxy's command, as for local (default: the reference proxy)")
-    s_stack.add_argument("--auth-profile", choices=["contract", "production"], default=None,
+    s_stack.add_argument("--auth-profile", choices=AUTH_PROFILES, default=None,
                          help="how the fake auth service answers bad keys (default: production, as the real one)")
-    s_stack.add_argument("--profile", choices=["production", "contract"], default=None,
-                         help="a deployment profile: production starts the twin (MLflow 3.9.0 under /mlflow behind "
-                              "an admin gateway, production's keys); `contract` is the deprecated spelling of "
-                              "--auth-profile contract")
+    s_stack.add_argument("--profile", default=None,
+                         help="a deployment profile, as in `local`: production starts the twin (MLflow 3.9.0 under "
+                              "/mlflow behind an admin gateway, PostgreSQL and S3, production's keys); an auth "
+                              "profile's name here is the deprecated spelling of --auth-profile (default: none)")
     s_stack.add_argument("--seed", type=Path, metavar="PATH", help="the fake auth service's key descriptions")
 
 
@@ -102,7 +106,7 @@ def serve(args: argparse.Namespace) -> int:
             shutil.rmtree(storage, ignore_errors=True)
     if args.part == "auth":
         argv = [sys.executable, "-m", "hokusai_mocks.fake_auth", "--host", "127.0.0.1", "--port", str(args.port),
-                "--profile", args.profile]
+                "--profile", chosen_profiles("auth", args.profile, args.auth_profile, _warn)[1]]
         # Secrets go to the child by environment, never argv: any user of the machine can read an
         # argv (ps, /proc/PID/cmdline), only the owner an environment. As explicit as the options
         # were: given keys replace a FAKE_AUTH_API_KEYS of the caller's, as --api-key did.
@@ -117,23 +121,42 @@ def serve(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown part {args.part!r}; choose mlflow, auth, proxy or stack")
 
 
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def chosen_profiles(part: str, profile: str | None, auth_profile: str | None,
+                    warn: Callable[[str], None]) -> tuple[str | None, str]:
+    """``serve PART``'s (deployment profile, auth profile): ``--profile`` names a deployment profile (only
+    ``stack`` has them); an auth profile's name there is the old spelling of ``--auth-profile``, still
+    obeyed with a warning, so scripts written before keep working. Anything else: a UsageError."""
+    from hokusai_contracts.run.profiles import PROFILES
+
+    deployments = PROFILES if part == "stack" else {}
+    value = (profile or "").strip()
+    if not value or value in deployments:
+        return value or None, auth_profile or "production"
+    if value in AUTH_PROFILES:
+        warn(f"serve {part}: --profile {value} is deprecated; write --auth-profile {value} (--profile names a "
+             "deployment profile, as in `local`)")
+        return None, auth_profile or value
+    profiles = f"a deployment profile ({', '.join(deployments)}) or " if deployments else ""
+    raise UsageError(f"serve {part} --profile {profile!r} is not a profile; give {profiles}--auth-profile "
+                     f"{'|'.join(AUTH_PROFILES)} for how the fake auth service answers bad keys")
+
+
 def _stack_definition(args: argparse.Namespace) -> StackDefinition:
-    """``--profile`` means the deployment profile, as in ``local``; its old meaning lives on as an alias."""
+    """The twin ``local`` would test: the same options, the same profile values, the same definition."""
     from hokusai_contracts.run.local import LocalOptions
     from hokusai_contracts.run.local_stack import stack_definition
     from hokusai_contracts.run.profiles import profile_named
     from hokusai_contracts.stack.seed import check_seed
 
-    auth_profile = args.auth_profile
-    profile = args.profile
-    if profile == "contract":
-        print("serve stack: --profile contract is deprecated; write --auth-profile contract (--profile names a "
-              "deployment profile, as in `local`)", file=sys.stderr)
-        auth_profile, profile = auth_profile or "contract", None
-    options = LocalOptions(auth_profile=auth_profile or "production", seed=args.seed)
+    profile, auth_profile = chosen_profiles("stack", args.profile, args.auth_profile, _warn)
+    options = LocalOptions(auth_profile=auth_profile, seed=args.seed)
     found = profile_named(profile)
     if found is not None:
-        found.apply(options, {"seed"} if args.seed else set(), lambda line: print(line, file=sys.stderr))
+        found.apply(options, {"seed"} if args.seed else set(), _warn)
     if options.seed is not None:
         check_seed(options.seed, "--seed")
     return stack_definition(options, options.mlflow_version)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hokusai_contracts._errors import Terminated, UsageError
-from hokusai_contracts.commands.argtypes import REPORT_DIR_HELP, live_suites, models
-from hokusai_contracts.contracts import files
+from hokusai_contracts.commands.live import add_live_options, apply_live_options
 
 __all__ = ["add_watch_parser", "watch"]
 
@@ -50,10 +49,8 @@ def add_watch_parser(commands: Any) -> None:
                                                          "HOKUSAI_WATCH_EVERY, else 15m)")
     watch.add_argument("--once", action="store_true", help="one round, then exit 0 (pass) or 1 (fail): for cron "
                                                            "and CI; serves no metrics unless a port is given")
-    watch.add_argument("--suites", type=live_suites, default=None,
-                       help="add read-only Schemathesis suites to every round (auth-service,mlflow-direct,proxy) "
-                            "(default: none)")
-    watch.add_argument("--models", type=models, default=None, help="model kinds for the scenario (default: logistic)")
+    add_live_options(watch, suites_help="add read-only Schemathesis suites to every round (auth-service,"
+                                        "mlflow-direct,proxy) (default: none)")
     watch.add_argument("--metrics-port", help="port of /metrics and the status page / (default: "
                                                           "HOKUSAI_METRICS_PORT, else 9477)")
     watch.add_argument("--state", type=Path, help="the SQLite history (default: HOKUSAI_WATCH_STATE, else "
@@ -63,8 +60,6 @@ def add_watch_parser(commands: Any) -> None:
     watch.add_argument("--alert-webhook", metavar="URL",
                        help="POST a JSON alert here when a cause appears and when it is gone (default: "
                             "HOKUSAI_ALERT_WEBHOOK)")
-    watch.add_argument("--report-dir", type=Path, default=Path("reports"), help=REPORT_DIR_HELP)
-    watch.add_argument("--contracts-dir", type=Path, metavar="DIR", help=files.CONTRACTS_DIR_HELP)
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -89,10 +84,7 @@ def watch(args: argparse.Namespace) -> int:
         requests_per_hour=own.watch_requests_per_hour,
         metrics_address=(own.metrics_host, port or own.metrics_port)
         if port_given or not args.once else None, webhook=webhook)
-    if args.suites is not None:
-        options.suites = args.suites
-    if args.models:
-        options.models = args.models
+    apply_live_options(args, options)
     try:
         return run_watch(live, options, _say)
     except Terminated:

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 
 from hokusai_contracts import __version__
+from hokusai_contracts._errors import UsageError
 from hokusai_contracts.checks.replay import load_replay
 from hokusai_contracts.checks.scenario import warm_imports
 from hokusai_contracts.checks.suites.server import warm_suite_server
@@ -51,6 +52,7 @@ def run_local(options: LocalOptions, out: Callable[[str], None] = print) -> Repo
         mlflow_side(inputs.mlflow, options.mlflow_prefix, options.mlflow_overlay, inputs.root)
         if options.seed is not None:
             check_seed(options.seed)
+        _declared_timeouts(options)  # as the faults read them once the stack is up: a bad one is refused now
         # Before anything starts: a bad MLFLOW_VERSION or MLFLOW_CLIENTS is exit 2 with nothing to undo.
         versions = prepare_versions(options.mlflow_version, options.mlflow_clients, out, options.contracts_for)
         mlflow = mlflow_side(Contract.load(versions.contracts.mlflow, root=inputs.root),
@@ -114,13 +116,25 @@ def _stack(options: LocalOptions, definition: StackDefinition) -> AbstractContex
 def _faults(options: LocalOptions, inputs: Inputs, stack: Stack, definition: StackDefinition) -> FaultsPlace:
     """Where the faults run; their own stack starts now, while the scenario runs, when there are faults."""
     assert stack.endpoints is not None
-    timeouts = (UpstreamTimeouts.parse(options.proxy_timeouts) if options.proxy_timeouts
-                else UpstreamTimeouts.from_env(definition.proxy_env))
+    timeouts = _declared_timeouts(options) or UpstreamTimeouts.from_env(definition.proxy_env)
     place = FaultsPlace(stack, stack.endpoints, definition, options.proxy_cmd, options.fault_delay_s, timeouts,
                         options.report_dir / "logs" / "faults", contract=inputs.proxy, wait_s=options.fault_wait_s)
     if options.faults:
         place.prepare()
     return place
+
+
+def _declared_timeouts(options: LocalOptions) -> UpstreamTimeouts | None:
+    """HOKUSAI_PROXY_TIMEOUTS, the proxy's own upstream timeouts (None: not declared); a bad one is a UsageError.
+
+    The command's settings check it already; a caller filling ``LocalOptions`` itself gets the same line.
+    """
+    if not options.proxy_timeouts:
+        return None
+    try:
+        return UpstreamTimeouts.parse(options.proxy_timeouts)
+    except ValueError as exc:
+        raise UsageError(f"HOKUSAI_PROXY_TIMEOUTS: {exc}") from None
 
 
 def _warm(suites: bool) -> None:

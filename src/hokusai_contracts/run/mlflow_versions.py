@@ -175,15 +175,24 @@ _VERSION_TEXT = re.compile(r"^\s*v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)\s*$")
 
 
 def detect_mlflow_version(client: httpx.Client, mlflow_url: str | None, proxy_url: str, api_key: str) -> str | None:
-    """What the live server's ``GET /version`` answers: MLflow direct if configured, else through the proxy."""
-    url, headers = (f"{mlflow_url.rstrip('/')}/version", {}) if mlflow_url else (
-        f"{proxy_url.rstrip('/')}/version", {"Authorization": f"Bearer {api_key}"})
-    try:
-        answer = client.get(url, headers=headers)
-    except httpx.HTTPError:
-        return None
-    found = _VERSION_TEXT.match(answer.text[:100]) if answer.status_code == 200 else None
-    return found.group(1) if found else None
+    """What the live server's ``GET /version`` answers: MLflow direct if configured, else through the proxy.
+
+    Direct, it goes without the key (no contract requires one at ``/version``); a gateway in front of
+    MLflow refuses that, and the proxy (where the key goes anyway) is asked instead.
+    """
+    asked: list[tuple[str, dict[str, str]]] = [(f"{mlflow_url.rstrip('/')}/version", {})] if mlflow_url else []
+    asked.append((f"{proxy_url.rstrip('/')}/version", {"Authorization": f"Bearer {api_key}"}))
+    for url, headers in asked:
+        try:
+            answer = client.get(url, headers=headers)
+        except httpx.HTTPError:
+            return None
+        found = _VERSION_TEXT.match(answer.text[:100]) if answer.status_code == 200 else None
+        if found:
+            return found.group(1)
+        if answer.status_code not in (401, 403):
+            return None
+    return None
 
 
 def live_contracts(version: str | None) -> tuple[MlflowContracts | None, list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,10 +96,17 @@ def is_healthy(client: httpx.Client, base_url: str, part: PartPlan) -> bool:
     return part.health.accepts(answer.status_code)
 
 
-def start_in_order(plan: StackPlan, launcher: Launcher, timeout_s: float, timings: dict[str, float]) -> None:
-    """Launch every part once its dependencies are healthy; return when all are, else StackError."""
+def start_in_order(plan: StackPlan, launcher: Launcher, timeout_s: float, timings: dict[str, float],
+                   relocate: Callable[[Part], StackPlan | None] | None = None) -> None:
+    """Launch every part once its dependencies are healthy; return when all are, else StackError.
+
+    ``relocate``: for a part that exited while starting, a plan with it elsewhere (its port was taken by
+    another process), else None. Each part is moved once at most; the parts started already whose plan
+    changed with it (a journal in front of it) are launched again too.
+    """
     started: dict[Part, float] = {}
     healthy: set[Part] = set()
+    moved: set[Part] = set()
     deadline = time.perf_counter() + timeout_s
     # Generous: a proxy's health check may itself wait on a slow upstream before answering.
     with httpx.Client(timeout=10.0) as client:
@@ -109,6 +116,15 @@ def start_in_order(plan: StackPlan, launcher: Launcher, timeout_s: float, timing
                 launcher.launch(part)
             for name in [p for p in started if p not in healthy]:
                 ended = launcher.exit_status(name)
+                elsewhere = relocate(name) if ended is not None and relocate and name not in moved else None
+                if elsewhere is not None:
+                    moved.add(name)
+                    for again in [p for p in started if elsewhere.parts[p] != plan.parts[p]]:
+                        healthy.discard(again)
+                        started[again] = time.perf_counter()
+                        launcher.launch(elsewhere.parts[again])
+                    plan = elsewhere
+                    break
                 if ended is not None:
                     raise StackError(f"{name} {ended} while starting. Last lines of its log:\n"
                                      f"{launcher.log_tail(name)}")

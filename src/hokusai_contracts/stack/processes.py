@@ -32,11 +32,12 @@ from hokusai_contracts.stack.definition import HEALTH_PATHS, JOURNALS, MLFLOW_SI
 from hokusai_contracts.stack.health import Stack, StackEndpoints, assemble_endpoints, start_in_order
 from hokusai_contracts.stack.mlflow_env import mlflow_environment
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan, check_mlflow_cmd, check_proxy_cmd
+from hokusai_contracts.stack.ports import lost_its_port
 from hokusai_contracts.stack.postgres import PostgresInstall, find_postgres
 from hokusai_contracts.stack.stores import StoreSecrets, describe_stores, mlflow_store_env, store_parts
 
-__all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "describe", "free_port", "running_stack",
-           "sigterm_as_interrupt", "terminate_group", "terminate_groups"]
+__all__ = ["ProcessStack", "RunningPart", "Stack", "StackEndpoints", "describe", "free_port", "free_ports",
+           "running_stack", "sigterm_as_interrupt", "terminate_group", "terminate_groups"]
 
 _WATCHDOG = Path(__file__).with_name("watchdog.py")
 
@@ -45,6 +46,11 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(host: str) -> dict[Part, int]:
+    """A free port for every part (a taken one is found when its part starts: ``start_in_order``'s relocate)."""
+    return {part: free_port(host) for part in Part}
 
 
 @dataclass
@@ -124,7 +130,7 @@ class ProcessStack:
         for folder in ("state", "journals", Part.MLFLOW.value):
             (root / folder).mkdir(mode=0o700)
         site = ProcessSite(
-            python=sys.executable, mlflow=mlflow, bind_host=d.host, ports={part: free_port(d.host) for part in Part},
+            python=sys.executable, mlflow=mlflow, bind_host=d.host, ports=free_ports(d.host),
             hosts=dict.fromkeys(Part, d.host), run_dir=str(root), seed_file=str(d.seed_file),
             unreachable_url=f"http://{d.host}:{free_port(d.host)}",
             mlflow_stores=(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}", str(root / "mlflow" / "artifacts")),
@@ -135,7 +141,8 @@ class ProcessStack:
             _hand_over(root / Part.POSTGRES.value, postgres.account)
         self.plan = build_plan(d, site, self.proxy_cmd)
         self.stores = describe_stores(d, postgres)
-        start_in_order(self.plan, self, d.start_timeout_s, self.timings)
+        start_in_order(self.plan, self, d.start_timeout_s, self.timings,
+                       relocate=lambda part: self._relocated(site, part))
         self.timings["start"] = time.perf_counter() - started
         urls = {part: running.url for part, running in self.parts.items()}
         if d.mlflow_url is not None:
@@ -144,6 +151,15 @@ class ProcessStack:
             d, urls, Path(site.state_file),
             {journal: Path(site.journal_file(journal)) for journal in (*JOURNALS, *MLFLOW_SIDE_JOURNAL)})
         return self.endpoints
+
+    def _relocated(self, site: ProcessSite, part: Part) -> StackPlan | None:
+        """The plan with ``part`` on a new free port, when it exited because another process took its port."""
+        assert self.plan is not None
+        if not lost_its_port(site.bind_host, self.plan.parts[part].port, self.parts[part].log_tail()):
+            return None
+        site.ports = {**site.ports, part: free_port(site.bind_host)}
+        self.plan = build_plan(self.definition, site, self.proxy_cmd)
+        return self.plan
 
     def _start_watchdog(self) -> None:
         self._watchdog = subprocess.Popen(
@@ -166,6 +182,10 @@ class ProcessStack:
         assert self.root is not None
         part = plan.part
         workdir = self.root / part.value
+        if part in self.parts:  # launched again on a new port (start_in_order's relocate): the old one goes first,
+            self._end(self.parts[part].process)  # and its files (PostgreSQL's initdb refuses a data dir it finds)
+            for leftover in workdir.iterdir():
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         workdir.mkdir(mode=0o700, exist_ok=True)
         log_path = workdir / f"{part.value}.log"
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -213,11 +233,13 @@ class ProcessStack:
         fronted = {upstream: journal for journal, (upstream, _) in JOURNALS.items()}
         for doomed in (part, fronted.get(part)):
             if doomed is not None and doomed in self.parts:
-                # SIGKILL: an outage is abrupt, and a graceful stop would wait for keep-alive clients.
-                process = self.parts[doomed].process
-                _killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                self._tell_watchdog(f"-{process.pid}")
+                self._end(self.parts[doomed].process)
+
+    def _end(self, process: subprocess.Popen[bytes]) -> None:
+        # SIGKILL: an outage is abrupt, and a graceful stop would wait for keep-alive clients.
+        _killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        self._tell_watchdog(f"-{process.pid}")
 
     # -- stop ------------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ import respx
 
 from hokusai_contracts.checks.live.investigate import run_investigation
 from hokusai_contracts.checks.live.probing import LiveProbes
+from hokusai_contracts.contracts.overlay import mlflow_side
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check
+from hokusai_contracts.stack.definition import project_root
 
 from .targets import KEY, MLFLOW, PROXY
 
@@ -75,6 +77,10 @@ def test_a_proxy_passing_every_variant_through_passes(router: respx.MockRouter, 
     ("api/ read", httpx.Response(401, text="no"), OK, None, CheckStatus.FAILED, None),
     # MLflow not answering directly: nothing to compare with.
     ("ajax-api/ read", MISSING, httpx.ConnectError("refused"), True, CheckStatus.PASSED, None),
+    # MLflow refusing the direct read (a gateway wanting a key it did not get): nothing to compare with either.
+    ("api/ read", OK, httpx.Response(401, json={"detail": "API key required"}), True, CheckStatus.PASSED, None),
+    ("artifacts list", OK, httpx.Response(403, json={"detail": "Admin access required"}), True, CheckStatus.PASSED,
+     None),
 ])
 def test_each_variant_is_judged_by_what_the_proxy_and_mlflow_answer(
         router: respx.MockRouter, probes: LiveProbes, variant: str, through: httpx.Response,
@@ -90,6 +96,8 @@ def test_each_variant_is_judged_by_what_the_proxy_and_mlflow_answer(
         assert [e.url for e in check.findings[0].exchanges] == [PROXY + PATHS[variant], MLFLOW + PATHS[variant]]
     if status is CheckStatus.SKIPPED:
         assert check.message.endswith("(key refused: routing not judged)")
+    if isinstance(direct, httpx.Response) and direct.status_code in (401, 403):
+        assert check.message.endswith("(MLflow refused the direct read: not compared)")
 
 
 def test_without_direct_mlflow_the_proxy_alone_is_asked(router: respx.MockRouter, probes: LiveProbes) -> None:
@@ -109,3 +117,17 @@ def test_a_tracking_uri_whose_mount_does_not_answer_fails_even_if_another_prefix
     assert check.status is CheckStatus.FAILED
     assert check.message == ("/api/mlflow: 404; /mlflow: 200; /api/2.0/mlflow: 404 "
                              "(the tracking URI's mount /api/mlflow does not)")
+
+
+def test_behind_a_gateway_the_key_goes_directly_only_to_operations_its_overlay_secures(
+        router: respx.MockRouter, probes: LiveProbes) -> None:
+    root = project_root()
+    probes.mlflow_contract = mlflow_side(probes.mlflow_contract, "", root / "contracts" / "mlflow-gateway.overlay.yaml",
+                                         root)
+    routes = _deployment(router, direct={"ajax-api/ read": httpx.Response(401, json={"detail": "API key required"})})
+    run_investigation(probes)
+    keyed = {name for name, route in routes.items() if name.startswith("direct") for call in route.calls
+             if call.request.headers.get("authorization") == f"Bearer {KEY}"}
+    # ajax-api/ is no operation of MLflow's contract: the gate would take the key there for a leak.
+    assert keyed == {"direct api/ read", "direct artifacts list"}
+    assert {c.status for c in _checks(probes).values()} == {CheckStatus.PASSED}

@@ -30,6 +30,7 @@ VARIANTS: tuple[tuple[str, str, dict[str, str], bool], ...] = (
     ("ajax-api/ read", "/ajax-api/2.0/mlflow/experiments/search", {"max_results": "1"}, False),
     ("artifacts list", "/api/2.0/mlflow-artifacts/artifacts", {}, True),
 )
+_REFUSALS = (401, 403)
 
 
 def run_investigation(probes: LiveProbes) -> None:
@@ -54,11 +55,15 @@ def run_investigation(probes: LiveProbes) -> None:
                 recommendation="Forward this path to MLflow unchanged (no rewriting of api/ and ajax-api/)."))
         # A key the proxy refuses is bearer-auth's finding; routing cannot be judged behind a 401.
         refused = through.status in (401, 403) and probes.facts.key_accepted is False
+        # MLflow's own refusal (a gateway in front of it): the direct answer says nothing of the proxy's routing.
+        direct_refused = direct is not None and direct.status in _REFUSALS
         ok = through.status is not None and through.status < 500 and (through.status == 200 or not required
                                                                        or refused)
         shown = f"proxy {answer_of(through)[:60]}" + (f"; direct {answer_of(direct)[:60]}" if direct else "")
         if refused:
             shown += " (key refused: routing not judged)"
+        elif direct_refused:
+            shown += " (MLflow refused the direct read: not compared)"
         probes.check(SUITE, name, through, operation=f"GET {path}", ok=ok, message=shown, findings=findings,
                      skipped=refused)
 
@@ -78,5 +83,7 @@ def run_investigation(probes: LiveProbes) -> None:
 def _differ(through: ProbeResult, direct: ProbeResult) -> bool:
     if through.status is None or direct.status is None:
         return False
-    # The proxy's own statuses (auth, upstream trouble) are not a difference in MLflow's answer.
-    return through.status != direct.status and through.status not in (401, 403, 429, 502, 503, 504)
+    # The proxy's own statuses (auth, upstream trouble) are not a difference in MLflow's answer, nor is
+    # MLflow refusing the direct read itself (a gateway asking for a key the direct read did not carry).
+    return through.status != direct.status and through.status not in (*_REFUSALS, 429, 502, 503, 504) \
+        and direct.status not in _REFUSALS

@@ -11,7 +11,7 @@ import httpx
 from hokusai_contracts.checks.probes.http import ProbeResult, probe
 from hokusai_contracts.contracts.judge import judge_response
 from hokusai_contracts.contracts.loading import Contract
-from hokusai_contracts.contracts.overlay import requires_credentials
+from hokusai_contracts.contracts.overlay import key_required_at
 from hokusai_contracts.domain.findings import ContractRef, Finding
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
@@ -60,8 +60,13 @@ class LiveProbes:
         return probe(method, url, timeout=self.timeout_s, client=self.client, **kwargs)
 
     def ask_mlflow(self, method: str, path: str, **kwargs: Any) -> ProbeResult:
-        """A direct read of MLflow, with the key only where MLflow's contract requires one (a gateway's overlay)."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if requires_credentials(self.mlflow_contract) else {}
+        """A direct read of MLflow, with the key only where MLflow's contract requires it (a gateway's overlay).
+
+        Asked per operation, as the live gate asks: a path the contract does not describe (``ajax-api/``)
+        goes without the key, or the gate would refuse the run's own read as a leak.
+        """
+        wanted = key_required_at(self.mlflow_contract, method, path, "Authorization")
+        headers = {"Authorization": f"Bearer {self.api_key}"} if wanted else {}
         return self.ask(method, self.mlflow_url + path, headers=headers, **kwargs)
 
     def ref(self, contract: Contract, method: str, path: str, suffix: str = "") -> ContractRef | None:
