@@ -111,7 +111,7 @@ class LocalPhases:
         endpoints = self.targets.endpoints
         preflight = run_preflight(endpoints.proxy_url, endpoints.auth_url, endpoints.mlflow_url, endpoints.api_key,
                                   contracts=self.inputs)
-        state.facts.parts_down = preflight.findings
+        state.facts.parts_down = preflight.parts_down
         if not preflight.up("mlflow"):
             self.targets.faults.mlflow_blocked = MLFLOW_DOWN  # the first cause: the auth faults still run
         result = preflight.result()
