@@ -14,10 +14,16 @@ import httpx
 import pytest
 
 from hokusai_contracts.checks.probes.preflight import Preflight, run_preflight
+from hokusai_contracts.contracts.deviations import KnownDeviations
+from hokusai_contracts.contracts.judge import judge_response
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.contracts.overlay import mlflow_side, requires_credentials
 from hokusai_contracts.domain.findings import Evidence, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.domain.names import Suite
+from hokusai_contracts.report.model import CheckStatus, Report
+from hokusai_contracts.report.phase import Check, PhaseResult
+from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import Inputs, load_inputs
 from tests.checks.probes.reproducible import assert_reproducible
 
@@ -198,3 +204,18 @@ def test_a_bare_mlflow_is_never_sent_the_key(inputs: Inputs) -> None:
         outcome = run_preflight(PROXY, AUTH, MLFLOW, KEY, timeout=5, client=client, contracts=inputs)
     assert "mlflow read" not in [c.name for c in outcome.checks]
     assert all("authorization" not in r.headers for r in seen if r.url.host == "mlflow.test")
+
+
+def test_the_health_401_is_one_finding_when_the_proxy_suite_sees_it_too(inputs: Inputs) -> None:
+    """Preflight's health 401 and the proxy suite's (the scenario's own call is not judged) are one finding."""
+    outcome = _preflight(_proxy_answers(health=httpx.Response(401, json={"detail": "API key required"})), inputs)
+    suite = judge_response(inputs.proxy, Hop.CLIENT_TO_PROXY, "GET", "/health/mlflow", status=401,
+                           headers={"content-type": "application/json"},
+                           body=b'{"detail":"Invalid or expired API key"}')
+    fold = Fold(Report(tool_version="t", mode="local"), KnownDeviations())
+    fold.add(outcome.result())
+    fold.add(PhaseResult(checks=[Check(suite=Suite.PROXY, name="test_proxy[GET /health/mlflow]",
+                                       status=CheckStatus.PASSED, findings=suite)]))
+    health = [f for f in fold.report.findings if f.operation == "GET /health/mlflow"]
+    assert [(f.kind, f.location, f.count) for f in health] == [(FindingKind.UNDOCUMENTED_STATUS, "status", 2)]
+    assert {c.name: c.status for c in fold.report.checks}["proxy health"] is CheckStatus.FAILED
