@@ -219,3 +219,20 @@ def test_the_health_401_is_one_finding_when_the_proxy_suite_sees_it_too(inputs: 
     health = [f for f in fold.report.findings if f.operation == "GET /health/mlflow"]
     assert [(f.kind, f.location, f.count) for f in health] == [(FindingKind.UNDOCUMENTED_STATUS, "status", 2)]
     assert {c.name: c.status for c in fold.report.checks}["proxy health"] is CheckStatus.FAILED
+
+
+def test_a_gateways_mlflow_not_serving_the_read_where_the_run_was_told_is_found_on_its_hop(
+        gateway_inputs: Inputs) -> None:
+    # Production's entrypoint with MLflow's API at its root while the run was told /mlflow (run B).
+    def no_api_under_the_prefix(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "mlflow.test" and request.url.path.endswith("/experiments/search"):
+            return httpx.Response(404, text="<!doctype html><title>404 Not Found</title>")
+        return healthy(request)
+
+    with httpx.Client(transport=httpx.MockTransport(no_api_under_the_prefix)) as client:
+        outcome = run_preflight(PROXY, AUTH, MLFLOW + "/mlflow", KEY, timeout=5, client=client,
+                                contracts=gateway_inputs)
+    (finding,) = outcome.findings
+    assert (finding.hop, finding.operation, finding.kind) == (Hop.CLIENT_TO_MLFLOW, READ, FindingKind.PATH_NOT_FOUND)
+    assert "MLFLOW_PREFIX" in finding.recommendation and outcome.up("mlflow")
+    assert finding.contract is not None and finding.contract.file.startswith("contracts/mlflow.yaml")

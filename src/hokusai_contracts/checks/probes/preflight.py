@@ -163,9 +163,17 @@ def _judge_read(result: ProbeResult, hop: Hop, operation: str, contract: Contrac
         hop=hop, operation=operation, kind=kind, location=location, contract=contract, suite=SUITE,
         expected="2xx: the read every MLflow client makes first (max_results=1), with the valid key",
         observed=f"{status} {result.text()}", exchanges=[result.exchange()],
-        recommendation=f"Route {path} to MLflow unchanged and answer it as MLflow does (a 404 means no route: "
-                       "check the mount prefix and MLflow's URL)." if status == 404 else
-                       f"Serve {operation} to a client holding a valid key, as MLflow does.")
+        recommendation=_read_advice(hop, path, status))
+
+
+def _read_advice(hop: Hop, path: str, status: int) -> str:
+    if hop is Hop.CLIENT_TO_MLFLOW:  # MLflow's own URL, as the run was given it (its prefix included)
+        return (f"MLflow does not serve {path} where the run was told it is: check the prefix it serves under "
+                "(MLFLOW_PREFIX, its static prefix) and its URL." if status == 404 else
+                f"MLflow (or its gateway) must serve GET {path} to a caller holding a valid key.")
+    return (f"Route {path} to MLflow unchanged (a 404 means no route: check the proxy's mount and the MLflow URL "
+            "it forwards to)." if status == 404 else
+            f"The proxy must serve GET {path} to a client holding a valid key, as MLflow does.")
 
 
 def _judge_status(result: ProbeResult, contracts: ContractSet | None, hop: Hop, operation: str) -> list[Finding]:
