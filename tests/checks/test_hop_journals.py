@@ -9,11 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hokusai_contracts.checks.hop_journals import ConsumerExpectations, _compare_consumers, other_service_ids
+from hokusai_contracts.checks.hop_journals import (
+    ConsumerExpectations,
+    _artifact_locations,
+    _compare_consumers,
+    other_service_ids,
+)
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.report.model import CheckStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = "POST /api/v1/keys/validate"
@@ -85,3 +91,56 @@ def test_the_stacks_own_service_id_and_a_value_the_judge_named_are_not() -> None
     judged = Finding(hop=Hop.PROXY_TO_AUTH, operation="POST /api/v1/keys/validate", kind=FindingKind.UNKNOWN_VALUE,
                      location="body.service_id", expected="e", observed="'ml-platform'", recommendation="r")
     assert other_service_ids([_validate_for("ml-platform")], Hop.PROXY_TO_AUTH, "platform", [judged]) == []
+
+
+def _client(method: str, path: str, answer: dict[str, object], asked: dict[str, object] | None = None) -> HttpExchange:
+    return HttpExchange(seq=1, hop=Hop.CLIENT_TO_PROXY, started_at=0.0, method=method, path=f"/api/mlflow{path}",
+                        request_body=Body.of(json.dumps(asked) if asked is not None else None), status=200,
+                        response_body=Body.of(json.dumps(answer)))
+
+
+def _experiment(experiment_id: str, location: str) -> list[HttpExchange]:
+    """An experiment created through the proxy (MLflow chose its location), then read back."""
+    return [_client("POST", "/api/2.0/mlflow/experiments/create", {"experiment_id": experiment_id}, {"name": "x"}),
+            _client("GET", "/api/2.0/mlflow/experiments/get",
+                    {"experiment": {"experiment_id": experiment_id, "artifact_location": location}})]
+
+
+@pytest.fixture(scope="module")
+def proxy_contract() -> Contract:
+    return Contract.load(ROOT / "contracts" / "mlflow-proxy.yaml", root=ROOT)
+
+
+def test_artifact_locations_never_seen_are_skipped_not_passed(proxy_contract: Contract) -> None:
+    # A scenario stopped before its experiment: only a search answered, with no experiment of its own.
+    sent = [_client("POST", "/api/2.0/mlflow/experiments/search", {"experiments": []})]
+    check = _artifact_locations(sent, proxy_contract, "/api/mlflow", "http://127.0.0.1:8080")
+    assert (check.status, check.message, check.findings) == (
+        CheckStatus.SKIPPED, "no artifact location was handed to the client in this run", [])
+
+
+def test_artifact_locations_the_client_named_itself_are_not_what_mlflow_hands_it(proxy_contract: Contract) -> None:
+    sent = [_client("POST", "/api/2.0/mlflow/experiments/create", {"experiment_id": "3"},
+                    {"name": "x", "artifact_location": "m}"}),
+            _client("GET", "/api/2.0/mlflow/experiments/get",
+                    {"experiment": {"experiment_id": "3", "artifact_location": "/srv/m}"}})]
+    check = _artifact_locations(sent, proxy_contract, "/api/mlflow", "http://127.0.0.1:8080")
+    assert check.status is CheckStatus.SKIPPED
+    assert check.message.startswith("no artifact location was handed to the client in this run for an experiment "
+                                    "it created without naming one (1 others seen")
+
+
+@pytest.mark.parametrize(("locations", "schemes", "found"), [
+    (["mlflow-artifacts:/1"], "mlflow-artifacts:", 0),
+    # One finding per operation and field, counted: the store and the disk at the same field.
+    (["mlflow-artifacts:/1", "s3://bucket/2", "/srv/mlflow/3"], "mlflow-artifacts:, s3:, (a path)", 2),
+], ids=["through-the-proxy", "also-the-store-and-a-disk"])
+def test_artifact_locations_name_the_schemes_seen(proxy_contract: Contract, locations: list[str], schemes: str,
+                                                  found: int) -> None:
+    sent = [exchange for n, location in enumerate(locations, 1) for exchange in _experiment(str(n), location)]
+    check = _artifact_locations(sent, proxy_contract, "/api/mlflow", "http://127.0.0.1:8080")
+    assert check.status is CheckStatus.PASSED and sum(f.count for f in check.findings) == found
+    assert check.message == f"every artifact location handed to a client is writable through the proxy ({schemes})"
+    if found:  # every finding known: the check says what was seen, not "writable"
+        assert check.if_all_known is not None and check.if_all_known.message.startswith(
+            f"artifact locations handed to a client: {schemes}; ")

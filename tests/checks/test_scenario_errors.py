@@ -58,24 +58,34 @@ def test_a_malformed_key_fails_first_and_sends_nothing(mlflow_wire: respx.MockRo
                     "letters and digits"]
 
 
-@pytest.mark.parametrize(("answer", "evidence", "detail"), [
-    (httpx.Response(503, json={"mlflow": {"status": "unreachable"}}), Evidence.INFRASTRUCTURE_DOWN,
-     "answered 503: {\"mlflow\""),
-    (httpx.Response(404, text="no such route"), None, "answered 404: no such route"),
-    (httpx.Response(302, headers={"location": "/login"}), None, "answered 302"),
-    (httpx.ConnectError("refused"), Evidence.INFRASTRUCTURE_DOWN, "ConnectionError: "),
-], ids=["503", "404", "redirect-not-followed", "refused"])
-def test_the_proxy_step_fails_on_anything_but_a_200_health(mlflow_wire: respx.MockRouter, wire_url: str,  # noqa: F811
-                                                           answer: Any, evidence: Evidence | None,
-                                                           detail: str) -> None:
-    route = mlflow_wire.get("/health/mlflow")
-    if isinstance(answer, Exception):
-        route.mock(side_effect=answer)
-    else:
-        route.mock(return_value=answer)
+@pytest.mark.parametrize(("answer", "noted"), [
+    # Production's proxy: health behind the key check, although the contract says ``security: []``.
+    (httpx.Response(401, json={"detail": "API key required"}), 'health answered 401: {"detail":"API key required"}'),
+    (httpx.Response(503, json={"mlflow": {"status": "unreachable"}}), "health answered 503: {\"mlflow\""),
+    (httpx.Response(404, text="no such\nroute"), "health answered 404: no such route"),
+    (httpx.Response(302, headers={"location": "/login"}), "health answered 302: "),
+], ids=["401", "503", "404", "redirect-not-followed"])
+def test_a_health_answer_other_than_200_is_noted_and_the_registration_goes_on(
+        mlflow_wire: respx.MockRouter, wire_url: str, answer: httpx.Response, noted: str) -> None:  # noqa: F811
+    # The MLflow client never calls health: its answer must not decide whether registration is tried.
+    mlflow_wire.get("/health/mlflow").mock(return_value=answer)
+    search = mlflow_wire.post(f"{API}/experiments/search").respond(401, json=REFUSED)
     result, said = _run(mlflow_wire, wire_url)
-    assert _failed(result) == ("proxy", evidence)
-    assert detail in result.steps[-1].detail
+    assert search.called
+    assert _failed(result) == ("connect", Evidence.KEY_REFUSED_BY_PROXY)
+    proxy = result.steps[1]
+    assert (proxy.name, proxy.ok) == ("proxy", True)
+    assert proxy.detail.startswith(f"Using proxy endpoint: {wire_url} ({noted}")
+    assert said[1] == f"✓ {proxy.detail}"
+
+
+def test_the_proxy_step_stops_the_registration_when_the_proxy_cannot_be_reached(
+        mlflow_wire: respx.MockRouter, wire_url: str) -> None:  # noqa: F811
+    mlflow_wire.get("/health/mlflow").mock(side_effect=httpx.ConnectError("refused"))
+    search = mlflow_wire.post(f"{API}/experiments/search").respond(200, json={"experiments": []})
+    result, said = _run(mlflow_wire, wire_url)
+    assert _failed(result) == ("proxy", Evidence.INFRASTRUCTURE_DOWN)
+    assert "ConnectionError: " in result.steps[-1].detail and not search.called
     assert said[0].startswith("✓ API Key: hk_live_Qx...x7Rr") and said[-1].startswith("❌ FAILED at step 'proxy'")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +27,8 @@ from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 
-__all__ = ["judge_artifact_locations", "locations_in", "placed_by_mlflow", "unreachable_reason"]
+__all__ = ["JudgedLocations", "judge_artifact_locations", "judge_locations", "locations_in", "placed_by_mlflow",
+           "scheme_of", "unreachable_reason"]
 
 #: Where MLflow's answers name the place a client writes artifacts: the objects holding it (``[]``:
 #: every item of a list), the field, and where the object's experiment id is.
@@ -43,11 +45,11 @@ _CREATE = ("POST", "/api/2.0/mlflow/experiments/create")
 
 def locations_in(body: Any) -> Iterator[tuple[str, str, str | None]]:
     """Every artifact location in an answer: (the field's dotted name, the location, its experiment id)."""
-    for holder, field, experiment in _FIELDS:
+    for holder, where, experiment in _FIELDS:
         for name, item in _objects(body, holder, []):
-            location, experiment_id = _get(item, field), _get(item, experiment)
+            location, experiment_id = _get(item, where), _get(item, experiment)
             if isinstance(location, str) and location:
-                yield ".".join([*name, *field]), location, str(experiment_id) if experiment_id is not None else None
+                yield ".".join([*name, *where]), location, str(experiment_id) if experiment_id is not None else None
 
 
 def _objects(node: Any, path: tuple[str, ...], seen: list[str]) -> Iterator[tuple[list[str], Any]]:
@@ -105,11 +107,34 @@ def unreachable_reason(location: str, proxy_host: str) -> str | None:
     return f"the store itself ({scheme}://), which needs the store's own credentials"
 
 
+@dataclass
+class JudgedLocations:
+    """What the clients were handed: the findings, and what was seen, so that "none" is never a pass."""
+
+    findings: list[Finding] = field(default_factory=list)
+    #: The schemes of the locations judged (``mlflow-artifacts:``, ``s3:``, ``(a path)``), in the order seen.
+    schemes: list[str] = field(default_factory=list)
+    #: Locations seen in answers but not judged: experiments MLflow did not place (``placed_by_mlflow``).
+    not_judged: int = 0
+
+
+def scheme_of(location: str) -> str:
+    """How a location is named in a message: its scheme with the colon, or ``(a path)``."""
+    scheme = urlsplit(location).scheme.lower()
+    return f"{scheme}:" if len(scheme) > 1 else "(a path)"
+
+
 def judge_artifact_locations(entries: Iterable[HttpExchange], proxy: Contract, mount: str,
                              proxy_host: str) -> list[Finding]:
     """One finding per operation and field where the proxy handed a client an unreachable location."""
+    return judge_locations(entries, proxy, mount, proxy_host).findings
+
+
+def judge_locations(entries: Iterable[HttpExchange], proxy: Contract, mount: str, proxy_host: str) -> JudgedLocations:
+    """Every location the proxy handed a client, judged: findings as ``judge_artifact_locations``, and what was seen."""
     entries = list(entries)
     placed = placed_by_mlflow(entries, mount)
+    judged = JudgedLocations()
     found: dict[tuple[str, str], Finding] = {}
     for entry in entries:
         if entry.status is None or not 200 <= entry.status < 300 or not entry.response_body.text:
@@ -118,19 +143,25 @@ def judge_artifact_locations(entries: Iterable[HttpExchange], proxy: Contract, m
             body = json.loads(entry.response_body.text)
         except ValueError:
             continue
-        for field, location, experiment_id in locations_in(body):
+        for field_name, location, experiment_id in locations_in(body):
+            if experiment_id not in placed:
+                judged.not_judged += 1
+                continue
+            if scheme_of(location) not in judged.schemes:
+                judged.schemes.append(scheme_of(location))
             reason = unreachable_reason(location, proxy_host)
-            if reason is None or experiment_id not in placed:
+            if reason is None:
                 continue
             match = proxy.match(entry.method, entry.path.removeprefix(mount))
             operation = match.operation.label if match else f"{entry.method} {entry.path}"
-            key = (operation, field)
+            key = (operation, field_name)
             if key in found:
                 found[key].count += 1
                 continue
-            found[key] = _finding(entry, operation, field, location, reason, proxy, match.operation.pointer
+            found[key] = _finding(entry, operation, field_name, location, reason, proxy, match.operation.pointer
                                   if match else None)
-    return list(found.values())
+    judged.findings = list(found.values())
+    return judged
 
 
 def _finding(entry: HttpExchange, operation: str, field: str, location: str, reason: str, proxy: Contract,

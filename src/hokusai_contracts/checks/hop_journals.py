@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hokusai_contracts.checks.artifact_locations import judge_artifact_locations
+from hokusai_contracts.checks.artifact_locations import judge_locations
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
@@ -28,7 +28,7 @@ from hokusai_contracts.journal.judging import coverage_of, judge_journal
 from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.journal.transit import compare_transit
 from hokusai_contracts.report.model import CheckStatus
-from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
+from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote, Verdict
 from hokusai_contracts.spec.consumers import compare_with_journal
 from hokusai_contracts.stack.processes import StackEndpoints
 
@@ -144,10 +144,23 @@ def _journals(endpoints: StackEndpoints, auth: Contract,
 
 def _artifact_locations(sent: list[HttpExchange], proxy: Contract, mount: str, proxy_root: str) -> Check:
     """Every artifact location the clients were handed through the proxy, writable through it or a finding."""
-    found = judge_artifact_locations(sent, proxy, mount, urlsplit(proxy_root).netloc)
-    return Check(suite=SUITE, name="artifact locations", status=CheckStatus.PASSED, cases=len(sent), findings=found,
-                 note=UnknownNote.REPLACE, message="every artifact location handed to a client is writable through "
-                                                   "the proxy (mlflow-artifacts:)")
+    judged = judge_locations(sent, proxy, mount, urlsplit(proxy_root).netloc)
+    name = "artifact locations"
+    if not judged.schemes:
+        # Nothing judged is nothing shown: a run whose scenario stopped early must not pass this.
+        message = "no artifact location was handed to the client in this run"
+        if judged.not_judged:
+            message += (f" for an experiment it created without naming one ({judged.not_judged} others seen: "
+                        "named by the client or made elsewhere, not judged)")
+        return Check(suite=SUITE, name=name, status=CheckStatus.SKIPPED, cases=len(sent), message=message)
+    schemes = ", ".join(judged.schemes)
+    # With findings, the fold puts them in the message; known ones leave it saying what was seen, not "writable".
+    return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, cases=len(sent), findings=judged.findings,
+                 note=UnknownNote.REPLACE, message=f"every artifact location handed to a client is writable through "
+                                                   f"the proxy ({schemes})",
+                 if_all_known=Verdict(CheckStatus.PASSED, f"artifact locations handed to a client: {schemes}; those "
+                                      "not writable through the proxy are known deviations") if judged.findings
+                 else None)
 
 
 def _judge_transit(sent: list[HttpExchange], received: list[HttpExchange], mlflow: Contract,

@@ -32,10 +32,15 @@ from hokusai_contracts.report.model import CheckRecord, CheckStatus, OperationCo
 from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, UnknownNote
 from hokusai_contracts.report.writers import write_reports
 
-__all__ = ["Fold", "reproduce", "settle"]
+__all__ = ["Fold", "mark", "reproduce", "settle"]
 
 Diagnose = Callable[[Report], list[Diagnosis]]
 _MARKS = {CheckStatus.FAILED: "✗", CheckStatus.ERROR: "✗", CheckStatus.SKIPPED: "-"}
+
+
+def mark(status: CheckStatus) -> str:
+    """How a settled check's status shows at the start of its line."""
+    return _MARKS.get(status, "✓")
 
 
 class Fold:
@@ -68,7 +73,7 @@ class Fold:
             record = settle(check, findings, ids)
             report.checks.append(record)
             if check.announce and self.out is not None:
-                self.out(f"{_MARKS.get(record.status, '✓')} [{record.suite}] {record.name}: {record.message}")
+                self.out(f"{mark(record.status)} [{record.suite}] {record.name}: {record.message}")
         if result.announce_suites and self.verdict_out is not None:
             self._suite_lines(report.checks[len(report.checks) - len(result.checks):])
         for finding in self.judge(result.findings):

@@ -374,9 +374,11 @@ class _LiveRun:
 def _stores_seen(watch: StoreWatch, proxy: Contract, proxy_url: str, targets: Targets) -> PhaseResult:
     """The probe experiment's artifact-location scheme in the targets; unreachable locations as findings."""
     found = watch.findings(proxy, proxy_url)
-    check = Check(suite=Suite.SCENARIO, name="artifact locations", status=CheckStatus.PASSED, findings=found,
-                  cases=len(watch.answers), message=f"artifact location scheme of the probe experiment: "
-                                                    f"{watch.scheme or 'not seen'}")
+    seen = watch.scheme is not None or bool(found)  # none seen is no pass: the scenario stopped before its experiment
+    check = Check(suite=Suite.SCENARIO, name="artifact locations", status=CheckStatus.PASSED if seen else
+                  CheckStatus.SKIPPED, findings=found, cases=len(watch.answers),
+                  message=f"artifact location scheme of the probe experiment: {watch.scheme or 'not seen'}" if seen
+                  else "no artifact location was handed to the client in this run")
     return PhaseResult(checks=[check] if watch.answers else [],
                        targets=targets.model_copy(update={"artifact_location_scheme": watch.scheme}))
 

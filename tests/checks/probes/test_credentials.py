@@ -6,7 +6,9 @@ tests/incidents (test_precision.py and the incidents).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +16,10 @@ import respx
 
 from hokusai_contracts.checks.probes.credentials import CALLS, refuses_valid_key, run_credential_probes
 from hokusai_contracts.contracts.loading import Contract
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
+from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.lines import journal_line
 from hokusai_contracts.run.inputs import load_inputs
 from hokusai_contracts.stack.health import StackEndpoints
 from tests.checks.probes.reproducible import assert_reproducible
@@ -167,3 +172,35 @@ def test_a_plain_key_let_in_or_refused_otherwise_is_found(proxy: Callable[[Proxy
     assert {f.kind for f in _plain_key_check(let_in, contract, proxy)} == {FindingKind.IGNORED_AUTH}
     assert {(f.kind, f.location) for f in _plain_key_check(refuse, contract, proxy)} == {
         (FindingKind.CHECK_FAILED, "status")}
+
+
+PRODUCTION_REFUSAL = {"detail": "Admin access required for the model registry", "error": "REGISTRY_ADMIN_REQUIRED"}
+
+
+@pytest.mark.parametrize(("forwarded", "upstream", "said"), [
+    (False, None, "the proxy refused it itself (nothing was forwarded to MLflow)"),
+    (True, 403, "the MLflow side (its gateway) refused it with 403; the proxy relayed that answer"),
+    (True, 200, "the proxy refused it after forwarding it (the MLflow side answered 200)"),
+], ids=["by-the-proxy", "by-the-gateway", "by-the-proxy-after-mlflow-answered"])
+def test_the_plain_keys_refusal_says_who_refused_it(proxy: Callable[[Proxy], None], contract: Contract,
+                                                     tmp_path: Path, forwarded: bool, upstream: int | None,
+                                                     said: str) -> None:
+    """What the proxy->MLflow journal holds for the refused read: forwarded or not, and MLflow's answer."""
+    journal = tmp_path / "mlflow-journal.jsonl"
+    # What the proxy forwarded before (the scenario): a read the journal holds already, not this one.
+    earlier = HttpExchange(method="GET", path="/mlflow/api/2.0/mlflow/experiments/search", status=403,
+                           hop=Hop.PROXY_TO_MLFLOW, started_at=0.0)
+    journal.write_text(journal_line(earlier) + "\n")
+
+    def refusal(request: httpx.Request) -> httpx.Response:
+        if forwarded:  # as the journal in front of MLflow records it, before the proxy relays the answer
+            with journal.open("a") as sink:
+                sink.write(journal_line(dataclasses.replace(earlier, status=upstream)) + "\n")
+        return httpx.Response(403, json=PRODUCTION_REFUSAL)
+
+    proxy(lambda request: refusal(request) if request.headers.get("Authorization") == f"Bearer {PLAIN_KEY}"
+          else correct(request))
+    endpoints = dataclasses.replace(WITH_PLAIN, mlflow_journal=journal)
+    result = run_credential_probes(endpoints, contract, plain_key_refusal=ADMIN_REQUIRED)
+    [check] = [c for c in result.checks if c.name == "plain platform key (read)"]
+    assert check.message == f"proxy answered 403 (refused): {said}"

@@ -25,6 +25,7 @@ from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, PhaseResult
 from hokusai_contracts.stack.health import StackEndpoints
@@ -83,11 +84,12 @@ class _Probes:
             finding.exchanges = finding.exchanges or [result.exchange()]
         return found
 
-    def record(self, call: Call, name: str, result: ProbeResult, findings: list[Finding], verdict: str) -> None:
+    def record(self, call: Call, name: str, result: ProbeResult, findings: list[Finding], verdict: str,
+               said: str = "") -> None:
         answer = result.status if result.status is not None else result.error
         self.checks.append(Check(suite=SUITE, name=f"{name} ({call.label})", operation=call.operation, cases=1,
                                  seconds=round(result.seconds, 3), status=CheckStatus.PASSED, findings=findings,
-                                 message=f"proxy answered {answer} ({verdict})"))
+                                 message=f"proxy answered {answer} ({verdict})" + (f": {said}" if said else "")))
 
     def finding(self, call: Call, result: ProbeResult, kind: FindingKind, location: str, expected: str,
                 advice: str, evidence: Evidence | None = None) -> Finding:
@@ -220,6 +222,8 @@ def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> None:
     """
     status, code = refusal
     read = CALLS[0]
+    journal = probes.endpoints.mlflow_journal
+    before = len(read_journal(journal)) if journal is not None else 0
     result = probes.send(read, {"Authorization": f"Bearer {probes.endpoints.keys[PLAIN]['key']}"})
     findings = _one_body_finding(probes, read, result, probes.judged(read, result))
     try:
@@ -237,8 +241,30 @@ def _plain_key(probes: _Probes, refusal: tuple[int, str]) -> None:
             read, result, FindingKind.CHECK_FAILED, "status",
             f"{status} with error {code}: the deployment's documented refusal of a plain platform key",
             f"Answer a key without the required rights with {status} and error {code}."))
-    probes.record(read, "plain platform key", result, findings, "refused" if result.status == status else "let in"
-                  if result.status is not None and result.status < 300 else "answered")
+    refused = result.status == status
+    probes.record(read, "plain platform key", result, findings, "refused" if refused else "let in"
+                  if result.status is not None and result.status < 300 else "answered",
+                  _refused_by(probes.endpoints, before, read, result) if refused else "")
+
+
+def _refused_by(endpoints: StackEndpoints, before: int, call: Call, result: ProbeResult) -> str:
+    """Who refused: the proxy itself, or the MLflow side (a gateway) with the proxy relaying its answer.
+
+    The proxy->MLflow journal tells: it holds the request if the proxy forwarded it, with MLflow's
+    answer, written before the proxy had the whole answer to relay (``journal.recording``). Nothing else
+    talks to the proxy while the probes run, so what the journal got since ``before`` is this request's.
+    """
+    if endpoints.mlflow_journal is None:
+        return ""
+    forwarded = [e for e in read_journal(endpoints.mlflow_journal)[before:]
+                 if e.method == call.method and e.path.endswith(call.path)]
+    if not forwarded:
+        return "the proxy refused it itself (nothing was forwarded to MLflow)"
+    upstream = forwarded[-1]
+    if upstream.status == result.status:
+        return f"the MLflow side (its gateway) refused it with {upstream.status}; the proxy relayed that answer"
+    answered = upstream.status if upstream.status is not None else f"nothing: {upstream.error}"
+    return f"the proxy refused it after forwarding it (the MLflow side answered {answered})"
 
 
 def _one_body_finding(probes: _Probes, call: Call, result: ProbeResult, found: list[Finding]) -> list[Finding]:
