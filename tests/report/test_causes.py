@@ -49,10 +49,23 @@ def test_one_wrong_401_on_57_operations_is_one_cause_with_the_operations() -> No
 
 def test_two_defects_on_the_same_rule_stay_two_causes() -> None:
     findings = [_401(op) for op in FUZZED[:3]] + [_401(op, body="oops", status=500) for op in FUZZED[3:6]]
-    findings += [_401(op, pointer="/responses/403") for op in FUZZED[6:8]]
+    findings += [_401(op, status=403, pointer="/responses/403") for op in FUZZED[6:8]]
     causes = build_causes(findings)
     assert [len(c.operations) for c in causes] == [3, 3, 2]
-    assert {c.shape for c in causes} == {"401 json{detail}", "500 text"}
+    assert {c.shape for c in causes} == {"401 json{detail}", "500 text", "403 json{detail}"}
+
+
+def test_a_body_breaking_its_schema_is_one_cause_however_the_judge_words_it() -> None:
+    """A suite's schema error at body (the status's response) and a probe's missing fields (the schema's
+    required list), on the same answer shape: one defect, one cause (production's 401 {detail})."""
+    suite = [_401(op) for op in FUZZED[:3]]
+    probe = [_401(FUZZED[3], suite=Suite.BEARER_AUTH).model_copy(update={
+        "location": f"body.{field}", "observed": "absent",
+        "contract": ContractRef(file="contracts/mlflow-proxy.yaml", pointer="/components/schemas/proxy_Error/required"),
+    }) for field in ("error_code", "message")]
+    causes = build_causes(suite + probe)
+    assert len(causes) == 1 and causes[0].location == "body" and causes[0].shape == "401 json{detail}"
+    assert len(build_causes(suite + [_401(FUZZED[4], body='{"error": "x"}')])) == 2  # another body: another cause
 
 
 def test_what_blocks_registration_ranks_first_and_known_last() -> None:

@@ -12,7 +12,8 @@ rule and the shape of what was observed:
   while the defect does not. A finding without an exchange has its observation as shape, with
   quoted values and long numbers taken out.
 
-Two defects on the same rule differ in status or body shape, so they stay apart.
+Two defects on the same rule differ in status or body shape, so they stay apart. A body that breaks its
+response schema is one cause whichever field or pointer each finding names (``_place``).
 
 Ranking: unknown before known; on the registration's path (seen by the scenario, or on an
 operation a registration calls: ``REGISTRATION_CALLS``) before fuzzing only; then first seen.
@@ -24,7 +25,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from hokusai_contracts.domain.findings import Cause, Exchange, Finding
+from hokusai_contracts.domain.findings import Cause, Exchange, Finding, FindingKind
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.report.model import Report
 
@@ -65,7 +66,7 @@ def _rule(finding: Finding | Cause) -> str:
 def cause_rule(cause: Cause) -> str:
     """The contract rule a cause breaks, its operation taken off: with hop, kind and location, what makes it
     the same cause in another run (``watch`` alerts on a cause once, whatever id each run gives it)."""
-    return _rule(cause)
+    return _place(cause)[1]
 
 
 def _body_shape(body: str | None) -> str:
@@ -103,9 +104,22 @@ def shape_of(finding: Finding) -> str:
     return _NUMBER.sub("N", _QUOTED.sub("…", finding.observed))[:120]
 
 
+def _place(finding: Finding | Cause) -> tuple[str, str]:
+    """(location, rule) a cause is keyed by.
+
+    An answer's body that breaks its schema is one defect however the judge words it: one schema error at
+    ``body`` (a suite's, pointing at the status's response), or one finding per missing field
+    (``body.error_code``, ``body.message``: a probe's, pointing at the schema referred to). The answer's
+    status and body shape (the cause's shape) tell two such defects apart.
+    """
+    if finding.kind is FindingKind.RESPONSE_SCHEMA and finding.location.split(".", 1)[0] == "body":
+        return "body", f"{finding.contract.file}#response-body" if finding.contract else ""
+    return finding.location, _rule(finding)
+
+
 def cause_key(finding: Finding) -> tuple[str, str, str, str, str, bool]:
-    return (finding.hop.value, finding.kind.value, finding.location, _rule(finding), shape_of(finding),
-            finding.known)
+    location, rule = _place(finding)
+    return (finding.hop.value, finding.kind.value, location, rule, shape_of(finding), finding.known)
 
 
 def on_registration_path(finding: Finding) -> bool:
@@ -124,7 +138,7 @@ def build_causes(findings: Sequence[Finding]) -> list[Cause]:
         members = [findings[i] for i in ids]
         operations = list(dict.fromkeys(f.operation for f in members))
         causes.append(Cause(
-            id="", rank=0, hop=first.hop, kind=first.kind, location=first.location, contract=first.contract,
+            id="", rank=0, hop=first.hop, kind=first.kind, location=key[2], contract=first.contract,
             shape=key[4], operations=operations, count=sum(f.count for f in members), finding_ids=ids,
             known=first.known, on_registration_path=any(on_registration_path(f) for f in members),
             expected=first.expected, observed=first.observed, recommendation=first.recommendation,
