@@ -122,3 +122,26 @@ def test_a_header_defect_is_one_cause_whether_or_not_its_answer_is_documented() 
     assert undocumented.contract is not None
     undocumented.contract = ContractRef(file=undocumented.contract.file, pointer="/paths/~1y/get")
     assert len(build_causes([documented, undocumented])) == 1
+
+
+def test_what_a_request_carried_is_one_cause_whatever_came_back() -> None:
+    """A key forwarded in the query is one leak whether MLflow answered 401 or 500 (production's proxy)."""
+    def leak(operation: str, status: int) -> Finding:
+        return Finding(hop=Hop.PROXY_TO_MLFLOW, operation=operation, kind=FindingKind.CREDENTIAL_LEAK,
+                       location="query.api_key", expected="no key", observed="api_key=hk_live_gU...a35Y",
+                       recommendation="drop it", exchanges=[Exchange(method="GET", url="http://mlflow/x",
+                                                                     status=status, response_body="{}")])
+    causes = build_causes([leak("GET /api/2.0/mlflow/experiments/search", 401),
+                           leak("GET /api/2.0/mlflow-artifacts/artifacts", 500)])
+    assert len(causes) == 1 and causes[0].shape == "the request"
+
+
+def test_one_artifact_location_scheme_is_one_cause_in_every_field() -> None:
+    def handed(location: str, operation: str) -> Finding:
+        return Finding(hop=Hop.CLIENT_TO_PROXY, operation=operation, kind=FindingKind.UNREACHABLE_ARTIFACT_LOCATION,
+                       location=location, expected="mlflow-artifacts:", recommendation="serve artifacts",
+                       observed="s3://bucket/artifacts/1 (scheme s3): the store itself")
+    causes = build_causes([handed("body.experiment.artifact_location", "GET /api/2.0/mlflow/experiments/get"),
+                           handed("body.run.info.artifact_uri", "POST /api/2.0/mlflow/runs/create"),
+                           handed("body.run.info.artifact_uri", "GET /api/2.0/mlflow/runs/get")])
+    assert len(causes) == 1 and causes[0].shape == "scheme s3" and len(causes[0].operations) == 3
