@@ -160,12 +160,17 @@ def test_contract_local_on_both_stores_passes_and_names_them(tmp_path: Path) -> 
 
 def test_with_local_artifacts_a_multipart_client_gets_the_501_through_the_proxy_and_falls_back() -> None:
     from hokusai_contracts.checks.probes.multipart import fallback_upload, run_multipart
+    from hokusai_contracts.contracts.loading import Contract
     from hokusai_contracts.report.model import CheckStatus
+
+    root = Path(__file__).resolve().parents[2]
+    proxy = Contract.load(root / "contracts" / "mlflow-proxy.yaml", root=root)
 
     stack = ProcessStack(StackDefinition(with_journals=False))
     endpoints = stack.start()
     try:
-        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False).checks
+        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False,
+                                     contract=proxy).checks
         fallback = fallback_upload(endpoints.proxy_url, endpoints.api_key)
     finally:
         stack.stop()

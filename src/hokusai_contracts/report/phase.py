@@ -130,6 +130,8 @@ class RunFacts:
     key_refused: bool = False
     #: The proxy->MLflow journal's entries before the suites: a real client's requests, judged in full.
     scenario_entries: int = 0
+    #: The client->proxy journal's entries before the suites: the answers real clients got, judged in full.
+    client_entries: int = 0
     #: How many suite tests ran.
     suite_tests: int = 0
 

@@ -17,6 +17,7 @@ from datetime import date
 
 from hokusai_contracts.checks.hop_journals import (
     ConsumerExpectations,
+    client_entries,
     findings_so_far,
     judge_hop_journals,
     scenario_entries,
@@ -89,14 +90,14 @@ class LocalPhases:
                  when=lambda state: artifact(state) and _key_refused(state)),
             Step(PhaseName.LARGE_ARTIFACT, self.large_artifact,
                  when=lambda state: artifact(state) and not _key_refused(state)),
+            # Before the suites: its mpu/create, complete and abort calls (a real client's, which the
+            # fuzzers leave alone) are judged in full on every hop, as the scenario's are.
+            Step(PhaseName.LARGE_ARTIFACT, self.multipart,
+                 when=lambda state: artifact(state) and not _key_refused(state)),
             Step(PhaseName.CONCURRENCY, self.concurrency, when=lambda state: options.full and _healthy(state)),
             # Run even with a part down: the suites phase then only says so, and the journals hold
             # what the scenario sent.
             Step(PhaseName.SUITES, self.suites),
-            # After the suites: mpu/create, complete and abort are not in the MLflow contracts yet, so
-            # the proxy->MLflow journal must judge them for leaks only (as the fuzzers' traffic).
-            Step(PhaseName.LARGE_ARTIFACT, self.multipart,
-                 when=lambda state: artifact(state) and not _key_refused(state)),
             Step(PhaseName.HOP_JOURNALS, self.hop_journals),
             Step(PhaseName.HOP_JOURNALS, tally),
             Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and _healthy(state)),
@@ -172,7 +173,7 @@ class LocalPhases:
     def multipart(self, state: RunState) -> PhaseResult:
         client, endpoints = self.targets.client, self.targets.endpoints
         result = run_multipart(client.proxy_url, endpoints.api_key, endpoints.mlflow_url,
-                               s3=self.options.artifact_store == "s3")
+                               s3=self.options.artifact_store == "s3", contract=self.inputs.proxy)
         _tell(state, result, "Large artifact: ")
         return result
 
@@ -189,6 +190,7 @@ class LocalPhases:
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         facts.scenario_entries = scenario_entries(targets.endpoints)
+        facts.client_entries = client_entries(targets.client_journal)
         if self.faults_due(state):
             targets.faults.start_beside()
         result = run_local_suites(targets.client, targets.root / "suites",
@@ -206,7 +208,8 @@ class LocalPhases:
                                          update=options.update_consumers) if reference else None
         return judge_hop_journals(targets.endpoints, inputs.auth, inputs.mlflow,
                                   scenario_count=state.facts.scenario_entries, consumers=consumers, out=state.out,
-                                  client_journal=targets.client_journal, mount=targets.mount, proxy=inputs.proxy)
+                                  client_journal=targets.client_journal, mount=targets.mount, proxy=inputs.proxy,
+                                  client_count=state.facts.client_entries)
 
     def clients(self, state: RunState) -> PhaseResult:
         return client_scenarios(self.versions, self.targets.endpoints, self.options.models, state.out)
