@@ -42,9 +42,9 @@ from hokusai_contracts.stack.definition import (
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan
 from hokusai_contracts.stack.stores import ARTIFACT_ROOT, REGION
 
-__all__ = ["COMPOSE_DIR", "POSTGRES_IMAGE", "PROFILES", "S3_IMAGE", "STACK_IMAGE", "ComposeSite", "Network", "RunSecrets",
-           "bucket_health_command", "check_rendered", "compose_file", "health_command", "mlflow_image", "mlflow_version",
-           "render", "write_rendered"]
+__all__ = ["COMPOSE_DIR", "POSTGRES_IMAGE", "PROFILES", "S3_IMAGE", "STACK_IMAGE", "ComposeSite", "Network",
+           "RunSecrets", "bucket_health_command", "check_rendered", "compose_file", "health_command", "mlflow_image",
+           "mlflow_version", "render", "write_rendered"]
 
 COMPOSE_DIR = project_root() / "compose"
 PROFILES = ("postgres", "s3")
