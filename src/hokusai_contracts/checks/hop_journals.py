@@ -2,9 +2,10 @@
 
 The proxy->MLflow journal is judged in full only for the traffic of the registration scenario
 (a real client's valid requests, the first ``scenario_entries``); what the fuzzers sent through
-the proxy afterwards is judged for credential leaks only. The client->proxy journal's answers
-before the suites (the scenario's, the multipart check's, a replay's) are judged against the proxy's
-contract; the suites judge their own. For the reference proxy the
+the proxy afterwards is judged for credential leaks only. The proxy's answers to the run's own
+clients on the client->proxy journal (after a replay, before the suites: the scenario's, the multipart
+check's) are judged against the proxy's contract; the suites judge their own, and the replay compares
+its answers with the recording's. For the reference proxy the
 proxy->auth journal is also compared with the committed consumer expectations
 (``contracts/consumers/mlflow-proxy.yaml``): a location the proxy sends that the file lacks is a
 warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
@@ -76,7 +77,8 @@ def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract)
 def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *, scenario_count: int,
                        consumers: ConsumerExpectations | None,
                        out: Callable[[str], None] = print, client_journal: Path | None = None,
-                       mount: str = "", proxy: Contract | None = None, client_count: int = 0) -> PhaseResult:
+                       mount: str = "", proxy: Contract | None = None,
+                       client_answers: tuple[int, int] = (0, 0)) -> PhaseResult:
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
@@ -113,7 +115,8 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
         unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
                      if e.path.startswith(mount + "/")]
-        phase.checks.append(_client_answers(sent[:client_count], proxy, mount))
+        # The run's own clients' share of the journal: after a replay, before the suites.
+        phase.checks.append(_client_answers(sent[client_answers[0]:client_answers[1]], proxy, mount))
         for operation, statuses in coverage_of(unmounted, proxy).items():
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)

@@ -122,6 +122,7 @@ class LocalPhases:
         return run_replay(self.recording, self.targets.client.proxy_root, self.targets.endpoints.api_key, state.out)
 
     def scenarios(self, state: RunState) -> PhaseResult:
+        state.facts.replayed_entries = client_entries(self.targets.client_journal)
         started = time.perf_counter()
         self.warm.join()
         result = PhaseResult(timings={"imports_wait": round(time.perf_counter() - started, 3)})
@@ -214,7 +215,7 @@ class LocalPhases:
         return judge_hop_journals(targets.endpoints, inputs.auth, inputs.mlflow,
                                   scenario_count=state.facts.scenario_entries, consumers=consumers, out=state.out,
                                   client_journal=targets.client_journal, mount=targets.mount, proxy=inputs.proxy,
-                                  client_count=state.facts.client_entries)
+                                  client_answers=(state.facts.replayed_entries, state.facts.client_entries))
 
     def clients(self, state: RunState) -> PhaseResult:
         return client_scenarios(self.versions, self.targets.endpoints, self.options.models, state.out)
