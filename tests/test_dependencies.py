@@ -40,6 +40,7 @@ USED_WITHOUT_IMPORT = {
     "types-pyyaml": "type stubs for mypy",
     "flask-cors": "moto's S3 server imports it (stack/s3_server.py: ARTIFACT_STORE=s3); moto[s3] does not declare it",
     "psycopg2-binary": "MLflow's PostgreSQL driver (BACKEND_STORE=postgresql): the store URI names psycopg2",
+    "pgserver": "the postgres extra: stack/postgres.py runs the initdb and postgres its wheel ships (not imported)",
 }
 
 

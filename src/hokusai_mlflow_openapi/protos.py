@@ -24,6 +24,7 @@ from google.protobuf.descriptor import Descriptor, FileDescriptor, MethodDescrip
 
 from hokusai_mlflow_openapi.json_encoding import JSON, SchemaBuilder
 from hokusai_mlflow_openapi.outside_protos import HEALTH_PATH, SERVER_INFO_PATH, health, server_info, serves_server_info
+from hokusai_mlflow_openapi.runtime_answers import RUNTIME_ANSWERS
 from hokusai_mlflow_openapi.runtime_rules import ARTIFACT_PATH_PATTERN, PATH_SEGMENT_PATTERN
 
 __all__ = [
@@ -81,6 +82,13 @@ OPERATIONS: Final[tuple[tuple[str, str], ...]] = (
     # MLflow 2.x clients record a logged model on the run instead of creating a logged model
     # (measured with the 2.9.2 client, against 2.9.2 and 3.x servers alike).
     ("POST", "/api/2.0/mlflow/runs/log-model"),
+    # A client with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD (large artifacts, an S3 store behind MLflow).
+    ("POST", "/api/2.0/mlflow-artifacts/mpu/create/{path}"),
+    ("POST", "/api/2.0/mlflow-artifacts/mpu/complete/{path}"),
+    ("POST", "/api/2.0/mlflow-artifacts/mpu/abort/{path}"),
+    # A client after 3.9 downloads through a presigned URL when the server says it can
+    # (server-info's multipart_downloads_enabled: an S3 store behind such a server; measured with 3.17.2).
+    ("GET", "/api/2.0/mlflow-artifacts/presigned/{path}"),
 )
 
 API_PREFIX: Final = "/api/2.0"
@@ -334,6 +342,7 @@ def _operation(op: MlflowOperation, operation_id: str, builder: SchemaBuilder) -
         "200": success,
         "400": _ERROR_REF,
         "404": _ERROR_REF,
+        **RUNTIME_ANSWERS.get(op.rpc.full_name, {}),
         "default": _ERROR_REF,
     }
     return operation

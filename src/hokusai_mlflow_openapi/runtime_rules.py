@@ -340,6 +340,15 @@ RUNTIME_RULES: Final[Mapping[str, Mapping[str, FieldRule]]] = {
             pattern=DIGITS_PATTERN,
         ),
     },
+    # Multipart upload: ``path`` in the body is the client's local file name (http_artifact_repo), the
+    # artifact's place is the URL's; num_parts and upload_id are type-checked only when the proto parse
+    # failed (_validate_param_against_schema), so only presence is enforced.
+    "mlflow.artifacts.CreateMultipartUpload": {"path": _non_empty("_create_multipart_upload_artifact")},
+    "mlflow.artifacts.CompleteMultipartUpload": {
+        "path": _non_empty("_complete_multipart_upload_artifact"),
+        "parts": _present("_complete_multipart_upload_artifact"),
+    },
+    "mlflow.artifacts.AbortMultipartUpload": {"path": _non_empty("_abort_multipart_upload_artifact")},
 }
 
 # Whole-message rules: JSON Schema keywords added to a request body's object schema.

@@ -12,6 +12,7 @@ import yaml
 from hokusai_contracts.checks.hop_journals import (
     ConsumerExpectations,
     _artifact_locations,
+    _client_answers,
     _compare_consumers,
     other_service_ids,
 )
@@ -19,6 +20,7 @@ from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import Body, HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.judging import judge_journal
 from hokusai_contracts.report.model import CheckStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +146,46 @@ def test_artifact_locations_name_the_schemes_seen(proxy_contract: Contract, loca
     if found:  # every finding known: the check says what was seen, not "writable"
         assert check.if_all_known is not None and check.if_all_known.message.startswith(
             f"artifact locations handed to a client: {schemes}; ")
+
+
+MPU_CREATE = "/api/2.0/mlflow-artifacts/mpu/create/1/abc/artifacts/model"
+UNSUPPORTED = {"error_code": "NOT_IMPLEMENTED",
+               "message": "Multipart upload is not supported for the current artifact repository"}
+
+
+def _mpu_create(hop: Hop, status: int, answer: dict[str, object], path: str = MPU_CREATE,
+                sent: str = "/tmp/x/model.pkl") -> HttpExchange:
+    """A multipart-enabled client's mpu/create (its body's path is its local file), and the answer it got."""
+    return HttpExchange(hop=hop, method="POST", path=path, request_headers={"content-type": "application/json"},
+                        request_body=Body.of(json.dumps({"path": sent, "num_parts": 3})), status=status,
+                        response_headers={"content-type": "application/json"},
+                        response_body=Body.of(json.dumps(answer)))
+
+
+def test_mlflows_501_for_mpu_create_is_its_contract_on_every_hop() -> None:
+    """A local store's 501 is the answer MLflow's contract states, not a server error, on both hops."""
+    mlflow = Contract.load(ROOT / "contracts" / "mlflow.yaml", root=ROOT)
+    proxy = Contract.load(ROOT / "contracts" / "mlflow-proxy.yaml", root=ROOT)
+    assert judge_journal([_mpu_create(Hop.PROXY_TO_MLFLOW, 501, UNSUPPORTED)], mlflow, Hop.PROXY_TO_MLFLOW,
+                         forbid_credentials=True) == []
+    check = _client_answers([_mpu_create(Hop.CLIENT_TO_PROXY, 501, UNSUPPORTED, "/api/mlflow" + MPU_CREATE)],
+                            proxy, "/api/mlflow")
+    assert check.cases == 1 and check.findings == []
+
+
+def test_a_wrong_answer_or_request_on_mpu_create_is_found_at_its_contract_pointer() -> None:
+    mlflow = Contract.load(ROOT / "contracts" / "mlflow.yaml", root=ROOT)
+    proxy = Contract.load(ROOT / "contracts" / "mlflow-proxy.yaml", root=ROOT)
+    rewritten = _mpu_create(Hop.CLIENT_TO_PROXY, 501, {"detail": "Not implemented"}, "/api/mlflow" + MPU_CREATE)
+    found = {(f.kind, f.location): f for f in _client_answers([rewritten], proxy, "/api/mlflow").findings}
+    finding = found[(FindingKind.RESPONSE_SCHEMA, "body.message")]
+    assert finding.hop is Hop.CLIENT_TO_PROXY
+    assert finding.operation == "POST /api/2.0/mlflow-artifacts/mpu/create/{path}"
+    assert finding.contract is not None and finding.contract.file == "contracts/mlflow-proxy.yaml"
+    assert finding.contract.pointer.endswith("/post/responses/501/content/application~1json/schema/required")
+    # What the proxy forwarded is judged on proxy->mlflow: the body's path is required and non-empty.
+    (empty,) = judge_journal([_mpu_create(Hop.PROXY_TO_MLFLOW, 400, {"error_code": "INVALID_PARAMETER_VALUE",
+                                                                     "message": "Missing value"}, sent="")],
+                             mlflow, Hop.PROXY_TO_MLFLOW, forbid_credentials=True)
+    assert (empty.kind, empty.location) == (FindingKind.REQUEST_SCHEMA, "body.path")
+    assert empty.contract is not None and "CreateMultipartUpload-input" in empty.contract.pointer

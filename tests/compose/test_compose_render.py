@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,9 +21,12 @@ import yaml
 
 from hokusai_contracts.stack.compose_render import (
     COMPOSE_DIR,
+    POSTGRES_IMAGE,
+    S3_IMAGE,
     STACK_IMAGE,
     Network,
     RunSecrets,
+    bucket_health_command,
     check_rendered,
     compose_file,
     compose_site,
@@ -101,6 +107,45 @@ def test_every_image_is_pinned_and_mlflow_is_the_pinned_version() -> None:
     mlflow = _document(Network.BRIDGE)["services"]["mlflow"]
     assert _default(mlflow["image"]) == f"ghcr.io/mlflow/mlflow:v{mlflow_version()}"
     assert mlflow_version() == "3.17.2"  # pyproject.toml pins mlflow==3.17.2
+
+
+@pytest.mark.parametrize("network", list(Network))
+def test_the_store_profiles_are_productions_postgresql_15_and_motos_own_image(network: Network) -> None:
+    import importlib.metadata
+
+    services = _document(network)["services"]
+    postgres, s3 = services["postgres"], services["s3"]
+    assert postgres["image"] == POSTGRES_IMAGE and POSTGRES_IMAGE.split(":")[1].startswith("15-")
+    assert "--locale=en_US.UTF-8" in postgres["environment"]["POSTGRES_INITDB_ARGS"]  # RDS's collation
+    # moto's own image at the moto the lock pins (the process stack's S3 server): one server, two ways.
+    assert s3["image"] == S3_IMAGE == f"motoserver/moto:{importlib.metadata.version('moto')}"
+    port = DEFAULT_PORTS[Part.S3]
+    bind = "0.0.0.0" if network is Network.BRIDGE else "127.0.0.1"
+    assert s3["entrypoint"] == ["/usr/local/bin/moto_server", "-H", bind, "-p", str(port)]
+    assert s3["healthcheck"]["test"] == bucket_health_command(port) and "environment" not in s3  # no keys there
+    assert services["mlflow"]["depends_on"]["s3"] == {"condition": "service_healthy", "required": False}
+
+
+def test_motos_health_check_makes_the_bucket_then_finds_it() -> None:
+    """Against a real moto S3 server: healthy only with the bucket there, and asking twice is fine."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        bucket = f"http://127.0.0.1:{port}{HEALTH[Part.S3].path}"
+        with pytest.raises(urllib.error.HTTPError):  # no bucket yet: the rule alone would wait forever
+            urllib.request.urlopen(bucket, timeout=5)
+        _, python, flag, code = bucket_health_command(port)
+        for _ in range(2):
+            completed = subprocess.run([sys.executable, flag, code], capture_output=True, timeout=30)
+            assert completed.returncode == 0, completed.stderr
+        assert urllib.request.urlopen(bucket, timeout=5).status == 200
+    finally:
+        server.stop()
 
 
 def test_secrets_have_no_default_and_no_key_is_written_in_the_compose_folder() -> None:

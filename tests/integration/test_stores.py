@@ -122,19 +122,28 @@ def test_contract_local_on_both_stores_passes_and_names_them(tmp_path: Path) -> 
     assert completed.returncode == 0, (unknown, output[-3000:])
     assert report["targets"]["backend_store"].startswith("postgresql 15.")
     assert report["targets"]["artifact_store"].startswith("s3 (s3://hokusai-mlflow-artifacts/artifacts, moto)")
-    multipart = [c for c in report["checks"] if "multipart" in c["name"]]
-    assert [c["status"] for c in multipart] == ["passed"], multipart
-    assert "straight to the store's presigned URLs" in multipart[0]["message"]
+    multipart = {c["name"]: c for c in report["checks"] if "multipart" in c["name"]}
+    assert sorted(multipart) == ["logistic:multipart_model", "multipart upload through the proxy (s3)"], multipart
+    assert all(c["status"] == "passed" and "straight to the store's presigned URLs" in c["message"]
+               for c in multipart.values()), multipart
+    # The scenario's large model: 24 MB in 5 MB parts, each counted as the client uploaded it.
+    assert report["metrics"]["scenario_multipart_parts"] == 5
+    assert "24 MB of weights in 5 parts" in multipart["logistic:multipart_model"]["message"]
 
 
 def test_with_local_artifacts_a_multipart_client_gets_the_501_through_the_proxy_and_falls_back() -> None:
     from hokusai_contracts.checks.probes.multipart import fallback_upload, run_multipart
+    from hokusai_contracts.contracts.loading import Contract
     from hokusai_contracts.report.model import CheckStatus
+
+    root = Path(__file__).resolve().parents[2]
+    proxy = Contract.load(root / "contracts" / "mlflow-proxy.yaml", root=root)
 
     stack = ProcessStack(StackDefinition(with_journals=False))
     endpoints = stack.start()
     try:
-        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False).checks
+        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False,
+                                     contract=proxy).checks
         fallback = fallback_upload(endpoints.proxy_url, endpoints.api_key)
     finally:
         stack.stop()

@@ -19,10 +19,47 @@ def test_no_server_anywhere_is_one_line_saying_how_to_get_one(monkeypatch: pytes
                                                               tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no pg_config, no initdb
     monkeypatch.setattr(postgres, "_SEARCHED", str(tmp_path / "nowhere" / "*" / "bin"))
+    monkeypatch.setattr(postgres, "_WHEEL", "no_such_server_wheel")  # nor the postgres extra
     with pytest.raises(UsageError) as raised:
         postgres.find_postgres()
     assert str(raised.value) == HOW_TO_GET_ONE
     assert "\n" not in HOW_TO_GET_ONE and "BACKEND_STORE=postgresql" in HOW_TO_GET_ONE
+    # Both ways to get one: the machine's package (production's version) and the pip extra.
+    assert "apt-get install postgresql-15" in HOW_TO_GET_ONE
+    assert "pip install 'hokusai-contracts[postgres]'" in HOW_TO_GET_ONE
+
+
+def _server(bindir: Path, version: str) -> Path:
+    """A bin folder with an initdb and a postgres that answers ``--version`` as the real one does."""
+    bindir.mkdir(parents=True)
+    (bindir / "initdb").write_text("#!/bin/sh\n")
+    (bindir / "postgres").write_text(f"#!/bin/sh\necho 'postgres (PostgreSQL) {version}'\n")
+    for program in ("initdb", "postgres"):
+        (bindir / program).chmod(0o755)
+    return bindir
+
+
+def test_the_machines_servers_come_first_newest_first_and_the_pip_installed_one_last(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    configured = _server(tmp_path / "configured" / "bin", "15.7")
+    (tmp_path / "path").mkdir()
+    (tmp_path / "path" / "pg_config").write_text(f"#!/bin/sh\necho {configured}\n")
+    (tmp_path / "path" / "pg_config").chmod(0o755)
+    on_path = _server(tmp_path / "elsewhere" / "bin", "15.6")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'path'}:{on_path}")
+    packaged = [_server(tmp_path / "lib" / major / "bin", f"{major}.1") for major in ("9", "15", "16")]
+    monkeypatch.setattr(postgres, "_SEARCHED", str(tmp_path / "lib" / "*" / "bin"))
+    wheel = _server(tmp_path / "site" / "fake_pgserver" / "pginstall" / "bin", "16.2")
+    (tmp_path / "site" / "fake_pgserver" / "__init__.py").touch()
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(postgres, "_WHEEL", "fake_pgserver")
+    assert postgres._candidates() == [configured, on_path, packaged[2], packaged[1], packaged[0], wheel]
+    assert postgres.find_postgres().version == "15.7"
+    # Nothing of the machine's: the pip-installed server, as it says its version.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(postgres, "_SEARCHED", str(tmp_path / "nowhere" / "*" / "bin"))
+    found = postgres.find_postgres()
+    assert (found.bindir, found.version) == (wheel, "16.2")
 
 
 def test_a_bin_folder_without_a_server_is_passed_over(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 The proxy->MLflow journal is judged in full only for the traffic of the registration scenario
 (a real client's valid requests, the first ``scenario_entries``); what the fuzzers sent through
-the proxy afterwards is judged for credential leaks only. For the reference proxy the
+the proxy afterwards is judged for credential leaks only. The proxy's answers to the run's own
+clients on the client->proxy journal (after a replay, before the suites: the scenario's, the multipart
+check's) are judged against the proxy's contract; the suites judge their own, and the replay compares
+its answers with the recording's. For the reference proxy the
 proxy->auth journal is also compared with the committed consumer expectations
 (``contracts/consumers/mlflow-proxy.yaml``): a location the proxy sends that the file lacks is a
 warning, and the file is rewritten only on request (``UPDATE_CONSUMERS=1``).
@@ -32,7 +35,8 @@ from hokusai_contracts.report.phase import Check, Coverage, PhaseResult, Unknown
 from hokusai_contracts.spec.consumers import compare_with_journal
 from hokusai_contracts.stack.processes import StackEndpoints
 
-__all__ = ["ConsumerExpectations", "findings_so_far", "judge_hop_journals", "other_service_ids", "scenario_entries"]
+__all__ = ["ConsumerExpectations", "client_entries", "findings_so_far", "judge_hop_journals", "other_service_ids",
+           "scenario_entries"]
 
 SUITE = Suite.HOP_JOURNAL
 #: Where the full observation of the proxy's calls goes, for review, inside the report directory.
@@ -55,6 +59,11 @@ def scenario_entries(endpoints: StackEndpoints) -> int:
     return len(read_journal(endpoints.mlflow_journal)) if endpoints.mlflow_journal else 0
 
 
+def client_entries(client_journal: Path) -> int:
+    """How many client->proxy exchanges the journal in front of the proxy holds now: those before the suites."""
+    return len(read_journal(client_journal)) if client_journal.exists() else 0
+
+
 def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract) -> list[Finding]:
     """The proxy's hop journals judged as they stand: what its calls so far broke, seconds into a run."""
     found: list[Finding] = []
@@ -68,7 +77,8 @@ def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract)
 def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *, scenario_count: int,
                        consumers: ConsumerExpectations | None,
                        out: Callable[[str], None] = print, client_journal: Path | None = None,
-                       mount: str = "", proxy: Contract | None = None) -> PhaseResult:
+                       mount: str = "", proxy: Contract | None = None,
+                       client_answers: tuple[int, int] = (0, 0)) -> PhaseResult:
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
@@ -105,6 +115,8 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
         # which the fuzzers leave alone), by the proxy contract's paths: the mount removed.
         unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
                      if e.path.startswith(mount + "/")]
+        # The run's own clients' share of the journal: after a replay, before the suites.
+        phase.checks.append(_client_answers(sent[client_answers[0]:client_answers[1]], proxy, mount))
         for operation, statuses in coverage_of(unmounted, proxy).items():
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
@@ -161,6 +173,17 @@ def _artifact_locations(sent: list[HttpExchange], proxy: Contract, mount: str, p
                  if_all_known=Verdict(CheckStatus.PASSED, f"artifact locations handed to a client: {schemes}; those "
                                       "not writable through the proxy are known deviations") if judged.findings
                  else None)
+
+
+def _client_answers(sent: list[HttpExchange], proxy: Contract, mount: str) -> Check:
+    """The proxy's answers to the real clients before the suites (the suites judge their own)."""
+    unmounted = [dataclasses.replace(e, path=e.path.removeprefix(mount)) for e in sent
+                 if e.path.startswith(mount + "/")]
+    judged = judge_journal(unmounted, proxy, Hop.CLIENT_TO_PROXY, answers_only=True)
+    return Check(suite=SUITE, name=f"{Hop.CLIENT_TO_PROXY} ({len(unmounted)} answers)", status=CheckStatus.PASSED,
+                 cases=len(unmounted), findings=judged, note=UnknownNote.REPLACE,
+                 message=f"{len(unmounted)} answers of the proxy to the clients judged against "
+                         f"{Path(proxy.display_path).name}")
 
 
 def _judge_transit(sent: list[HttpExchange], received: list[HttpExchange], mlflow: Contract,

@@ -25,19 +25,21 @@ from enum import StrEnum
 from hokusai_contracts.checks.registration.steps import (
     STEPS,
     Registration,
+    Step,
     StepFailed,
     StepOutcome,
     mlflow_environment,
     probe_name,
     run_steps,
 )
+from hokusai_contracts.checks.scenario_multipart import MULTIPART_STEP, LargeModel
 from hokusai_contracts.domain.findings import Evidence
 from hokusai_contracts.domain.names import Suite
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check
 
 __all__ = ["ModelKind", "ScenarioResult", "StepFailed", "StepResult", "evidence_of", "probe_name",
-           "run_registration", "scenario_checks", "step_result", "warm_imports"]
+           "run_registration", "scenario_checks", "scenario_steps", "step_result", "warm_imports"]
 
 
 class ModelKind(StrEnum):
@@ -65,6 +67,9 @@ class ScenarioResult:
     model_name: str | None = None
     version: str | None = None
     accuracy: float | None = None
+    #: The large model's part uploads straight to the store's presigned URLs (``large_model_mb``), as URLs
+    #: without their query: a proxy never sees them.
+    multipart_parts: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -174,6 +179,7 @@ def run_registration(
     clean_up: bool = False,
     infer_requirements: bool = False,
     experiment_id: str | None = None,
+    large_model_mb: int = 0,
 ) -> ScenarioResult:
     """Register one model through ``tracking_uri`` (``registration.steps``); never raises for a failed step.
 
@@ -188,6 +194,9 @@ def run_registration(
 
     ``experiment_id``: register into this experiment while it is active (``watch`` reuses one probe
     experiment, since MLflow only soft-deletes them); gone or deleted, a new one is created as usual.
+
+    ``large_model_mb``: after the model, log a second one with that many MB of weights by MLflow's
+    multipart upload (``scenario_multipart``; an S3 store behind MLflow), the step ``multipart_model``.
     """
     name = name or probe_name()
     # Several scenarios may register versions of one model (the concurrency probe); each still
@@ -202,8 +211,10 @@ def run_registration(
         if outcome.ok:
             out(f"✓ {outcome.detail}")
 
+    large = LargeModel(large_model_mb)
     with mlflow_environment(registration):
-        run_steps(registration, [*STEPS, *(CLEAN_UP if clean_up else ())], record)
+        run_steps(registration, scenario_steps(large if large_model_mb else None, clean_up), record)
+    result.multipart_parts = large.parts
     result.experiment_id, result.run_id, result.accuracy = (registration.experiment_id, registration.run_id,
                                                             registration.accuracy)
     if registration.version is not None:
@@ -214,6 +225,15 @@ def run_registration(
     else:
         out(f"❌ FAILED at step '{failed.name}': {failed.detail}")
     return result
+
+
+def scenario_steps(large: LargeModel | None = None, clean_up: bool = False) -> list[tuple[str, Step]]:
+    """The registration's steps, ``large`` logged right after the model (so registering still follows
+    logging), then the clean-up."""
+    steps = list(STEPS)
+    if large is not None:
+        steps.insert([name for name, _ in steps].index("log_model") + 1, (MULTIPART_STEP, large))
+    return [*steps, *(CLEAN_UP if clean_up else ())]
 
 
 def _search(registration: Registration) -> str:

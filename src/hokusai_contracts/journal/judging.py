@@ -22,13 +22,15 @@ __all__ = ["coverage_of", "judge_journal"]
 
 
 def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop, *,
-                  forbid_credentials: bool = False, leaks_only: bool = False,
+                  forbid_credentials: bool = False, leaks_only: bool = False, answers_only: bool = False,
                   suite: Suite = Suite.HOP_JOURNAL) -> list[Finding]:
     """Findings for every journaled exchange, merged by identity (hop, operation, kind, location).
 
     ``leaks_only`` judges nothing but credentials: for traffic a fuzzer sent through the proxy on
     purpose, a malformed request reaching MLflow is the fuzzer's doing, but a caller's key
     reaching MLflow where its contract does not want it (or missing where it does) is always the proxy's.
+    ``answers_only`` judges the receiver's answers alone: what a client sent the proxy is judged where
+    the proxy forwarded it, once.
     """
     merged: dict[tuple[str, str, str, str], Finding] = {}
     for entry in entries:
@@ -36,7 +38,7 @@ def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop,
             continue  # what we broke on purpose is not the sender's fault
         # A body too large to keep was still sent: only its media type can be judged.
         request_omitted = entry.request_body.omitted
-        found = judge_request(
+        found = [] if answers_only else judge_request(
             contract, hop, entry.method, entry.path, query=entry.query, headers=entry.request_headers,
             body=_bytes(entry.request_body.text),
             body_omitted=request_omitted, forbid_credentials=forbid_credentials,

@@ -130,6 +130,10 @@ class RunFacts:
     key_refused: bool = False
     #: The proxy->MLflow journal's entries before the suites: a real client's requests, judged in full.
     scenario_entries: int = 0
+    #: The client->proxy journal's entries before the suites: the answers real clients got, judged in full
+    #: from ``replayed_entries`` on (a replay's are the recording's requests, judged by the replay).
+    client_entries: int = 0
+    replayed_entries: int = 0
     #: How many suite tests ran.
     suite_tests: int = 0
 

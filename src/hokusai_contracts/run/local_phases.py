@@ -17,6 +17,7 @@ from datetime import date
 
 from hokusai_contracts.checks.hop_journals import (
     ConsumerExpectations,
+    client_entries,
     findings_so_far,
     judge_hop_journals,
     scenario_entries,
@@ -91,14 +92,14 @@ class LocalPhases:
                  when=lambda state: artifact(state) and _key_refused(state)),
             Step(PhaseName.LARGE_ARTIFACT, self.large_artifact,
                  when=lambda state: artifact(state) and not _key_refused(state)),
+            # Before the suites: its mpu/create, complete and abort calls (a real client's, which the
+            # fuzzers leave alone) are judged in full on every hop, as the scenario's are.
+            Step(PhaseName.LARGE_ARTIFACT, self.multipart,
+                 when=lambda state: artifact(state) and not _key_refused(state)),
             Step(PhaseName.CONCURRENCY, self.concurrency, when=lambda state: options.full and _healthy(state)),
             # Run even with a part down: the suites phase then only says so, and the journals hold
             # what the scenario sent.
             Step(PhaseName.SUITES, self.suites),
-            # After the suites: mpu/create, complete and abort are not in the MLflow contracts yet, so
-            # the proxy->MLflow journal must judge them for leaks only (as the fuzzers' traffic).
-            Step(PhaseName.LARGE_ARTIFACT, self.multipart,
-                 when=lambda state: artifact(state) and not _key_refused(state)),
             Step(PhaseName.HOP_JOURNALS, self.hop_journals),
             Step(PhaseName.HOP_JOURNALS, tally),
             Step(PhaseName.CLIENTS, self.clients, when=lambda state: bool(self.versions.clients) and _healthy(state)),
@@ -123,16 +124,22 @@ class LocalPhases:
         return run_replay(self.recording, self.targets.client.proxy_root, self.targets.endpoints.api_key, state.out)
 
     def scenarios(self, state: RunState) -> PhaseResult:
+        state.facts.replayed_entries = client_entries(self.targets.client_journal)
         started = time.perf_counter()
         self.warm.join()
         result = PhaseResult(timings={"imports_wait": round(time.perf_counter() - started, 3)})
-        client = self.targets.client
-        for kind in self.options.models:
+        client, options = self.targets.client, self.options
+        # With S3 behind MLflow, the first scenario also logs a large model the way production moves one.
+        large_mb = options.artifact_mb if options.artifact_store == "s3" else 0
+        for index, kind in enumerate(options.models):
             started = time.perf_counter()
             state.out(f"\n— Registration scenario ({kind.value}) —")
             outcome = run_registration(client.proxy_url, client.api_key, model_kind=kind,
-                                       health_url=client.proxy_url + "/health/mlflow", out=state.out, clean_up=True)
+                                       health_url=client.proxy_url + "/health/mlflow", out=state.out, clean_up=True,
+                                       large_model_mb=large_mb if index == 0 else 0)
             result.checks += scenario_checks(outcome)
+            if large_mb and index == 0:
+                result.metrics["scenario_multipart_parts"] = float(len(outcome.multipart_parts))
             result.timings[f"{PhaseName.SCENARIO}.{kind.value}"] = round(time.perf_counter() - started, 3)
         return result
 
@@ -174,7 +181,7 @@ class LocalPhases:
     def multipart(self, state: RunState) -> PhaseResult:
         client, endpoints = self.targets.client, self.targets.endpoints
         result = run_multipart(client.proxy_url, endpoints.api_key, endpoints.mlflow_url,
-                               s3=self.options.artifact_store == "s3")
+                               s3=self.options.artifact_store == "s3", contract=self.inputs.proxy)
         _tell(state, result, self.inputs.deviations, "Large artifact: ")
         return result
 
@@ -191,6 +198,7 @@ class LocalPhases:
         # The proxy->MLflow journal so far holds a real client's valid requests (the scenario, the
         # probes); what the fuzzers send from here on is theirs.
         facts.scenario_entries = scenario_entries(targets.endpoints)
+        facts.client_entries = client_entries(targets.client_journal)
         if self.faults_due(state):
             targets.faults.start_beside()
         result = run_local_suites(targets.client, targets.root / "suites",
@@ -208,7 +216,8 @@ class LocalPhases:
                                          update=options.update_consumers) if reference else None
         return judge_hop_journals(targets.endpoints, inputs.auth, inputs.mlflow,
                                   scenario_count=state.facts.scenario_entries, consumers=consumers, out=state.out,
-                                  client_journal=targets.client_journal, mount=targets.mount, proxy=inputs.proxy)
+                                  client_journal=targets.client_journal, mount=targets.mount, proxy=inputs.proxy,
+                                  client_answers=(state.facts.replayed_entries, state.facts.client_entries))
 
     def clients(self, state: RunState) -> PhaseResult:
         return client_scenarios(self.versions, self.targets.endpoints, self.options.models, state.out)

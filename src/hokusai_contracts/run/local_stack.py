@@ -19,6 +19,8 @@ __all__ = ["mlflow_side_targets", "stack_definition"]
 #: Behind a gateway or one's own command MLflow answers only once both are up (and 3.9's migrations
 #: of a fresh store alone took 50 s on a shared 2-core machine).
 _BEHIND_SOMETHING_START_S = 180.0
+#: The reference proxy's patience with MLflow when MLflow writes artifacts to S3 (a real proxy's, topology.md).
+S3_PROXY_MLFLOW_TIMEOUT_S = 30.0
 
 
 def stack_definition(options: Any, mlflow_version: str | None) -> StackDefinition:
@@ -28,6 +30,11 @@ def stack_definition(options: Any, mlflow_version: str | None) -> StackDefinitio
         proxy_env["PROXY_FORWARD_CREDENTIALS"] = "true"
     if options.proxy_mlflow_timeout_s:
         proxy_env["PROXY_MLFLOW_TIMEOUT_S"] = f"{options.proxy_mlflow_timeout_s:g}"
+    elif options.artifact_store == "s3":
+        # With S3 behind it MLflow spools a whole upload before it answers: MLflow 3.9.0 answered a 50 MB
+        # PUT more than 3 s after its last byte on the loaded 2-core machine (the stack's 3 s gave a false
+        # 504; measured 2026-12-07). A real proxy waits 30 s (topology.md), as the production profile does.
+        proxy_env["PROXY_MLFLOW_TIMEOUT_S"] = f"{S3_PROXY_MLFLOW_TIMEOUT_S:g}"
     behind = options.mlflow_gateway or options.mlflow_cmd is not None
     return StackDefinition(
         auth_profile=options.auth_profile, mlflow_fault=options.mlflow_fault, fault_delay_s=options.fault_delay_s,

@@ -30,7 +30,6 @@ import yaml
 from hokusai_contracts import __version__
 from hokusai_contracts.domain.redact import register_secrets
 from hokusai_contracts.stack.definition import (
-    BUCKET,
     COMPOSE_PARTS,
     DEFAULT_PORTS,
     HEALTH,
@@ -43,8 +42,9 @@ from hokusai_contracts.stack.definition import (
 from hokusai_contracts.stack.plan import PartPlan, Site, StackPlan, build_plan
 from hokusai_contracts.stack.stores import ARTIFACT_ROOT, REGION
 
-__all__ = ["COMPOSE_DIR", "PROFILES", "STACK_IMAGE", "ComposeSite", "Network", "RunSecrets", "check_rendered",
-           "compose_file", "health_command", "mlflow_image", "mlflow_version", "render", "write_rendered"]
+__all__ = ["COMPOSE_DIR", "POSTGRES_IMAGE", "PROFILES", "S3_IMAGE", "STACK_IMAGE", "ComposeSite", "Network",
+           "RunSecrets", "bucket_health_command", "check_rendered", "compose_file", "health_command", "mlflow_image",
+           "mlflow_version", "render", "write_rendered"]
 
 COMPOSE_DIR = project_root() / "compose"
 PROFILES = ("postgres", "s3")
@@ -57,6 +57,12 @@ _USER = "${HOKUSAI_UID:-1000}:${HOKUSAI_GID:-1000}"
 _KEY_ALPHABET = string.ascii_letters + string.digits
 #: The S3 access key id of the s3 profile (not a secret: the secret key is HOKUSAI_S3_SECRET_KEY).
 _S3_KEY_ID = "hokusai"
+#: Production's database: RDS PostgreSQL 15, en_US.UTF-8. The Debian flavour sets LANG=en_US.utf8 (alpine's musl
+#: has no such collation); the major tag follows 15's minor releases as RDS's auto-upgrades do.
+POSTGRES_IMAGE = "postgres:15-bookworm"
+#: moto's own image (MinIO's images are no longer published), at the version constraints.txt pins for the
+#: process stack's ARTIFACT_STORE=s3 (moto publishes a tag per release since 5.0.21).
+S3_IMAGE = "motoserver/moto:5.2.6"
 
 
 class Network(StrEnum):
@@ -175,6 +181,20 @@ def health_command(rule: HealthRule, port: int) -> list[str]:
     return ["CMD", "python", "-c", code]
 
 
+def bucket_health_command(port: int) -> list[str]:
+    """moto's health: the bucket answers (the process part's rule), made first if it is not there yet.
+
+    moto's image has no way to make a bucket at start, so its health check does: an unsigned PUT (moto
+    checks no signature), which us-east-1 answers 200 again for a bucket one already owns, then the
+    rule's GET. MLflow waits for this health, so it never starts against a store without its bucket.
+    """
+    url = f"http://127.0.0.1:{port}{HEALTH[Part.S3].path}"
+    code = ("import sys, urllib.request as u\n"
+            f"u.urlopen(u.Request('{url}', method='PUT'), timeout=2)\n"
+            f"sys.exit(u.urlopen('{url}', timeout=2).status != 200)")
+    return ["CMD", "python", "-c", code]
+
+
 def _service(plan: PartPlan, network: Network) -> dict[str, Any]:
     part = plan.part
     service: dict[str, Any] = {}
@@ -231,23 +251,20 @@ def _profile_services(network: Network) -> dict[str, Any]:
     host = {"network_mode": "host"} if network is Network.HOST else {}
     s3_port = DEFAULT_PORTS[Part.S3]
     return {
-        "postgres": {"image": "postgres:16.4-alpine", "profiles": ["postgres"],
+        "postgres": {"image": POSTGRES_IMAGE, "profiles": ["postgres"],
                      "command": ["postgres", "-c", f"listen_addresses={bind}"],
                      "environment": {"POSTGRES_USER": "mlflow", "POSTGRES_DB": "mlflow",
-                                     "POSTGRES_PASSWORD": "${HOKUSAI_POSTGRES_PASSWORD:-}"},
+                                     "POSTGRES_PASSWORD": "${HOKUSAI_POSTGRES_PASSWORD:-}",
+                                     "POSTGRES_INITDB_ARGS": "--locale=en_US.UTF-8 --encoding=UTF8"},
                      "volumes": ["postgres-data:/var/lib/postgresql/data"], **host,
                      "healthcheck": {"test": ["CMD", "pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"],
                                      "interval": "2s", "timeout": "3s", "retries": 30}},
-        # moto's S3 server from the project's own image (MinIO's images are no longer published): the
-        # same part as the process stack's ARTIFACT_STORE=s3, the bucket made before it is healthy.
-        "s3": {"image": STACK_IMAGE, "user": _USER, "profiles": ["s3"],
-               "command": ["python", "-m", "hokusai_contracts.stack.s3_server", "--host", bind, "--port", str(s3_port),
-                           "--bucket", BUCKET, "--region", REGION],
-               "environment": {"AWS_ACCESS_KEY_ID": _S3_KEY_ID, "AWS_SECRET_ACCESS_KEY": "${HOKUSAI_S3_SECRET_KEY:-}",
-                               "AWS_DEFAULT_REGION": REGION}, **host,
+        # moto's S3 server from moto's own image: the same server as the process stack's ARTIFACT_STORE=s3.
+        "s3": {"image": S3_IMAGE, "profiles": ["s3"],
+               "entrypoint": ["/usr/local/bin/moto_server", "-H", bind, "-p", str(s3_port)], **host,
                **({"ports": [f"127.0.0.1:${{{port_variable(Part.S3)}:-{s3_port}}}:{s3_port}"]}
                   if network is Network.BRIDGE else {}),
-               "healthcheck": {"test": health_command(HEALTH[Part.S3], s3_port), "interval": "2s", "timeout": "3s",
+               "healthcheck": {"test": bucket_health_command(s3_port), "interval": "2s", "timeout": "3s",
                                "retries": 30}},
     }
 

@@ -159,8 +159,8 @@ class DockerStack:
             folder.mkdir(mode=0o700)
         self._secrets = RunSecrets.generate()
         network = Network(self.network or "bridge")
-        self.stores = ("postgresql (compose profile postgres)" if "postgres" in self.profiles else "sqlite",
-                       "s3 (compose profile s3), proxied" if "s3" in self.profiles else "local, proxied")
+        self.stores = ("postgresql 15 (compose profile postgres)" if "postgres" in self.profiles else "sqlite",
+                       "s3 (compose profile s3, moto), proxied" if "s3" in self.profiles else "local, proxied")
         site = compose_site(network, self._secrets, self.profiles)
         plan = build_plan(d, site)  # records this run's values of the file's variables
         uid, gid = (0, 0) if rootless_engine() else (os.getuid(), os.getgid())

@@ -1,9 +1,11 @@
 """MLflow's backend store as production's: a PostgreSQL server on loopback, in the stack's directory.
 
 Production runs MLflow on RDS PostgreSQL 15 with the en_US.UTF-8 locale. The stack starts the
-machine's own server (Debian's postgresql-15: ``pg_config --bindir`` or
-``/usr/lib/postgresql/*/bin``, newest first) as one of its parts: ``initdb`` into the stack's
-temporary directory, then ``postgres`` on a free loopback port, no Unix socket. PostgreSQL refuses
+machine's own server (Debian's postgresql-15: ``pg_config --bindir``, ``initdb`` on ``PATH`` or
+``/usr/lib/postgresql/*/bin``, newest first), else the one pip installs with the ``postgres`` extra
+(pgserver's wheel: PostgreSQL 16.2, so production's 15 from the machine wins), as one of its parts:
+``initdb`` into the stack's temporary directory, then ``postgres`` on a free loopback port, no Unix
+socket. PostgreSQL refuses
 to run as root, so a run as root starts it as an unprivileged account (``postgres`` where the
 package made one, else ``nobody``) that owns only its data folder; the stack's directory is then
 traversable (0711), never listable, by that account.
@@ -17,6 +19,7 @@ instead (what RDS's glibc collation mostly agrees with) and the report's targets
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import re
@@ -37,10 +40,14 @@ USER = "mlflow"
 DATABASE = "postgres"  # initdb's own: a database of MLflow's would cost a single-user start (seconds under load)
 #: The locale of production's RDS instance.
 RDS_LOCALE = "en_US.UTF-8"
-HOW_TO_GET_ONE = ("BACKEND_STORE=postgresql needs a PostgreSQL server (initdb and postgres) on this machine: "
-                  "install one (Debian/Ubuntu: `apt-get install postgresql-15`; macOS: `brew install postgresql@15`) "
-                  "or put its bin folder first on PATH (pg_config --bindir)")
+HOW_TO_GET_ONE = ("BACKEND_STORE=postgresql needs a PostgreSQL server (initdb and postgres) and found none: "
+                  "install production's version (Debian/Ubuntu: `apt-get install postgresql-15`; macOS: "
+                  "`brew install postgresql@15`) or put its bin folder first on PATH, or pip-install one into "
+                  "this environment: `pip install 'hokusai-contracts[postgres]'` (a checkout: "
+                  "`.venv/bin/pip install -c constraints.txt -e '.[postgres]'`; PostgreSQL 16.2)")
 _SEARCHED = "/usr/lib/postgresql/*/bin"
+#: The distribution the ``postgres`` extra installs: its wheel carries a whole server under pginstall/.
+_WHEEL = "pgserver"
 _FALLBACK_ACCOUNTS = ("postgres", "nobody")
 
 
@@ -90,7 +97,21 @@ def _candidates() -> list[Path]:
         return int(number.group(1)) if number else 0
 
     found += [Path(p) for p in sorted(glob.glob(_SEARCHED), key=major, reverse=True)]
+    wheel = _pip_installed()
+    if wheel is not None:
+        found.append(wheel)
     return found
+
+
+def _pip_installed() -> Path | None:
+    """The bin folder of the server pip installed with the ``postgres`` extra (pgserver), if it is here.
+
+    Found, not imported: importing pgserver would start nothing, but it is not ours to run.
+    """
+    spec = importlib.util.find_spec(_WHEEL)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def _version(bindir: Path) -> str | None:

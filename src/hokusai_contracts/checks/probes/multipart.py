@@ -12,7 +12,10 @@ lowered minimum size and chunk, so a few tens of MB take that path) are the chil
 only, never the run's, and the store's credentials are nowhere near it. It logs one artifact
 through the proxy, reads it back and compares SHA-256; the child reports what the client did
 (its own view: create, each part, complete or abort). With a local store the proxy's answer to
-``mpu/create`` is also compared with MLflow's own.
+``mpu/create`` is judged against the proxy's contract (its 501, written from MLflow's handler) and
+compared with MLflow's own: a 200 or a well-formed 502 fits the contract and still breaks the fallback.
+Its calls go through the journal in front of the proxy, so the hop journals judge them too; a finding
+both make is one (same hop, operation, kind and location) and the fold merges them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from hokusai_contracts.contracts.judge import judge_response
+from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import Exchange, Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import PhaseName, Suite
@@ -41,6 +46,7 @@ MULTIPART_CHUNK = 5 * 1024 * 1024
 #: The start of MLflow's 501 message the client's fallback looks for (http_artifact_repo.py).
 UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
 CREATE = "POST /api/2.0/mlflow-artifacts/mpu/create/{path}"
+_PROBE_PATH = "/api/2.0/mlflow-artifacts/mpu/create/contract-probe/multipart.bin"
 
 _CLIENT = r"""
 import hashlib, json, os, sys, tempfile
@@ -85,7 +91,8 @@ print(json.dumps(seen))
 """
 
 
-def run_multipart(proxy_url: str, api_key: str, mlflow_url: str, s3: bool, size_mb: int = 24) -> PhaseResult:
+def run_multipart(proxy_url: str, api_key: str, mlflow_url: str, s3: bool, *, contract: Contract,
+                  size_mb: int = 24) -> PhaseResult:
     """The multipart check of a run: through the proxy with S3 behind MLflow, or the 501 fallback with a local store."""
     started = time.perf_counter()
     result = PhaseResult()
@@ -94,7 +101,7 @@ def run_multipart(proxy_url: str, api_key: str, mlflow_url: str, s3: bool, size_
     else:
         # Two requests, not a client in a child interpreter (seconds of imports on every default run):
         # the fallback depends on nothing but this answer (``fallback_upload`` exercises it for real).
-        result.checks.append(_unsupported_passes_unchanged(proxy_url, api_key, mlflow_url))
+        result.checks.append(_unsupported_passes_unchanged(proxy_url, api_key, mlflow_url, contract))
     result.timings[f"{PhaseName.LARGE_ARTIFACT}.multipart"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -140,36 +147,51 @@ def _client_upload(proxy_url: str, api_key: str, size: int, s3: bool) -> Check:
     return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=CREATE, cases=1, message=message)
 
 
-def _unsupported_passes_unchanged(proxy_url: str, api_key: str, mlflow_url: str) -> Check:
+def _unsupported_passes_unchanged(proxy_url: str, api_key: str, mlflow_url: str, contract: Contract) -> Check:
     """MLflow's 501 for mpu/create (a local store) must reach the client as MLflow sent it."""
     name = "multipart upload: mpu/create's 501 passed on unchanged (local store)"
-    path = "/api/2.0/mlflow-artifacts/mpu/create/contract-probe/multipart.bin"
     body = {"path": "multipart.bin", "num_parts": 2}
     with httpx.Client(timeout=30.0) as client:
-        direct = client.post(mlflow_url + path, json=body)
-        proxied = client.post(proxy_url + path, json=body, headers={"Authorization": f"Bearer {api_key}"})
+        direct = client.post(mlflow_url + _PROBE_PATH, json=body)
+        proxied = client.post(proxy_url + _PROBE_PATH, json=body, headers={"Authorization": f"Bearer {api_key}"})
     if direct.status_code != 501:
         return Check(suite=SUITE, name=name, status=CheckStatus.SKIPPED, operation=CREATE,
                      message=f"MLflow itself answered {direct.status_code}, not 501: nothing to pass on")
+    exchange = Exchange(method="POST", url=proxy_url + _PROBE_PATH, request_body=json.dumps(body),
+                        status=proxied.status_code, response_body=proxied.text[:2000])
+    found = judge_response(contract, Hop.CLIENT_TO_PROXY, "POST", _PROBE_PATH, status=proxied.status_code,
+                           headers=dict(proxied.headers), body=proxied.content)
+    if not found and not _unchanged(proxied):
+        found = [_differs(contract, proxied, exchange)]
+    for finding in found:
+        finding.suite = SUITE
+        finding.exchanges = finding.exchanges or [exchange]
+    message = ("mpu/create: the proxy changed MLflow's 501 answer" if found
+               else "mpu/create: MLflow's 501 and its message reached the client unchanged")
+    return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=CREATE, cases=1, findings=found,
+                 message=message)
+
+
+def _unchanged(proxied: httpx.Response) -> bool:
     try:
         message = str(proxied.json().get("message", ""))
     except (ValueError, AttributeError):
         message = ""
-    if proxied.status_code == 501 and message.startswith(UNSUPPORTED):
-        return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=CREATE, cases=1,
-                     message="mpu/create: MLflow's 501 and its message reached the client unchanged")
-    finding = Finding(
+    return proxied.status_code == 501 and message.startswith(UNSUPPORTED)
+
+
+def _differs(contract: Contract, proxied: httpx.Response, exchange: Exchange) -> Finding:
+    """An answer the proxy's contract allows (a 200, a well-formed 502) that is not MLflow's 501."""
+    match = contract.match("POST", _PROBE_PATH)
+    return Finding(
         hop=Hop.CLIENT_TO_PROXY, operation=CREATE, kind=FindingKind.DIFFERS_FROM_UPSTREAM,
         location="status" if proxied.status_code != 501 else "body.message",
+        contract=contract.ref(match.operation.pointer + "/responses/501") if match else None,
         expected=f"501 {{\"message\": \"{UNSUPPORTED}\"}}: MLflow's answer, as MLflow gave it",
         observed=f"{proxied.status_code} {proxied.text[:300]}",
         recommendation="The MLflow client falls back to a single PUT only when mpu/create answers 501 with "
                        f"MLflow's message (starting {UNSUPPORTED!r}); any other answer makes a client with "
                        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD fail every upload above the multipart minimum. Pass "
                        "MLflow's error answers through unchanged.",
-        suite=SUITE,
-        exchanges=[Exchange(method="POST", url=proxy_url + path, request_body=json.dumps(body),
-                            status=proxied.status_code, response_body=proxied.text[:2000])],
+        suite=SUITE, exchanges=[exchange],
     )
-    return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=CREATE, cases=1, findings=[finding],
-                 message="mpu/create: the proxy changed MLflow's 501 answer")

@@ -15,6 +15,8 @@ from typing import Any
 
 from schemathesis import Case
 
+from hokusai_contracts.checks.suites.schemas import EXCLUDED_PATH_REGEX
+
 __all__ = ["ENCODED_PATH_VALUES", "encoded_path_cases", "repeated_query_cases"]
 
 #: Path parameter values as they go on the wire (already percent-encoded): a slash inside a
@@ -33,6 +35,8 @@ _PARAMETER = re.compile(r"{([^}]+)}")
 
 def _operations(schema: Any, method: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for path, methods in schema.raw_schema.get("paths", {}).items():
+        if re.search(EXCLUDED_PATH_REGEX, path):
+            continue  # the suites' exclusions hold for the cases every run sends too
         operation = methods.get(method)
         if isinstance(operation, dict) and operation.get("x-live-safe") and not operation.get("x-proxy-only"):
             yield path, operation
