@@ -25,7 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hokusai_contracts.checks.registration.steps import Registration, StepFailed, pinned_requirements
+from hokusai_contracts.checks.registration.steps import (
+    Registration,
+    StepFailed,
+    environment_set,
+    pinned_requirements,
+)
 
 __all__ = ["MULTIPART_CHUNK", "MULTIPART_STEP", "LargeModel", "multipart_client"]
 
@@ -42,16 +47,8 @@ def multipart_client() -> Iterator[None]:
     settings = {"MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
                 "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(MULTIPART_CHUNK),
                 "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(MULTIPART_CHUNK)}
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
+    with environment_set(settings):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 from hokusai_contracts.domain.redact import KEY_PATTERN, mask, redact
 
 __all__ = ["MODEL_KINDS", "STEPS", "TRUSTED_TYPES", "Registration", "Step", "StepFailed", "StepOutcome",
-           "active_experiment", "failure_detail", "log_model_arguments", "mlflow_environment",
+           "active_experiment", "environment_set", "failure_detail", "log_model_arguments", "mlflow_environment",
            "pinned_requirements", "probe_name", "run_step", "run_steps", "train"]
 
 MODEL_KINDS = ("logistic", "random_forest", "pipeline")
@@ -99,6 +99,13 @@ def mlflow_environment(registration: Registration) -> Iterator[None]:
     }
     if registration.ca_bundle:
         settings["MLFLOW_TRACKING_SERVER_CERT_PATH"] = registration.ca_bundle
+    with environment_set(settings):
+        yield
+
+
+@contextmanager
+def environment_set(settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` in this process's environment while the block runs, the earlier values restored after."""
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:
