@@ -8,7 +8,12 @@ import httpx
 import pytest
 import respx
 
-from hokusai_contracts.checks.probes.multipart import UNSUPPORTED, _unsupported_passes_unchanged
+from hokusai_contracts.checks.probes.multipart import (
+    _UNSUPPORTED_CALLS,
+    UNSUPPORTED,
+    _Unsupported,
+    _unsupported_passes_unchanged,
+)
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
@@ -74,3 +79,25 @@ def test_an_mlflow_that_supports_multipart_leaves_nothing_to_pass_on(proxy_contr
         respx.post(PROXY + PATH).mock(return_value=httpx.Response(200, json={}))
         check = _unsupported_passes_unchanged(PROXY, "hk_live_" + "a" * 32, MLFLOW, proxy_contract)
     assert check.status is CheckStatus.SKIPPED
+
+
+@pytest.mark.parametrize("call", _UNSUPPORTED_CALLS[1:], ids=lambda call: call.label)
+def test_every_multipart_call_must_pass_mlflows_501_on(proxy_contract: Contract, call: _Unsupported) -> None:
+    """complete, abort and presigned too: a proxy without the route (a documented 404) is not MLflow's 501."""
+    what = "download" if call.label == "presigned" else "upload"
+    mlflows = httpx.Response(501, json={"error_code": "NOT_IMPLEMENTED",
+                                        "message": f"Multipart {what} is not supported for the current artifact "
+                                                   "repository"})
+    with respx.mock:
+        respx.route(method=call.method, url=MLFLOW + call.path).mock(return_value=mlflows)
+        respx.route(method=call.method, url=PROXY + call.path).mock(return_value=httpx.Response(
+            404, json={"error_code": "ENDPOINT_NOT_FOUND", "message": "No such route"}))
+        check = _unsupported_passes_unchanged(PROXY, "hk_live_" + "a" * 32, MLFLOW, proxy_contract, call)
+    [finding] = check.findings
+    assert (finding.kind, finding.location, finding.operation) == (
+        FindingKind.DIFFERS_FROM_UPSTREAM, "status", call.operation)
+    assert finding.contract is not None and finding.contract.pointer.endswith("/responses/501")
+    with respx.mock:
+        respx.route(method=call.method, url=MLFLOW + call.path).mock(return_value=mlflows)
+        respx.route(method=call.method, url=PROXY + call.path).mock(return_value=mlflows)
+        assert _unsupported_passes_unchanged(PROXY, "k", MLFLOW, proxy_contract, call).findings == []

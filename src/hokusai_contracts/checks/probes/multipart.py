@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -99,9 +100,10 @@ def run_multipart(proxy_url: str, api_key: str, mlflow_url: str, s3: bool, *, co
     if s3:
         result.checks.append(_client_upload(proxy_url, api_key, size_mb * 1024 * 1024, s3))
     else:
-        # Two requests, not a client in a child interpreter (seconds of imports on every default run):
+        # Two requests a call, not a client in a child interpreter (seconds of imports on every default run):
         # the fallback depends on nothing but this answer (``fallback_upload`` exercises it for real).
-        result.checks.append(_unsupported_passes_unchanged(proxy_url, api_key, mlflow_url, contract))
+        result.checks += [_unsupported_passes_unchanged(proxy_url, api_key, mlflow_url, contract, call)
+                          for call in _UNSUPPORTED_CALLS]
     result.timings[f"{PhaseName.LARGE_ARTIFACT}.multipart"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -147,51 +149,90 @@ def _client_upload(proxy_url: str, api_key: str, size: int, s3: bool) -> Check:
     return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=CREATE, cases=1, message=message)
 
 
-def _unsupported_passes_unchanged(proxy_url: str, api_key: str, mlflow_url: str, contract: Contract) -> Check:
-    """MLflow's 501 for mpu/create (a local store) must reach the client as MLflow sent it."""
-    name = "multipart upload: mpu/create's 501 passed on unchanged (local store)"
-    body = {"path": "multipart.bin", "num_parts": 2}
+@dataclass(frozen=True)
+class _Unsupported:
+    """A multipart call a local store answers 501, and what a client does with that answer."""
+
+    operation: str
+    path: str
+    body: dict[str, object] | None
+    reliance: str
+
+    @property
+    def method(self) -> str:
+        return self.operation.split()[0]
+
+    @property
+    def label(self) -> str:
+        return self.path.split("/mlflow-artifacts/", 1)[1].split("/contract-probe", 1)[0]
+
+
+#: Every multipart call of MLflow's artifact service, on a local store: each must pass MLflow's 501 on.
+_UNSUPPORTED_CALLS = (
+    _Unsupported(CREATE, _PROBE_PATH, {"path": "multipart.bin", "num_parts": 2},
+                 "The MLflow client falls back to a single PUT only when mpu/create answers 501 with MLflow's "
+                 f"message (starting {UNSUPPORTED!r}); any other answer makes a client with "
+                 "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD fail every upload above the multipart minimum."),
+    _Unsupported("POST /api/2.0/mlflow-artifacts/mpu/complete/{path}",
+                 "/api/2.0/mlflow-artifacts/mpu/complete/contract-probe/multipart.bin",
+                 {"path": "multipart.bin", "upload_id": "contract-probe", "parts": []},
+                 "A client completing an upload must learn that the store has none."),
+    _Unsupported("POST /api/2.0/mlflow-artifacts/mpu/abort/{path}",
+                 "/api/2.0/mlflow-artifacts/mpu/abort/contract-probe/multipart.bin",
+                 {"path": "multipart.bin", "upload_id": "contract-probe"},
+                 "A client aborting an upload must learn that the store has none."),
+    _Unsupported("GET /api/2.0/mlflow-artifacts/presigned/{path}",
+                 "/api/2.0/mlflow-artifacts/presigned/contract-probe/multipart.bin", None,
+                 "A client with MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD falls back to the proxied download only on "
+                 "MLflow's 501 (mlflow_artifacts_repo._download_file)."),
+)
+
+
+def _unsupported_passes_unchanged(proxy_url: str, api_key: str, mlflow_url: str, contract: Contract,
+                                  call: _Unsupported = _UNSUPPORTED_CALLS[0]) -> Check:
+    """MLflow's 501 for a multipart call (a local store) must reach the client as MLflow sent it."""
+    name = f"multipart upload: {call.label}'s 501 passed on unchanged (local store)"
     with httpx.Client(timeout=30.0) as client:
-        direct = client.post(mlflow_url + _PROBE_PATH, json=body)
-        proxied = client.post(proxy_url + _PROBE_PATH, json=body, headers={"Authorization": f"Bearer {api_key}"})
+        direct = client.request(call.method, mlflow_url + call.path, json=call.body)
+        proxied = client.request(call.method, proxy_url + call.path, json=call.body,
+                                 headers={"Authorization": f"Bearer {api_key}"})
     if direct.status_code != 501:
-        return Check(suite=SUITE, name=name, status=CheckStatus.SKIPPED, operation=CREATE,
+        return Check(suite=SUITE, name=name, status=CheckStatus.SKIPPED, operation=call.operation,
                      message=f"MLflow itself answered {direct.status_code}, not 501: nothing to pass on")
-    exchange = Exchange(method="POST", url=proxy_url + _PROBE_PATH, request_body=json.dumps(body),
+    exchange = Exchange(method=call.method, url=proxy_url + call.path,
+                        request_body=json.dumps(call.body) if call.body is not None else None,
                         status=proxied.status_code, response_body=proxied.text[:2000])
-    found = judge_response(contract, Hop.CLIENT_TO_PROXY, "POST", _PROBE_PATH, status=proxied.status_code,
+    found = judge_response(contract, Hop.CLIENT_TO_PROXY, call.method, call.path, status=proxied.status_code,
                            headers=dict(proxied.headers), body=proxied.content)
-    if not found and not _unchanged(proxied):
-        found = [_differs(contract, proxied, exchange)]
+    said = _message(direct)
+    if not found and not (proxied.status_code == 501 and _message(proxied).startswith(said)):
+        found = [_differs(contract, call, said, proxied, exchange)]
     for finding in found:
         finding.suite = SUITE
         finding.exchanges = finding.exchanges or [exchange]
-    message = ("mpu/create: the proxy changed MLflow's 501 answer" if found
-               else "mpu/create: MLflow's 501 and its message reached the client unchanged")
-    return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=CREATE, cases=1, findings=found,
-                 message=message)
+    message = (f"{call.label}: the proxy changed MLflow's 501 answer" if found
+               else f"{call.label}: MLflow's 501 and its message reached the client unchanged")
+    return Check(suite=SUITE, name=name, status=CheckStatus.PASSED, operation=call.operation, cases=1,
+                 findings=found, message=message)
 
 
-def _unchanged(proxied: httpx.Response) -> bool:
+def _message(answer: httpx.Response) -> str:
     try:
-        message = str(proxied.json().get("message", ""))
+        return str(answer.json().get("message", ""))
     except (ValueError, AttributeError):
-        message = ""
-    return proxied.status_code == 501 and message.startswith(UNSUPPORTED)
+        return ""
 
 
-def _differs(contract: Contract, proxied: httpx.Response, exchange: Exchange) -> Finding:
+def _differs(contract: Contract, call: _Unsupported, said: str, proxied: httpx.Response,
+             exchange: Exchange) -> Finding:
     """An answer the proxy's contract allows (a 200, a well-formed 502) that is not MLflow's 501."""
-    match = contract.match("POST", _PROBE_PATH)
+    match = contract.match(call.method, call.path)
     return Finding(
-        hop=Hop.CLIENT_TO_PROXY, operation=CREATE, kind=FindingKind.DIFFERS_FROM_UPSTREAM,
+        hop=Hop.CLIENT_TO_PROXY, operation=call.operation, kind=FindingKind.DIFFERS_FROM_UPSTREAM,
         location="status" if proxied.status_code != 501 else "body.message",
         contract=contract.ref(match.operation.pointer + "/responses/501") if match else None,
-        expected=f"501 {{\"message\": \"{UNSUPPORTED}\"}}: MLflow's answer, as MLflow gave it",
+        expected=f"501 {{\"message\": \"{said}\"}}: MLflow's answer, as MLflow gave it",
         observed=f"{proxied.status_code} {proxied.text[:300]}",
-        recommendation="The MLflow client falls back to a single PUT only when mpu/create answers 501 with "
-                       f"MLflow's message (starting {UNSUPPORTED!r}); any other answer makes a client with "
-                       "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD fail every upload above the multipart minimum. Pass "
-                       "MLflow's error answers through unchanged.",
+        recommendation=f"{call.reliance} Pass MLflow's error answers through unchanged.",
         suite=SUITE, exchanges=[exchange],
     )
