@@ -47,7 +47,7 @@ ONCE ?=
 #: test: extra pytest arguments, e.g. PYTEST_ARGS='-m "not integration"'
 PYTEST_ARGS ?=
 #: test: pytest worker processes (pytest-xdist; each test file runs whole on one worker); 0: none
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 #: contract-local: the MLflow server version (empty: the pinned one); contracts MLFLOW_VERSION=x regenerates its contracts
 MLFLOW_VERSION ?=
 #: contract-local: MLflow client versions for the registration scenario, comma-separated (e.g. 2.9.2,3.17.2)
