@@ -142,11 +142,12 @@ def test_with_local_artifacts_a_multipart_client_gets_the_501_through_the_proxy_
     stack = ProcessStack(StackDefinition(with_journals=False))
     endpoints = stack.start()
     try:
-        (unchanged,) = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False,
-                                     contract=proxy).checks
+        unchanged = run_multipart(endpoints.proxy_url, endpoints.api_key, endpoints.mlflow_url, s3=False,
+                                  contract=proxy).checks
         fallback = fallback_upload(endpoints.proxy_url, endpoints.api_key)
     finally:
         stack.stop()
-    assert (unchanged.status, unchanged.findings) == (CheckStatus.PASSED, [])
+    # create, complete, abort and presigned: each 501 of the real MLflow passed on by the reference proxy.
+    assert [(c.status, c.findings) for c in unchanged] == [(CheckStatus.PASSED, [])] * 4
     assert fallback.status is CheckStatus.PASSED, fallback.message
     assert "fell back to one PUT" in fallback.message
