@@ -167,6 +167,9 @@ def test_ref_cites_the_parent_line_for_a_rule_not_written(mlflowish: Contract) -
          {"experiment_id": "7"}),
         ("GET", "/api/2.0/mlflow/experiments/a%2Fb", "/api/2.0/mlflow/experiments/{experiment_id}",
          {"experiment_id": "a/b"}),
+        # A decoded line break is the value's to judge (its pattern), on a path-like parameter too.
+        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/a/b\nc", "/api/2.0/mlflow-artifacts/artifacts/{path}",
+         {"path": "a/b\nc"}),
         ("GET", "/api/2.0/mlflow/experiments/7/8", None, None),  # only path-like names span "/"
         ("GET", "/api/2.0/mlflow/runs/create", None, None),
         ("POST", "/ajax-api/2.0/mlflow/runs/create", None, None),

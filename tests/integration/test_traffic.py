@@ -75,10 +75,34 @@ def test_a_recorded_live_run_replayed_locally_reproduces_its_statuses(tmp_path: 
     assert deployment.api_key not in text and "<HOKUSAI_API_KEY>" in text
     assert {p.name for p in recording.parent.iterdir()} >= {"client-proxy.har", "client-auth.har"}
 
+    # A whole run's recording also holds what its transit probes sent outside the proxy's contract.
+    recorded = json.loads(text)
+    recorded["log"]["entries"] += [_transit_probe(recorded["log"]["entries"], value) for value in _TRANSIT_VALUES]
+    recording.write_text(json.dumps(recorded), "utf-8")
+
     local = _tool("local", *CHEAP, "--report-dir", str(tmp_path / "replay"), "--replay", str(recording))
     assert (tmp_path / "replay" / "contract-report.json").exists(), local.stdout[-3000:] + local.stderr[-3000:]
-    replay = _report(tmp_path / "replay")["replay"]
-    sent = json.loads(text)["log"]["entries"]
+    report = _report(tmp_path / "replay")
+    replay, sent = report["replay"], recorded["log"]["entries"]
     assert len(replay) == len(sent) > 10
     assert [r for r in replay if not r["reproduced"]] == []
     assert "## Replay (" in (tmp_path / "replay" / "contract-report.md").read_text("utf-8")
+    # What the proxy forwarded of them is not held against it (the run that recorded them judged it for
+    # leaks only); before, the newline's was not even seen (the journal dropped it from the path).
+    forwarded = [f for f in report["findings"] if f["hop"] == "proxy->mlflow" and not f["known"]]
+    assert forwarded == [], forwarded
+
+
+_TRANSIT_VALUES = ("contract-probe%0Anewline", "contract-probe%00nul", "contract-probe%2Fslash")
+
+
+def _transit_probe(entries: list[dict[str, Any]], value: str) -> dict[str, Any]:
+    """A recorded GET of a logged model by an id the proxy's contract forbids, as the transit suite sends it."""
+    model = next(e for e in entries if e["request"]["method"] == "GET" and "/api/2.0/" in e["request"]["url"])
+    url = model["request"]["url"]
+    mount = url[:url.index("/api/2.0/")]
+    return {**model, "request": {**model["request"], "url": f"{mount}/api/2.0/mlflow/logged-models/{value}",
+                                 "queryString": []},
+            "response": {**model["response"], "status": 404,
+                         # Its size only: MLflow answers each value in another shape (JSON, a 404 page).
+                         "content": {"size": 20, "mimeType": "application/json"}}}

@@ -189,4 +189,13 @@ def test_paths_holding_a_newline_are_forwarded(tmp_path: Path) -> None:
     answer = asyncio.run(_send(tmp_path / "j.jsonl", "GET", "/api/2.0/mlflow/logged-models/%0A0"))
     assert answer.status_code == 201 and answer.json() == {"ok": True}
     (entry,) = read_journal(tmp_path / "j.jsonl")
-    assert entry.path.startswith("/api/2.0/mlflow/logged-models/") and entry.status == 201
+    assert entry.status == 201
+    # Recorded whole: Starlette's request.url.path would have dropped the line break, and the
+    # request would have been judged as if the client had sent a valid id.
+    assert (entry.path, entry.raw_path) == ("/api/2.0/mlflow/logged-models/\n0", "/api/2.0/mlflow/logged-models/%0A0")
+
+
+def test_a_decoded_question_mark_or_hash_stays_in_the_path(tmp_path: Path) -> None:
+    asyncio.run(_send(tmp_path / "j.jsonl", "GET", "/api/2.0/mlflow-artifacts/artifacts/a%3Fb%23c%09d?x=1"))
+    (entry,) = read_journal(tmp_path / "j.jsonl")
+    assert (entry.path, entry.query) == ("/api/2.0/mlflow-artifacts/artifacts/a%3Fb%23c\td", (("x", "1"),))

@@ -16,12 +16,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from hokusai_contracts.checks.artifact_locations import judge_locations
+from hokusai_contracts.checks.replayed_forwards import split_by_cause
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding, FindingKind
@@ -64,13 +65,18 @@ def client_entries(client_journal: Path) -> int:
     return len(read_journal(client_journal)) if client_journal.exists() else 0
 
 
-def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract) -> list[Finding]:
+def findings_so_far(endpoints: StackEndpoints, auth: Contract, mlflow: Contract, *,
+                    replayed_outside_contract: Sequence[HttpExchange] = ()) -> list[Finding]:
     """The proxy's hop journals judged as they stand: what its calls so far broke, seconds into a run."""
     found: list[Finding] = []
     for hop, journal, contract in _journals(endpoints, auth, mlflow):
-        if journal is not None:
-            found += judge_journal(read_journal(journal), contract, hop,
-                                   forbid_credentials=hop is Hop.PROXY_TO_MLFLOW)
+        if journal is None:
+            continue
+        entries = read_journal(journal)
+        if hop is Hop.PROXY_TO_MLFLOW:
+            found += _judge_mlflow_journal(entries, len(entries), contract, replayed_outside_contract)
+        else:
+            found += judge_journal(entries, contract, hop)
     return found
 
 
@@ -78,7 +84,8 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
                        consumers: ConsumerExpectations | None,
                        out: Callable[[str], None] = print, client_journal: Path | None = None,
                        mount: str = "", proxy: Contract | None = None,
-                       client_answers: tuple[int, int] = (0, 0)) -> PhaseResult:
+                       client_answers: tuple[int, int] = (0, 0),
+                       replayed_outside_contract: Sequence[HttpExchange] = ()) -> PhaseResult:
     started = time.perf_counter()
     phase = PhaseResult(coverage=Coverage())
     assert phase.coverage is not None
@@ -87,9 +94,7 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             continue
         entries = read_journal(journal)
         if hop is Hop.PROXY_TO_MLFLOW:
-            judged = judge_journal(entries[:scenario_count], contract, hop, forbid_credentials=True)
-            judged += judge_journal(entries[scenario_count:], contract, hop, forbid_credentials=True,
-                                    leaks_only=True)
+            judged = _judge_mlflow_journal(entries, scenario_count, contract, replayed_outside_contract)
         else:
             judged = judge_journal(entries, contract, hop)
             judged += other_service_ids(entries, hop, endpoints.service_id, judged)
@@ -121,6 +126,16 @@ def judge_hop_journals(endpoints: StackEndpoints, auth: Contract, mlflow: Contra
             phase.coverage.add(proxy.display_path, operation, statuses)
     phase.timings[PhaseName.HOP_JOURNALS] = round(time.perf_counter() - started, 3)
     return phase
+
+
+def _judge_mlflow_journal(entries: list[HttpExchange], scenario_count: int, contract: Contract,
+                          replayed_outside_contract: Sequence[HttpExchange]) -> list[Finding]:
+    """The proxy->MLflow journal: a real client's requests in full, the rest (fuzzers', replayed
+    requests outside the proxy's contract) for the key alone."""
+    full, forwarded = split_by_cause(entries[:scenario_count], replayed_outside_contract)
+    return (judge_journal(full, contract, Hop.PROXY_TO_MLFLOW, forbid_credentials=True)
+            + judge_journal(forwarded + entries[scenario_count:], contract, Hop.PROXY_TO_MLFLOW,
+                            forbid_credentials=True, leaks_only=True))
 
 
 def other_service_ids(entries: list[HttpExchange], hop: Hop, service_id: str, judged: list[Finding]) -> list[Finding]:

@@ -84,8 +84,9 @@ def _route(template: str) -> _Route:
             f"(?P<p{index}_{n}>[^/]+)" if p.startswith("{") else re.escape(p)
             for n, p in enumerate(parts)
         )
-    # Most literal segments first; on a tie, a slash-spanning parameter last.
-    return _Route(template, re.compile(pattern), (-literal, greedy))
+    # Most literal segments first; on a tie, a slash-spanning parameter last. DOTALL: a decoded
+    # line break in a value is the value's to judge (its pattern), not a reason to find no operation.
+    return _Route(template, re.compile(pattern, re.DOTALL), (-literal, greedy))
 
 
 def _param_names(template: str) -> list[str]:

@@ -117,6 +117,19 @@ class HttpExchange:
     leaks_only: bool = False
 
     @property
+    def ended_at(self) -> float | None:
+        """Seconds since the epoch when the answer was complete (if both times were recorded)."""
+        if self.started_at is None or self.elapsed_ms is None:
+            return None
+        return self.started_at + self.elapsed_ms / 1000
+
+    def spans(self, moment: float | None) -> bool:
+        """Whether ``moment`` (epoch seconds) fell while this exchange was under way."""
+        end = self.ended_at
+        return moment is not None and end is not None and self.started_at is not None and \
+            self.started_at <= moment <= end
+
+    @property
     def query_string(self) -> str:
         if self.raw_query is not None:
             return self.raw_query

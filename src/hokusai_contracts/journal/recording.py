@@ -154,7 +154,7 @@ class HopJournal:
         query = request.query_params.multi_items()
         return _Relayed(HttpExchange(
             seq=self.seq, hop=self.hop, started_at=time.time(), method=request.method,
-            path=redact(request.url.path), raw_path=redact(raw_path.decode("latin-1")), trace=trace,
+            path=redact(_decoded_path(request)), raw_path=redact(raw_path.decode("latin-1")), trace=trace,
             query=tuple((k, redact(v)) for k, v in query),
             request_headers={k: redact(v) for k, v in headers},
             credentials=(*sightings_in(headers, "header"), *sightings_in(query, "query")),
@@ -217,6 +217,16 @@ class HopJournal:
                 response_body=received.body(digest=False)))
         if last is not None:
             yield last
+
+
+def _decoded_path(request: Request) -> str:
+    """The path as the server decoded it, written as Starlette's ``URL`` writes it but whole.
+
+    ``request.url.path`` goes through ``urlsplit``, which drops tabs and line breaks: a client's
+    ``%0A`` in a path parameter would be judged as if it had never been sent.
+    """
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def _upstream_url(base: str, raw_path: bytes, query: bytes) -> httpx.URL:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import Evidence, Finding
 from hokusai_contracts.domain.names import PhaseName, Suite
 from hokusai_contracts.report.model import CheckStatus, ReplayedExchange, Report, Targets
@@ -134,6 +135,9 @@ class RunFacts:
     #: from ``replayed_entries`` on (a replay's are the recording's requests, judged by the replay).
     client_entries: int = 0
     replayed_entries: int = 0
+    #: The replayed client requests the proxy's contract does not allow as sent: what the proxy
+    #: forwarded while one was under way is judged for leaks only, as the run that recorded it did.
+    replayed_outside_contract: tuple[HttpExchange, ...] = ()
     #: How many suite tests ran.
     suite_tests: int = 0
 

@@ -29,12 +29,14 @@ from hokusai_contracts.checks.probes.faults import KEY_REFUSED, MLFLOW_DOWN
 from hokusai_contracts.checks.probes.multipart import run_multipart
 from hokusai_contracts.checks.probes.preflight import run_preflight
 from hokusai_contracts.checks.replay import run_replay
+from hokusai_contracts.checks.replayed_forwards import outside_contract
 from hokusai_contracts.checks.scenario import run_registration, scenario_checks
 from hokusai_contracts.checks.suites.runner import DEFAULT_MAX_EXAMPLES, SuiteOptions, run_local_suites
 from hokusai_contracts.contracts.deviations import KnownDeviations
 from hokusai_contracts.contracts.overlay import requires_credentials
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.names import DEFAULT_LOCAL_SUITES, SCHEMATHESIS_SUITES, PhaseName, Suite
+from hokusai_contracts.journal.lines import read_journal
 from hokusai_contracts.report.model import CheckStatus
 from hokusai_contracts.report.phase import Check, Phase, PhaseResult, RunState
 from hokusai_contracts.run.fold import mark, settle
@@ -121,7 +123,12 @@ class LocalPhases:
 
     def replay(self, state: RunState) -> PhaseResult:
         assert self.recording is not None
-        return run_replay(self.recording, self.targets.client.proxy_root, self.targets.endpoints.api_key, state.out)
+        targets = self.targets
+        start = client_entries(targets.client_journal)
+        result = run_replay(self.recording, targets.client.proxy_root, targets.endpoints.api_key, state.out)
+        replayed = read_journal(targets.client_journal)[start:] if targets.client_journal.exists() else []
+        state.facts.replayed_outside_contract = outside_contract(replayed, self.inputs.proxy, targets.mount)
+        return result
 
     def scenarios(self, state: RunState) -> PhaseResult:
         state.facts.replayed_entries = client_entries(self.targets.client_journal)
@@ -150,8 +157,9 @@ class LocalPhases:
         reports each finding there, once.
         """
         inputs = self.inputs
-        found = [f for f in inputs.deviations.apply(findings_so_far(self.targets.endpoints, inputs.auth, inputs.mlflow),
-                                                    date.today()) if not f.known]
+        so_far = findings_so_far(self.targets.endpoints, inputs.auth, inputs.mlflow,
+                                 replayed_outside_contract=state.facts.replayed_outside_contract)
+        found = [f for f in inputs.deviations.apply(so_far, date.today()) if not f.known]
         if not found:
             return PhaseResult()
         seconds = round(time.perf_counter() - self.started, 1)
@@ -217,7 +225,8 @@ class LocalPhases:
         return judge_hop_journals(targets.endpoints, inputs.auth, inputs.mlflow,
                                   scenario_count=state.facts.scenario_entries, consumers=consumers, out=state.out,
                                   client_journal=targets.client_journal, mount=targets.mount, proxy=inputs.proxy,
-                                  client_answers=(state.facts.replayed_entries, state.facts.client_entries))
+                                  client_answers=(state.facts.replayed_entries, state.facts.client_entries),
+                                  replayed_outside_contract=state.facts.replayed_outside_contract)
 
     def clients(self, state: RunState) -> PhaseResult:
         return client_scenarios(self.versions, self.targets.endpoints, self.options.models, state.out)
