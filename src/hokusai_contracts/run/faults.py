@@ -42,10 +42,13 @@ Out = Callable[[str], None]
 class FaultsPlace:
     def __init__(self, stack: Stack, endpoints: StackEndpoints, definition: StackDefinition,
                  proxy_cmd: str | None, delay_s: float, timeouts: UpstreamTimeouts, logs: Path | None = None, *,
-                 contract: Contract, wait_s: float = DEFAULT_WAIT_S) -> None:
+                 contract: Contract, wait_s: float = DEFAULT_WAIT_S,
+                 own: tuple[dict[str, str], UpstreamTimeouts] | None = None) -> None:
         self.stack, self.endpoints, self.definition, self.proxy_cmd = stack, endpoints, definition, proxy_cmd
         #: Where the faults' own stack leaves its logs (the proxy instance they broke, for one).
         self.delay_s, self.timeouts, self.logs = delay_s, timeouts, logs
+        #: The proxy's settings on the faults' own stack and the timeouts they give it (default: the run's).
+        self.own_proxy_env, self.own_timeouts = own or (definition.proxy_env, timeouts)
         #: The proxy contract the answers are judged by; how long past a fault's delay a probe waits.
         self.contract, self.wait_s = contract, wait_s
         #: Set by the run to the first cause it found that the MLflow cases would only meet again
@@ -73,7 +76,8 @@ class FaultsPlace:
             return
         # The run's MLflow by its root URL: the prefix is added where the proxy is pointed at it.
         root = self.endpoints.mlflow_url.removesuffix(self.endpoints.mlflow_prefix)
-        own = ProcessStack(replace(self.definition, mlflow_url=root), self.proxy_cmd)
+        own = ProcessStack(replace(self.definition, mlflow_url=root, proxy_env=dict(self.own_proxy_env)),
+                           self.proxy_cmd)
 
         def start() -> None:
             try:
@@ -100,7 +104,7 @@ class FaultsPlace:
                 return  # result() runs them on the run's stack
             started = time.perf_counter()
             try:
-                result = self._run(own, own.endpoints, self._lines.append)
+                result = self._run(own, own.endpoints, self._lines.append, self.own_timeouts)
             except BaseException as exc:  # re-raised by result(), in the run's thread
                 self._error = exc
                 return
@@ -124,12 +128,12 @@ class FaultsPlace:
             if self._result is not None:
                 self._result.timings[PhaseName.FAULTS] = round(time.perf_counter() - waited, 3)
                 return self._result
-        result = self._run(self.stack, self.endpoints, out)
+        result = self._run(self.stack, self.endpoints, out, self.timeouts)
         result.warnings += self.warnings
         return result
 
-    def _run(self, stack: Stack, endpoints: StackEndpoints, out: Out) -> PhaseResult:
-        return run_faults(stack, endpoints, self.delay_s, out, timeouts=self.timeouts, contract=self.contract,
+    def _run(self, stack: Stack, endpoints: StackEndpoints, out: Out, timeouts: UpstreamTimeouts) -> PhaseResult:
+        return run_faults(stack, endpoints, self.delay_s, out, timeouts=timeouts, contract=self.contract,
                           mlflow_blocked=self.mlflow_blocked, wait_s=self.wait_s)
 
     def close(self) -> None:

@@ -33,7 +33,7 @@ from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.local_options import LocalOptions
 from hokusai_contracts.run.local_phases import LocalPhases, suites_to_run
-from hokusai_contracts.run.local_stack import mlflow_side_targets, stack_definition
+from hokusai_contracts.run.local_stack import faults_proxy_env, mlflow_side_targets, stack_definition
 from hokusai_contracts.run.local_targets import local_targets
 from hokusai_contracts.run.mlflow_versions import VersionPlan, prepare_versions
 from hokusai_contracts.run.pipeline import run_phases
@@ -116,9 +116,12 @@ def _stack(options: LocalOptions, definition: StackDefinition) -> AbstractContex
 def _faults(options: LocalOptions, inputs: Inputs, stack: Stack, definition: StackDefinition) -> FaultsPlace:
     """Where the faults run; their own stack starts now, while the scenario runs, when there are faults."""
     assert stack.endpoints is not None
-    timeouts = _declared_timeouts(options) or UpstreamTimeouts.from_env(definition.proxy_env)
-    place = FaultsPlace(stack, stack.endpoints, definition, options.proxy_cmd, options.fault_delay_s, timeouts,
-                        options.report_dir / "logs" / "faults", contract=inputs.proxy, wait_s=options.fault_wait_s)
+    declared = _declared_timeouts(options)
+    own_env = faults_proxy_env(options, definition)
+    place = FaultsPlace(stack, stack.endpoints, definition, options.proxy_cmd, options.fault_delay_s,
+                        declared or UpstreamTimeouts.from_env(definition.proxy_env),
+                        options.report_dir / "logs" / "faults", contract=inputs.proxy, wait_s=options.fault_wait_s,
+                        own=(own_env, declared or UpstreamTimeouts.from_env(own_env)))
     if options.faults:
         place.prepare()
     return place

@@ -14,13 +14,16 @@ from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.report.model import Targets
 from hokusai_contracts.stack.definition import StackDefinition
 
-__all__ = ["mlflow_side_targets", "stack_definition"]
+__all__ = ["faults_proxy_env", "mlflow_side_targets", "stack_definition"]
 
 #: Behind a gateway or one's own command MLflow answers only once both are up (and 3.9's migrations
 #: of a fresh store alone took 50 s on a shared 2-core machine).
 _BEHIND_SOMETHING_START_S = 180.0
 #: The reference proxy's patience with MLflow when MLflow writes artifacts to S3 (a real proxy's, topology.md).
 S3_PROXY_MLFLOW_TIMEOUT_S = 30.0
+#: The same on the faults' own stack, whose largest upload is 8 MB (220 ms through the proxy to moto's S3
+#: on a quiet machine, 2026-12-07): "MLflow slower than the proxy's timeout" waits this out, not 30 s.
+S3_FAULTS_PROXY_MLFLOW_TIMEOUT_S = 10.0
 
 
 def stack_definition(options: Any, mlflow_version: str | None) -> StackDefinition:
@@ -44,6 +47,14 @@ def stack_definition(options: Any, mlflow_version: str | None) -> StackDefinitio
         backend_store=options.backend_store, artifact_store=options.artifact_store,
         mlflow_artifacts=options.mlflow_artifacts,
         start_timeout_s=_BEHIND_SOMETHING_START_S if behind else StackDefinition.start_timeout_s)
+
+
+def faults_proxy_env(options: Any, definition: StackDefinition) -> dict[str, str]:
+    """The proxy's settings on the faults' own stack: the run's, but no 50 MB upload to be patient for."""
+    env = dict(definition.proxy_env)
+    if options.artifact_store == "s3" and not options.proxy_mlflow_timeout_s:
+        env["PROXY_MLFLOW_TIMEOUT_S"] = f"{S3_FAULTS_PROXY_MLFLOW_TIMEOUT_S:g}"
+    return env
 
 
 def mlflow_side_targets(targets: Targets, options: Any, definition: StackDefinition, mlflow: Contract) -> Targets:
