@@ -15,13 +15,14 @@ under way at the journal in front of the proxy when it arrived at the journal in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
-from hokusai_contracts.contracts.judge import judge_request
 from hokusai_contracts.contracts.loading import Contract
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.domain.findings import FindingKind
 from hokusai_contracts.domain.hops import Hop
+from hokusai_contracts.journal.judging import judge_sent
 
 __all__ = ["outside_contract", "split_by_cause"]
 
@@ -51,9 +52,6 @@ def split_by_cause(entries: Sequence[HttpExchange],
 
 
 def _outside(entry: HttpExchange, proxy: Contract, mount: str) -> bool:
-    path = entry.path.removeprefix(mount) if mount and entry.path.startswith(mount + "/") else entry.path
-    text = entry.request_body.text
-    found = judge_request(proxy, Hop.CLIENT_TO_PROXY, entry.method, path, query=entry.query,
-                          headers=entry.request_headers, body=text.encode("utf-8") if text is not None else None,
-                          body_omitted=entry.request_body.omitted)
-    return any(finding.kind not in _CREDENTIAL_KINDS for finding in found)
+    if mount and entry.path.startswith(mount + "/"):
+        entry = dataclasses.replace(entry, path=entry.path.removeprefix(mount))
+    return any(finding.kind not in _CREDENTIAL_KINDS for finding in judge_sent(entry, proxy, Hop.CLIENT_TO_PROXY))

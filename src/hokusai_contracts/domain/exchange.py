@@ -125,9 +125,10 @@ class HttpExchange:
 
     def spans(self, moment: float | None) -> bool:
         """Whether ``moment`` (epoch seconds) fell while this exchange was under way."""
-        end = self.ended_at
-        return moment is not None and end is not None and self.started_at is not None and \
-            self.started_at <= moment <= end
+        start, end = self.started_at, self.ended_at
+        if moment is None or start is None or end is None:
+            return False
+        return start <= moment <= end
 
     @property
     def query_string(self) -> str:

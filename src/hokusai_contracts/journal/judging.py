@@ -18,7 +18,7 @@ from hokusai_contracts.domain.findings import Finding, FindingKind
 from hokusai_contracts.domain.hops import Hop
 from hokusai_contracts.domain.names import Suite
 
-__all__ = ["coverage_of", "judge_journal"]
+__all__ = ["coverage_of", "judge_journal", "judge_sent"]
 
 
 def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop, *,
@@ -36,13 +36,8 @@ def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop,
     for entry in entries:
         if entry.fault:
             continue  # what we broke on purpose is not the sender's fault
-        # A body too large to keep was still sent: only its media type can be judged.
         request_omitted = entry.request_body.omitted
-        found = [] if answers_only else judge_request(
-            contract, hop, entry.method, entry.path, query=entry.query, headers=entry.request_headers,
-            body=_bytes(entry.request_body.text),
-            body_omitted=request_omitted, forbid_credentials=forbid_credentials,
-        )
+        found = [] if answers_only else judge_sent(entry, contract, hop, forbid_credentials=forbid_credentials)
         if leaks_only:
             found = [f for f in found if f.kind in (FindingKind.CREDENTIAL_LEAK, FindingKind.MISSING_CREDENTIAL)]
         if forbid_credentials and request_omitted:
@@ -63,6 +58,14 @@ def judge_journal(entries: Iterable[HttpExchange], contract: Contract, hop: Hop,
             else:
                 merged[key] = finding
     return list(merged.values())
+
+
+def judge_sent(entry: HttpExchange, contract: Contract, hop: Hop, *, forbid_credentials: bool = False) -> list[Finding]:
+    """The request of one exchange judged against ``contract`` (not merged, no answer)."""
+    # A body too large to keep was still sent: only its media type can be judged.
+    return judge_request(contract, hop, entry.method, entry.path, query=entry.query, headers=entry.request_headers,
+                         body=_bytes(entry.request_body.text), body_omitted=entry.request_body.omitted,
+                         forbid_credentials=forbid_credentials)
 
 
 def _bytes(text: str | None) -> bytes | None:

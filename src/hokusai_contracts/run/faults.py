@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hokusai_contracts.checks.probes.faults import DEFAULT_WAIT_S, run_faults
@@ -34,21 +34,29 @@ from hokusai_contracts.settings import UpstreamTimeouts
 from hokusai_contracts.stack.definition import StackDefinition, mlflow_side_calls_auth
 from hokusai_contracts.stack.processes import ProcessStack, Stack, StackEndpoints
 
-__all__ = ["FaultsPlace"]
+__all__ = ["FaultsPlace", "ProxySettings"]
 
 Out = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """What the proxy under test is started with, and the upstream timeouts the faults expect of it."""
+
+    env: dict[str, str]
+    timeouts: UpstreamTimeouts
 
 
 class FaultsPlace:
     def __init__(self, stack: Stack, endpoints: StackEndpoints, definition: StackDefinition,
                  proxy_cmd: str | None, delay_s: float, timeouts: UpstreamTimeouts, logs: Path | None = None, *,
                  contract: Contract, wait_s: float = DEFAULT_WAIT_S,
-                 own: tuple[dict[str, str], UpstreamTimeouts] | None = None) -> None:
+                 own: ProxySettings | None = None) -> None:
         self.stack, self.endpoints, self.definition, self.proxy_cmd = stack, endpoints, definition, proxy_cmd
         #: Where the faults' own stack leaves its logs (the proxy instance they broke, for one).
         self.delay_s, self.timeouts, self.logs = delay_s, timeouts, logs
-        #: The proxy's settings on the faults' own stack and the timeouts they give it (default: the run's).
-        self.own_proxy_env, self.own_timeouts = own or (definition.proxy_env, timeouts)
+        #: The proxy's settings on the faults' own stack (default: the run's).
+        self.own = own or ProxySettings(definition.proxy_env, timeouts)
         #: The proxy contract the answers are judged by; how long past a fault's delay a probe waits.
         self.contract, self.wait_s = contract, wait_s
         #: Set by the run to the first cause it found that the MLflow cases would only meet again
@@ -74,10 +82,7 @@ class FaultsPlace:
             self.warnings.append("the faults ran after the suites on the run's stack: the MLflow side validates "
                                  "keys with the run's auth service, so a stack of their own cannot share it")
             return
-        # The run's MLflow by its root URL: the prefix is added where the proxy is pointed at it.
-        root = self.endpoints.mlflow_url.removesuffix(self.endpoints.mlflow_prefix)
-        own = ProcessStack(replace(self.definition, mlflow_url=root, proxy_env=dict(self.own_proxy_env)),
-                           self.proxy_cmd)
+        own = ProcessStack(self.own_definition(), self.proxy_cmd)
 
         def start() -> None:
             try:
@@ -90,6 +95,12 @@ class FaultsPlace:
 
         self._starting = threading.Thread(target=start, name="faults-stack", daemon=True)
         self._starting.start()
+
+    def own_definition(self) -> StackDefinition:
+        """The faults' own stack: the run's, in front of the run's MLflow, its proxy started with ``own.env``."""
+        # The run's MLflow by its root URL: the prefix is added where the proxy is pointed at it.
+        root = self.endpoints.mlflow_url.removesuffix(self.endpoints.mlflow_prefix)
+        return replace(self.definition, mlflow_url=root, proxy_env=dict(self.own.env))
 
     def start_beside(self) -> None:
         """Run the faults now on their own stack, once it is up (the suites are about to start)."""
@@ -104,7 +115,7 @@ class FaultsPlace:
                 return  # result() runs them on the run's stack
             started = time.perf_counter()
             try:
-                result = self._run(own, own.endpoints, self._lines.append, self.own_timeouts)
+                result = self._run(own, own.endpoints, self._lines.append, self.own.timeouts)
             except BaseException as exc:  # re-raised by result(), in the run's thread
                 self._error = exc
                 return

@@ -28,7 +28,7 @@ from hokusai_contracts.contracts.overlay import mlflow_side
 from hokusai_contracts.domain.exchange import HttpExchange
 from hokusai_contracts.report.model import Report, Targets
 from hokusai_contracts.report.phase import PhaseResult
-from hokusai_contracts.run.faults import FaultsPlace
+from hokusai_contracts.run.faults import FaultsPlace, ProxySettings
 from hokusai_contracts.run.fold import Fold
 from hokusai_contracts.run.inputs import Inputs, load_inputs, report_dir_ready
 from hokusai_contracts.run.local_options import LocalOptions
@@ -121,7 +121,7 @@ def _faults(options: LocalOptions, inputs: Inputs, stack: Stack, definition: Sta
     place = FaultsPlace(stack, stack.endpoints, definition, options.proxy_cmd, options.fault_delay_s,
                         declared or UpstreamTimeouts.from_env(definition.proxy_env),
                         options.report_dir / "logs" / "faults", contract=inputs.proxy, wait_s=options.fault_wait_s,
-                        own=(own_env, declared or UpstreamTimeouts.from_env(own_env)))
+                        own=ProxySettings(own_env, declared or UpstreamTimeouts.from_env(own_env)))
     if options.faults:
         place.prepare()
     return place
